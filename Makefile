@@ -1,0 +1,40 @@
+# Ping'an Command — the two commands of the README, and their helpers.
+#   make run    the dashboard with the simulator at http://127.0.0.1:8050
+#   make test   lint and the whole test suite (installs what it needs)
+#   make bench  the benchmarks, printing their figures
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench browser setup grids clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+run: setup
+	$(PY) app.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup browser lint
+	$(PY) -m pytest -q
+
+bench: setup browser
+	$(PY) -m bench
+
+grids: setup
+	$(PY) -m geo.grids
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

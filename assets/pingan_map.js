@@ -1,0 +1,89 @@
+/* Client-side map functions, referenced from Python as pingan.map.<name>.
+ * dash-leaflet calls them with the layer's props (hideout, map) as the last argument.
+ * Text from data is always inserted with textContent, never as HTML. */
+window.pingan = Object.assign({}, window.pingan, {
+  map: {
+    gridStyle: function (feature, context) {
+      const hideout = context.hideout || {};
+      const code = feature.properties.code;
+      const fill = (hideout.fill && hideout.fill[code]) || "#1f4e79";
+      const selected = hideout.selected === code;
+      return {
+        // Leaflet sets a path's class once, at creation: the code makes each grid addressable.
+        className: "grid-cell grid-" + code,
+        color: selected ? "#ffd54f" : "#3f86c4",
+        weight: selected ? 3 : 0.5,
+        opacity: selected ? 1 : 0.55,
+        fillColor: fill,
+        fillOpacity: selected ? 0.5 : 0.22,
+      };
+    },
+    gridTooltip: function (feature, layer, context) {
+      window.pingan.map.leaflet = context.map;  // for operators' consoles and tests
+      window.pingan.map.attachLabels(context.map, context.hideout || {});
+      layer.bindTooltip(function () {
+        return window.pingan.map.tooltipContent(feature.properties, context.hideout || {});
+      }, { sticky: true, direction: "top", className: "grid-tooltip", offset: [0, -8] });
+    },
+    tooltipContent: function (props, hideout) {
+      const labels = hideout.labels || {};
+      const root = document.createElement("div");
+      const title = document.createElement("div");
+      title.className = "tt-title";
+      title.textContent = props.code + "  " + (props.name || "");
+      root.appendChild(title);
+      ["station", "officer", "worker"].forEach(function (field) {
+        const row = document.createElement("div");
+        row.className = "tt-row";
+        const key = document.createElement("span");
+        key.className = "tt-key";
+        key.textContent = labels[field] || field;
+        const value = document.createElement("span");
+        value.className = "tt-value";
+        value.textContent = props[field] || "";
+        row.appendChild(key);
+        row.appendChild(value);
+        root.appendChild(row);
+        });
+      return root;
+    },
+    districtStyle: function () {
+      return { color: "#9ad3ff", weight: 3, opacity: 0.95, fillColor: "#0a1a30", fillOpacity: 0.6, className: "district-outline" };
+    },
+    stationStyle: function () {
+      return { color: "#7fe3ff", weight: 2.6, opacity: 0.95, fill: false, className: "station-outline" };
+    },
+    attachLabels: function (map, hideout) {
+      if (map.__pinganLabels) { return; }
+      map.__pinganLabels = true;
+      let labels = null;
+      const update = function () {
+        const street = map.getZoom() >= hideout.streetZoom;
+        map.getContainer().classList.toggle("show-labels", street);
+        if (street && labels === null) {
+          labels = "loading";
+          fetch(hideout.labelsUrl).then(function (r) { return r.json(); }).then(function (data) {
+            labels = L.geoJSON(data, { pointToLayer: window.pingan.map.gridLabel, interactive: false }).addTo(map);
+          });
+        }
+      };
+      map.on("zoomend", update);
+      update();
+    },
+    gridLabel: function (feature, latlng) {
+      const label = document.createElement("span");
+      label.textContent = feature.properties.code;
+      return L.marker(latlng, {
+        icon: L.divIcon({ className: "grid-label", html: label, iconSize: null }),
+        interactive: false,
+        keyboard: false,
+      });
+    },
+    clockText: function () {
+      return new Intl.DateTimeFormat("zh-CN", {
+        timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+      }).format(new Date());
+    },
+  },
+});

@@ -1,0 +1,1 @@
+"""Dash callbacks: read inputs, check rights, call the domain, return outputs."""

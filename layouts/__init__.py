@@ -1,0 +1,1 @@
+"""Page layouts: builders of Dash component trees. No callbacks, no domain logic."""

@@ -1,0 +1,34 @@
+"""Every component ID in the page, defined once.
+
+Layouts, callbacks and browser tests all refer to these members; none spells an
+ID inline.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ID(StrEnum):
+    """Component IDs (their values are also the DOM ids tests select by)."""
+
+    CLOCK = "clock"
+    CLOCK_TICK = "clock-tick"
+    MAP = "map"
+    GRID_LAYER = "grid-layer"
+    STATION_LAYER = "station-layer"
+    DISTRICT_LAYER = "district-layer"
+    TILE_LAYER = "tile-layer"
+    DETAILS_PANEL = "details-panel"
+    DETAILS_BODY = "details-body"
+    DETAILS_CLOSE = "details-close"
+    SELECTED_GRID = "selected-grid"
+
+
+class Route(StrEnum):
+    """URLs the Flask server serves beside Dash's own."""
+
+    GRIDS = "/geo/grids.geojson"
+    STATIONS = "/geo/stations.geojson"
+    DISTRICT = "/geo/district.geojson"
+    GRID_LABELS = "/geo/grid-labels.geojson"

@@ -1,0 +1,87 @@
+"""The command map: district outline, 863 grids, station outlines, grid labels."""
+
+from __future__ import annotations
+
+import dash_leaflet as dl
+from dash_extensions.javascript import Namespace
+
+from i18n import text
+from layouts.ids import ID, Route
+from settings import Settings
+
+# Client-side functions live in assets/pingan_map.js under window.pingan.map.
+_js = Namespace("pingan", "map")
+
+# Initial view: the whole district (WGS-84 lat/lon corners).
+DISTRICT_BOUNDS = [[39.08, 112.01], [39.46, 112.77]]
+DISTRICT_CENTER = [39.27, 112.39]  # dash-leaflet's viewport tracking needs a centre too
+STREET_ZOOM = 14
+
+# A 1x1 transparent GIF: a tile that fails to load leaves no broken-image icon.
+BLANK_TILE = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+
+
+def grid_hideout(language: str) -> dict[str, object]:
+    """The grid layer's ``hideout``: everything its style and tooltip functions read.
+
+    Later features (risk colouring, selection) change only this dictionary, never
+    the geometry.
+    """
+    return {
+        "selected": None,
+        "fill": {},  # grid code -> colour, filled by the risk layer
+        # Grid labels load lazily, the first time the map reaches street zoom.
+        "labelsUrl": Route.GRID_LABELS,
+        "streetZoom": STREET_ZOOM,
+        "labels": {
+            "station": text("grid.station", language),
+            "officer": text("grid.officer", language),
+            "worker": text("grid.worker", language),
+        },
+    }
+
+
+def command_map(settings: Settings) -> dl.Map:
+    """Build the map component (geometry loads by URL, once)."""
+    layers: list[object] = []
+    if settings.tile_url:
+        layers.append(
+            dl.TileLayer(
+                id=ID.TILE_LAYER,
+                url=settings.tile_url,
+                attribution=settings.tile_attribution or None,
+                errorTileUrl=BLANK_TILE,
+            )
+        )
+    layers += [
+        dl.GeoJSON(
+            id=ID.DISTRICT_LAYER,
+            url=Route.DISTRICT,
+            interactive=False,
+            style=_js("districtStyle"),
+        ),
+        dl.GeoJSON(
+            id=ID.GRID_LAYER,
+            url=Route.GRIDS,
+            style=_js("gridStyle"),
+            onEachFeature=_js("gridTooltip"),
+            hideout=grid_hideout(settings.language),
+        ),
+        dl.GeoJSON(
+            id=ID.STATION_LAYER,
+            url=Route.STATIONS,
+            interactive=False,
+            style=_js("stationStyle"),
+        ),
+    ]
+    return dl.Map(
+        id=ID.MAP,
+        children=layers,
+        bounds=DISTRICT_BOUNDS,
+        center=DISTRICT_CENTER,
+        minZoom=9,
+        maxZoom=18,
+        zoomSnap=0.25,
+        attributionControl=bool(settings.tile_url),
+        className="command-map",
+    )

@@ -1,0 +1,124 @@
+"""The single page: header, map in the centre, side panels.
+
+Laid out with CSS grid (assets/pingan.css) for a 1920x1080 command-hall screen
+and a duty officer's desktop; later panels (live feed, dispatch, indicators)
+take their places in the side column.
+"""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from geo.index import Grid
+from i18n import text
+from layouts.ids import ID, Route
+from layouts.map import command_map
+from settings import Settings
+
+
+def header(settings: Settings) -> html.Header:
+    lang = settings.language
+    return html.Header(
+        className="shell-header",
+        children=[
+            html.Div(className="brand", children=[
+                html.H1(text("app.title", lang)),
+                html.Span(text("app.subtitle", lang), className="subtitle"),
+            ]),
+            html.Div(className="header-status", children=[
+                html.Span(text("clock.label", lang), className="clock-label"),
+                html.Time(id=ID.CLOCK, className="clock"),
+            ]),
+        ],
+    )
+
+
+def details_panel(settings: Settings) -> html.Section:
+    lang = settings.language
+    return html.Section(
+        id=ID.DETAILS_PANEL,
+        className="panel details-panel",
+        children=[
+            html.Div(className="panel-head", children=[
+                html.H2(text("panel.details.title", lang)),
+                html.Button("×", id=ID.DETAILS_CLOSE, className="panel-close",
+                            title=text("panel.details.close", lang), n_clicks=0),
+            ]),
+            html.Div(id=ID.DETAILS_BODY, className="panel-body",
+                     children=details_empty(lang)),
+        ],
+    )
+
+
+def details_empty(language: str) -> html.P:
+    return html.P(text("panel.details.empty", language), className="empty-hint")
+
+
+def grid_details(grid: Grid, language: str) -> html.Dl:
+    """The details of one grid as a definition list (all values rendered as text)."""
+    rows = [
+        ("grid.code", grid.code),
+        ("grid.name", grid.localized("name", language)),
+        ("grid.station", grid.localized("station", language)),
+        ("grid.officer", grid.localized("officer", language)),
+        ("grid.worker", grid.localized("worker", language)),
+        ("grid.zone", text(f"zone.{grid.zone}", language)),
+        ("grid.area", text("grid.area.value", language, value=grid.area_km2)),
+        ("grid.arrival_target",
+         text("grid.arrival_target.value", language, minutes=grid.arrival_target_minutes)),
+        ("grid.centroid", f"{grid.centroid[1]:.5f}, {grid.centroid[0]:.5f}"),
+    ]
+    children: list[object] = []
+    for key, value in rows:
+        children += [html.Dt(text(key, language)), html.Dd(value, **{"data-field": key})]
+    return html.Dl(children, className="grid-details")
+
+
+def page(settings: Settings) -> html.Div:
+    """The whole page."""
+    return html.Div(
+        className="shell",
+        lang=settings.language,
+        children=[
+            header(settings),
+            html.Main(className="map-area", children=[command_map(settings)]),
+            html.Aside(className="side-column", children=[details_panel(settings)]),
+            dcc.Store(id=ID.SELECTED_GRID, data=None),
+            dcc.Interval(id=ID.CLOCK_TICK, interval=1000)  # a local clock, no server call,
+        ],
+    )
+
+
+# The page skeleton. Geometry and the lazily loaded GeoJSON chunk are preloaded
+# so they download while the Dash renderer starts, not after it.
+_PRELOADS = (
+    '<link rel="preload" href="{grids}" as="fetch" crossorigin="anonymous">',
+    '<link rel="preload" href="{stations}" as="fetch" crossorigin="anonymous">',
+    '<link rel="preload" href="{district}" as="fetch" crossorigin="anonymous">',
+    '<link rel="preload" href="/_dash-component-suites/dash_leaflet/async-GeoJSON.js" as="script">',
+)
+
+
+def index_html(settings: Settings) -> str:
+    """Dash's ``index_string`` with the page language and the preloads."""
+    preloads = "\n        ".join(_PRELOADS).format(
+        grids=Route.GRIDS, stations=Route.STATIONS, district=Route.DISTRICT
+    )
+    return f"""<!DOCTYPE html>
+<html lang="{settings.language}">
+    <head>
+        {{%metas%}}
+        <title>{{%title%}}</title>
+        {{%favicon%}}
+        {preloads}
+        {{%css%}}
+    </head>
+    <body>
+        {{%app_entry%}}
+        <footer>
+            {{%config%}}
+            {{%scripts%}}
+            {{%renderer%}}
+        </footer>
+    </body>
+</html>"""

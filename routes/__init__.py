@@ -1,0 +1,1 @@
+"""Plain Flask routes served beside Dash (geometry files; later acks, health, metrics)."""

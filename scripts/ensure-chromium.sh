@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Make sure Debian's chromium is present for the browser tests and benchmarks.
+# Installs it with apt when we are root (or have password-less sudo); otherwise
+# stops with a clear message. Playwright drives it; no browser is downloaded.
+set -euo pipefail
+
+if command -v chromium >/dev/null 2>&1; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO="sudo -n"
+else
+  echo "chromium is missing and this user may not install packages." >&2
+  echo "Ask an administrator to run: apt-get install -y chromium" >&2
+  exit 1
+fi
+
+echo "Installing Debian's chromium (needed by the browser tests)..."
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+command -v chromium >/dev/null

