@@ -1,43 +1,108 @@
 """Ping'an Command: the app factory and the development entry point.
 
-``create_app(settings)`` wires one Flask server, the Dash page on it, the
-geometry routes and the callbacks; tests build their own app with it.
-``python app.py`` (what ``make run`` calls) serves it at http://HOST:PORT.
+``create_app(settings)`` wires one Flask server with Socket.IO (threading mode),
+the Dash page, the routes and the callbacks, and connects Redis (embedded when
+``REDIS_URL`` is unset) and the system of record; tests build their own app
+with it. ``PinganApp.start()`` starts the background work: the stream
+consumer, the push hub and (optionally) the simulator. ``python app.py`` (what
+``make run`` calls) does all of it and serves http://HOST:PORT.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
+import redis
 from dash import Dash
 from flask import Flask
+from flask_socketio import SocketIO
+from sqlalchemy import Engine
 
+import callbacks.live
 import callbacks.map
 import routes.geo
+import routes.live
+from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from i18n import text
 from layouts.shell import index_html, page
 from settings import PROJECT_ROOT, Settings
+from store.db import database_url, make_engine
+from streams.connection import EmbeddedRedis, connect
+from streams.consumer import Consumer
+from streams.push import PushHub
 
 log = logging.getLogger("pingan")
 
 
 @dataclass
 class PinganApp:
-    """What :func:`create_app` builds: the Flask server and the Dash app on it."""
+    """What :func:`create_app` builds."""
 
     settings: Settings
     server: Flask
     dash: Dash
+    socketio: SocketIO
     grids: GridIndex
+    devices: DeviceRegistry
+    redis_url: str
+    redis: redis.Redis
+    engine: Engine
+    hub: PushHub
+    embedded_redis: EmbeddedRedis | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, consumer: bool = True, simulator: bool | None = None) -> None:
+        """Start the background work (once): consumer, push hub, simulator."""
+        if self.threads:
+            return
+        self._spawn("push-hub", self.hub.run, self.stop_event)
+        if consumer:
+            worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices)
+            self._spawn("consumer", worker.run, self.stop_event)
+        if self.settings.simulator if simulator is None else simulator:
+            from streams.simulator import Simulator
+
+            sim = Simulator(connect(self.redis_url), self.grids, self.devices, speed=self.settings.sim_speed)
+            self._spawn("simulator", sim.run, self.stop_event)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.engine.dispose()
+        if self.embedded_redis:
+            self.embedded_redis.stop()
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
 
 
 def create_app(settings: Settings | None = None) -> PinganApp:
     """Build the whole application from ``settings`` (default: the environment)."""
     settings = settings or Settings.from_env()
     grids = GridIndex(settings.data_dir)
+    devices = DeviceRegistry(settings.data_dir)
+    embedded = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        embedded = EmbeddedRedis(settings.var_dir)
+        redis_url = embedded.start()
+    engine = make_engine(database_url(settings.database_url, settings.var_dir))
+
     server = Flask(__name__)
+    # Same-origin only by default; ALLOWED_ORIGINS adds explicit others (never "*").
+    socketio = SocketIO(server, async_mode="threading",
+                        cors_allowed_origins=list(settings.allowed_origins) or None)
+    hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid))
+
     dash_app = Dash(
         __name__,
         server=server,
@@ -49,15 +114,26 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     dash_app.index_string = index_html(settings)
     dash_app.layout = page(settings)
     routes.geo.register(server, grids, settings.language)
+    routes.live.register(server, socketio, hub)
     callbacks.map.register(dash_app, grids, settings)
-    return PinganApp(settings=settings, server=server, dash=dash_app, grids=grids)
+    callbacks.live.register(dash_app)
+    return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
+                     devices=devices, redis_url=redis_url, redis=connect(redis_url), engine=engine, hub=hub,
+                     embedded_redis=embedded)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app()
+    app.start()
+    signal.signal(signal.SIGTERM, lambda *_: (app.stop(), exit(0)))
     log.info("Ping'an Command at http://%s:%d", app.settings.host, app.settings.port)
-    app.server.run(host=app.settings.host, port=app.settings.port, threaded=True, use_reloader=False)
+    try:
+        app.socketio.run(app.server, host=app.settings.host, port=app.settings.port,
+                         allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+    finally:
+        app.stop()
 
 
 if __name__ == "__main__":

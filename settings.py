@@ -74,10 +74,15 @@ class Settings:
     # STALE_AFTER_S: a feed with no event for this long is shown as stale.
     stale_after_s: float = 60.0
     secret_key: str = ""  # SECRET_KEY: empty generates one per var_dir
+    # ALLOWED_ORIGINS: comma-separated extra origins allowed to open Socket.IO
+    # connections; by default only the page's own origin may.
+    allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
             raise ValueError(f"UI_LANGUAGE must be one of {SUPPORTED_LANGUAGES}, got {self.language!r}")
+        if "*" in self.allowed_origins:
+            raise ValueError("ALLOWED_ORIGINS must list origins explicitly, not '*'")
         if not 0 < self.port < 65536:
             raise ValueError(f"PORT out of range: {self.port}")
 
@@ -96,6 +101,7 @@ class Settings:
             "sim_speed": _env_float("SIM_SPEED", cls.sim_speed),
             "stale_after_s": _env_float("STALE_AFTER_S", cls.stale_after_s),
             "secret_key": _env_str("SECRET_KEY", cls.secret_key),
+            "allowed_origins": tuple(o.strip() for o in _env_str("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])

@@ -32,3 +32,20 @@ class Route(StrEnum):
     STATIONS = "/geo/stations.geojson"
     DISTRICT = "/geo/district.geojson"
     GRID_LABELS = "/geo/grid-labels.geojson"
+
+
+class LiveID(StrEnum):
+    """IDs of the live layer: socket, feed, markers, status."""
+
+    SOCKET = "live-socket"
+    TICK = "live-tick"
+    STATUS = "live-status"
+    DEAD_LETTERS = "live-dead-letters"
+    FEED = "live-feed"
+    FEED_COUNT = "live-feed-count"
+    FRESH_LAYER = "incidents-fresh"
+    SETTLED_LAYER = "incidents-settled"
+    UNIT_LAYER = "units-layer"
+    ALERT_LAYER = "alerts-layer"
+    GRID_LIVE = "grid-live-count"
+    TEXTS = "live-texts"

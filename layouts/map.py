@@ -7,6 +7,7 @@ from dash_extensions.javascript import Namespace
 
 from i18n import text
 from layouts.ids import ID, Route
+from layouts.live import map_layers
 from settings import Settings
 
 # Client-side functions live in assets/pingan_map.js under window.pingan.map.
@@ -73,6 +74,7 @@ def command_map(settings: Settings) -> dl.Map:
             interactive=False,
             style=_js("stationStyle"),
         ),
+        *map_layers(),
     ]
     return dl.Map(
         id=ID.MAP,

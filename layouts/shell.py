@@ -11,7 +11,8 @@ from dash import dcc, html
 
 from geo.index import Grid
 from i18n import text
-from layouts.ids import ID, Route
+from layouts.ids import ID, LiveID, Route
+from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
 from settings import Settings
 
@@ -26,6 +27,7 @@ def header(settings: Settings) -> html.Header:
                 html.Span(text("app.subtitle", lang), className="subtitle"),
             ]),
             html.Div(className="header-status", children=[
+                status_bar(settings),
                 html.Span(text("clock.label", lang), className="clock-label"),
                 html.Time(id=ID.CLOCK, className="clock"),
             ]),
@@ -46,6 +48,7 @@ def details_panel(settings: Settings) -> html.Section:
             ]),
             html.Div(id=ID.DETAILS_BODY, className="panel-body",
                      children=details_empty(lang)),
+            html.Div(id=LiveID.GRID_LIVE, className="grid-live"),
         ],
     )
 
@@ -82,8 +85,9 @@ def page(settings: Settings) -> html.Div:
         children=[
             header(settings),
             html.Main(className="map-area", children=[command_map(settings)]),
-            html.Aside(className="side-column", children=[details_panel(settings)]),
+            html.Aside(className="side-column", children=[details_panel(settings), feed_panel(settings)]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),
+            *live_components(settings),
             dcc.Interval(id=ID.CLOCK_TICK, interval=1000)  # a local clock, no server call,
         ],
     )

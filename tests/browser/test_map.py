@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,7 @@ def test_map004_unreachable_tiles_leave_map_usable(
     page: Page, settings, tmp_path: Path, console_errors: list[str]
 ) -> None:
     # Port 9 (discard) on loopback refuses connections: a tile server that is down.
-    offline = settings.__class__.from_env(var_dir=tmp_path / "var", simulator=False,
-                                         tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png")
+    offline = replace(settings, tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png")
     server = start_live_server(offline)
     try:
         open_map(page, server.url)
@@ -108,7 +108,7 @@ def test_map005_labels_appear_at_street_zoom(live_server: LiveServer, page: Page
 
 @pytest.mark.parametrize("language", ["en"])
 def test_map006_english_interface(page: Page, tmp_path: Path, settings, language: str) -> None:
-    english = settings.__class__.from_env(var_dir=tmp_path / "var", simulator=False, language=language)
+    english = replace(settings, language=language)
     server = start_live_server(english)
     try:
         open_map(page, server.url)

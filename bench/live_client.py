@@ -1,0 +1,83 @@
+"""A screen without a browser: a python-socketio client that speaks the push protocol.
+
+Used by tests (two app processes both deliver) and benchmarks (server fan-out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any
+
+import requests
+import socketio
+
+
+class LiveClient:
+    """Connect, subscribe, apply batches in order and acknowledge them, like a page does."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.sio = socketio.Client(reconnection=True)
+        self.seq = 0
+        self.last_id: str | None = None
+        self.snapshots = 0
+        self.events: list[dict[str, Any]] = []
+        self.received_at: list[float] = []  # epoch ms, per event
+        self.duplicates = 0
+        self.gaps = 0
+        self.changed = threading.Condition()
+        self.sio.on("batch", self._on_batch)
+        self.sio.on("connect", self._on_connect)
+
+    def connect(self) -> LiveClient:
+        self.sio.connect(self.base_url, transports=["websocket"], wait_timeout=10)
+        return self
+
+    def close(self) -> None:
+        self.sio.disconnect()
+        self.http.close()
+
+    def _on_connect(self) -> None:
+        self.seq = 0
+        self._post("/live/subscribe", {"sid": self.sio.get_sid(), "last_id": self.last_id})
+
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        # On failure the hub re-sends unacknowledged batches; a reconnect re-subscribes.
+        with contextlib.suppress(requests.RequestException):
+            self.http.post(self.base_url + path, json=body, timeout=10)
+
+    def _on_batch(self, batch: dict[str, Any]) -> None:
+        now = time.time() * 1000
+        if batch["seq"] <= self.seq:
+            self.duplicates += 1
+        elif batch["seq"] > self.seq + 1:
+            self.gaps += 1
+            self.seq = 0
+            self._on_connect()
+            return
+        else:
+            if batch.get("snapshot"):
+                self.snapshots += 1
+            with self.changed:
+                self.events.extend(batch["events"])
+                self.received_at.extend([now] * len(batch["events"]))
+                self.seq = batch["seq"]
+                self.last_id = batch["last_id"]
+                self.changed.notify_all()
+        self._post("/live/ack", {"sid": self.sio.get_sid(), "seq": batch["seq"]})
+
+    def wait_for(self, count: int, kind: str = "incident", timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Block until ``count`` events of ``kind`` have arrived (a condition variable, no polling)."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                got = [e for e in self.events if e["type"] == kind]
+                if len(got) >= count:
+                    return got
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(got)} of {count} {kind} events after {timeout} s")
+                self.changed.wait(remaining)

@@ -1,0 +1,34 @@
+"""Live callbacks: all client-side (the page applies pushed batches itself)."""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State
+
+from layouts.ids import ID, LiveID
+
+
+def register(app: Dash) -> None:
+    """Attach the live-layer callbacks to ``app``."""
+    app.clientside_callback(
+        "function(socketId, connected) { window.pingan.live.onSocket(socketId, connected); }",  # no outputs
+        Input(LiveID.SOCKET, "socketId"),
+        Input(LiveID.SOCKET, "connected"),
+    )
+    app.clientside_callback(
+        "function(b, t, c, s, x) { return window.pingan.live.update(b, t, c, s, x); }",
+        Output(LiveID.FRESH_LAYER, "data"),
+        Output(LiveID.SETTLED_LAYER, "data"),
+        Output(LiveID.UNIT_LAYER, "data"),
+        Output(LiveID.ALERT_LAYER, "data"),
+        Output(LiveID.FEED, "children"),
+        Output(LiveID.FEED_COUNT, "children"),
+        Output(LiveID.STATUS, "children"),
+        Output(LiveID.STATUS, "className"),
+        Output(LiveID.DEAD_LETTERS, "children"),
+        Output(LiveID.GRID_LIVE, "children"),
+        Input(LiveID.SOCKET, "data-batch"),
+        Input(LiveID.TICK, "n_intervals"),
+        Input(LiveID.SOCKET, "connected"),
+        Input(ID.SELECTED_GRID, "data"),
+        State(LiveID.TEXTS, "data"),
+    )

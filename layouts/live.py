@@ -1,0 +1,70 @@
+"""The live layer: socket, incident/unit/alert markers, the feed panel, the status pill."""
+
+from __future__ import annotations
+
+import dash_leaflet as dl
+from dash import dcc, html
+from dash_extensions.javascript import Namespace
+from dash_socketio import DashSocketIO
+
+from i18n import CATALOGUE, text
+from layouts.ids import LiveID
+from settings import Settings
+
+_js = Namespace("pingan", "live")
+EMPTY = {"type": "FeatureCollection", "features": []}
+# Catalogue sections the page script needs to label what it draws.
+_TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.")
+
+
+def page_texts(settings: Settings) -> dict[str, object]:
+    """Labels for the page script, plus the settings it runs by."""
+    catalogue = CATALOGUE[settings.language]
+    return {
+        "text": {k: v for k, v in catalogue.items() if k.startswith(_TEXT_PREFIXES)},
+        "staleAfterS": settings.stale_after_s,
+        "lang": settings.language,
+    }
+
+
+def map_layers() -> list[object]:
+    """Marker layers, drawn above the grids. Geometry-free: data comes from pushes."""
+    return [
+        dl.GeoJSON(id=LiveID.SETTLED_LAYER, data=EMPTY, pointToLayer=_js("incidentMarker"),
+                   onEachFeature=_js("incidentTooltip"), hideout={"fresh": False}),
+        dl.GeoJSON(id=LiveID.FRESH_LAYER, data=EMPTY, pointToLayer=_js("incidentMarker"),
+                   onEachFeature=_js("incidentTooltip"), hideout={"fresh": True}),
+        dl.GeoJSON(id=LiveID.ALERT_LAYER, data=EMPTY, pointToLayer=_js("alertMarker"),
+                   onEachFeature=_js("alertTooltip")),
+        dl.GeoJSON(id=LiveID.UNIT_LAYER, data=EMPTY, pointToLayer=_js("unitMarker"),
+                   onEachFeature=_js("unitTooltip")),
+    ]
+
+
+def status_bar(settings: Settings) -> html.Div:
+    return html.Div(className="live-status-bar", children=[
+        html.Span(text("live.status.connecting", settings.language), id=LiveID.STATUS,
+                  className="live-pill connecting"),
+        html.Span(id=LiveID.DEAD_LETTERS, className="dead-letters"),
+    ])
+
+
+def feed_panel(settings: Settings) -> html.Section:
+    lang = settings.language
+    return html.Section(className="panel feed-panel", children=[
+        html.Div(className="panel-head", children=[
+            html.H2(text("panel.feed.title", lang)),
+            html.Span(id=LiveID.FEED_COUNT, className="feed-count"),
+        ]),
+        html.Ol(id=LiveID.FEED, className="feed-list",
+                children=[html.Li(text("panel.feed.empty", lang), className="empty-hint")]),
+    ])
+
+
+def live_components(settings: Settings) -> list[object]:
+    """Non-visual parts: the socket, the local one-second tick, the page texts."""
+    return [
+        DashSocketIO(id=LiveID.SOCKET, eventNames=["batch"]),
+        dcc.Interval(id=LiveID.TICK, interval=1000),  # a local clock for staleness; no server call
+        dcc.Store(id=LiveID.TEXTS, data=page_texts(settings)),
+    ]

@@ -1,0 +1,1 @@
+"""The relational system of record (SQLite by default, PostgreSQL by DATABASE_URL)."""

@@ -1,0 +1,92 @@
+"""Tables and engine of the system of record.
+
+Everything that must be kept for months (incidents, sensor alerts; later
+instructions, leads and audit) is committed here. Redis carries events and hot
+state only. SQLAlchemy Core keeps one code path for SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # the producer's id: a repeat is ignored
+    Column("stream_id", String(32), nullable=False),  # the cc:in:incidents entry it came from
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    Column("lon", Float, nullable=False),  # WGS-84
+    Column("lat", Float, nullable=False),
+    Column("grid", String(8), nullable=False),
+    Column("category", String(24), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("address", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("caller", String(32)),
+    Column("source", String(8), nullable=False),
+    Column("status", String(16), nullable=False, default="new"),
+    Index("ix_incidents_reported_at", "reported_at"),
+    Index("ix_incidents_grid_reported", "grid", "reported_at"),
+)
+
+sensor_events = Table(
+    "sensor_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("stream_id", String(32), nullable=False),
+    Column("device_id", String(32), nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),  # alert / fault (heartbeats stay in Redis)
+    Column("scenario", String(32)),
+    Column("value", Float),
+    Column("floor", Integer),
+    Column("grid", String(8)),
+    Index("ix_sensor_events_device_observed", "device_id", "observed_at"),
+)
+
+
+def database_url(configured: str, var_dir: Path) -> str:
+    """The configured URL, or a SQLite file under ``var_dir``."""
+    if configured:
+        return configured
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{var_dir / 'pingan.sqlite3'}"
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine and the tables (idempotent)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # WAL lets readers (page snapshots) run while the consumer writes.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Redis Streams: the ingest contract, consumers, live push, simulator. No Dash here."""

@@ -1,0 +1,397 @@
+"""The core consumer: validate, locate, keep, publish; exactly once in visible effect.
+
+One loop reads the three inbound streams through the consumer group ``cc-core``
+(any number of consumers, in any number of processes, share the work). Per
+batch:
+
+1. each entry is parsed against the contract; a bad one goes to ``cc:dead``
+   with its original fields and the reason;
+2. incidents get their grid (one vectorised STRtree query for the batch) and
+   are inserted into the system of record, ``ON CONFLICT DO NOTHING`` on the
+   producer's ``event_id``;
+3. in **one Redis transaction** the batch's live events are appended to
+   ``cc:live``, their ids marked in ``cc:published``, dead letters written and
+   the inbound entries acknowledged.
+
+A consumer killed anywhere leaves its entries pending; another (or the same,
+restarted) reclaims them with XAUTOCLAIM. Re-processing is harmless: the row
+already exists, and an event already marked published is not published again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from geo.datum import gcj02_to_wgs84
+from geo.devices import DeviceRegistry
+from geo.index import GridIndex
+from store.db import incidents, sensor_events
+from streams import keys
+from streams.connection import BLOCK_MS
+from streams.contract import (
+    ContractError,
+    Datum,
+    IncidentIn,
+    SensorEventIn,
+    SensorKind,
+    UnitPositionIn,
+    parse,
+    scenarios,
+)
+from streams.live import encode, incident_payload
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+RECLAIM_IDLE_MS = 30_000  # an entry pending this long belongs to a dead consumer
+RECLAIM_EVERY_S = 10.0
+TRIM_EVERY_S = 60.0
+INBOUND_KEEP_S = 3600  # acknowledged inbound entries are kept an hour for inspection
+LIVE_MAXLEN = 200_000  # screens further behind than this get a fresh snapshot
+PUBLISHED_KEEP = timedelta(days=7)
+DEAD_FIELD_LIMIT = 16_384
+
+Entry = tuple[str, dict[str, str]]
+
+
+@dataclass
+class BatchResult:
+    """What one batch did (for tests, metrics and benchmarks)."""
+
+    processed: int = 0
+    published: int = 0
+    dead: int = 0
+    duplicates: int = 0
+    live_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    """The Redis side of a batch, written in one transaction at the end."""
+
+    live: list[dict[str, str]] = field(default_factory=list)
+    published_ids: list[str] = field(default_factory=list)
+    dead: list[dict[str, str]] = field(default_factory=list)
+    unit_state: dict[str, str] = field(default_factory=dict)
+    device_seen: dict[str, float] = field(default_factory=dict)
+    ack: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Consumer:
+    """Consume the inbound streams until stopped.
+
+    Parameters
+    ----------
+    r : redis.Redis
+        A client with ``decode_responses=True``.
+    engine : sqlalchemy.Engine
+        The system of record.
+    grids, devices
+        The district's grids and sensing devices.
+    name : str, optional
+        Consumer name in the group; defaults to ``host-pid``.
+    """
+
+    def __init__(
+        self,
+        r: redis.Redis,
+        engine: Engine,
+        grids: GridIndex,
+        devices: DeviceRegistry,
+        name: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.r = r
+        self.engine = engine
+        self.grids = grids
+        self.devices = devices
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.clock = clock
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self.reclaim_idle_ms = RECLAIM_IDLE_MS
+
+    # -- group management -------------------------------------------------
+
+    def ensure_groups(self) -> None:
+        """Create the consumer group on every inbound stream (idempotent)."""
+        for stream in keys.INBOUND:
+            try:
+                self.r.xgroup_create(stream, keys.CONSUMER_GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    # -- the loop ---------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Read, process and acknowledge until ``stop`` is set. Survives Redis restarts."""
+        self.ensure_groups()
+        next_reclaim = next_trim = 0.0
+        while not stop.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_reclaim:
+                    self.reclaim()
+                    next_reclaim = now + RECLAIM_EVERY_S
+                if now >= next_trim:
+                    self.trim()
+                    next_trim = now + TRIM_EVERY_S
+                response = self.r.xreadgroup(
+                    keys.CONSUMER_GROUP, self.name, dict.fromkeys(keys.INBOUND, ">"),
+                    count=BATCH_SIZE, block=BLOCK_MS,
+                )
+                if response:
+                    self.process({stream: entries for stream, entries in response})
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("Redis unavailable (%s); retrying", exc)
+                stop.wait(0.5)
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):  # the server lost its data (e.g. a fresh Redis)
+                    self.ensure_groups()
+                else:
+                    raise
+
+    def reclaim(self) -> int:
+        """Take over entries left pending by a dead consumer and process them."""
+        total = 0
+        for stream in keys.INBOUND:
+            start = "0-0"
+            while True:
+                start, claimed, *_ = self.r.xautoclaim(
+                    stream, keys.CONSUMER_GROUP, self.name, self.reclaim_idle_ms, start_id=start, count=BATCH_SIZE
+                )
+                live = [(entry_id, fields) for entry_id, fields in claimed if fields is not None]
+                gone = [entry_id for entry_id, fields in claimed if fields is None]
+                if gone:  # trimmed away while pending: nothing left to process
+                    self.r.xack(stream, keys.CONSUMER_GROUP, *gone)
+                if live:
+                    self.process({stream: live})
+                    total += len(live)
+                if start == "0-0":
+                    break
+        if total:
+            log.info("reclaimed %d pending entries", total)
+        return total
+
+    def trim(self) -> None:
+        """Trim inbound streams below the oldest entry still pending or undelivered."""
+        floor_ms = int((time.time() - INBOUND_KEEP_S) * 1000)
+        for stream in keys.INBOUND:
+            groups = self.r.xinfo_groups(stream)
+            group = next((g for g in groups if g["name"] == keys.CONSUMER_GROUP), None)
+            if group is None:
+                continue
+            candidates = [floor_ms]
+            candidates.append(int(str(group["last-delivered-id"]).split("-")[0]))
+            pending = self.r.xpending(stream, keys.CONSUMER_GROUP)
+            if pending["pending"]:
+                candidates.append(int(str(pending["min"]).split("-")[0]))
+            self.r.xtrim(stream, minid=f"{min(candidates)}-0", approximate=True)
+        self.r.zremrangebyscore(keys.PUBLISHED, 0, (self.clock() - PUBLISHED_KEEP).timestamp())
+
+    # -- one batch --------------------------------------------------------
+
+    def process(self, batch: dict[str, list[Entry]]) -> BatchResult:
+        """Process a batch of entries from any of the inbound streams."""
+        result = BatchResult()
+        pending = _Pending()
+        now = self.clock()
+        for stream, entries in batch.items():
+            pending.ack[stream] = [entry_id for entry_id, _ in entries]
+            result.processed += len(entries)
+            if stream == keys.INCIDENTS:
+                self._incidents(entries, now, pending, result)
+            elif stream == keys.SENSORS:
+                self._sensors(entries, now, pending, result)
+            elif stream == keys.UNITS:
+                self._units(entries, pending)
+        self._commit_redis(pending, now, result)
+        return result
+
+    def _dead(self, pending: _Pending, stream: str, entry_id: str, fields: dict[str, str], reason: str) -> None:
+        original = json.dumps(fields, ensure_ascii=False)
+        if len(original) > DEAD_FIELD_LIMIT:
+            original = original[:DEAD_FIELD_LIMIT] + "…[truncated]"
+        pending.dead.append({"stream": stream, "entry_id": entry_id, "reason": reason, "fields": original})
+
+    def _incidents(self, entries: list[Entry], now: datetime, pending: _Pending, result: BatchResult) -> None:
+        parsed: dict[str, tuple[IncidentIn, str]] = {}
+        for entry_id, fields in entries:
+            try:
+                incident = parse(IncidentIn, fields)
+            except ContractError as exc:
+                self._dead(pending, keys.INCIDENTS, entry_id, fields, exc.reason)
+                continue
+            if incident.event_id in parsed:
+                result.duplicates += 1  # the same event twice in one batch
+                continue
+            parsed[incident.event_id] = (incident, entry_id)
+        if not parsed:
+            return
+        items = list(parsed.values())
+        lon = [i.lon for i, _ in items]
+        lat = [i.lat for i, _ in items]
+        gcj = [k for k, (i, _) in enumerate(items) if i.datum is Datum.GCJ02]
+        if gcj:
+            wgs_lon, wgs_lat = gcj02_to_wgs84([lon[k] for k in gcj], [lat[k] for k in gcj])
+            for n, k in enumerate(gcj):
+                lon[k], lat[k] = float(wgs_lon[n]), float(wgs_lat[n])
+        codes = self.grids.locate_codes(lon, lat)
+        rows: list[dict[str, Any]] = []
+        sent: dict[str, float | None] = {}
+        for (incident, entry_id), x, y, code in zip(items, lon, lat, codes, strict=True):
+            if code is None:
+                self._dead(pending, keys.INCIDENTS, entry_id, _fields_of(incident), "position outside the district")
+                continue
+            rows.append({
+                "event_id": incident.event_id, "stream_id": entry_id,
+                # Kept in UTC: SQLite drops offsets, so every stored time means UTC.
+                "reported_at": incident.reported_at.astimezone(UTC),
+                "ingested_at": now, "lon": round(x, 6), "lat": round(y, 6), "grid": code,
+                "category": incident.category.value, "priority": incident.priority, "address": incident.address,
+                "description": incident.description, "caller": incident.caller, "source": incident.source.value,
+                "status": "new",
+            })
+            sent[incident.event_id] = incident.sent_at
+        if not rows:
+            return
+        to_publish = self._keep(incidents, rows, now, result)
+        for row in rows:
+            if row["event_id"] in to_publish:
+                pending.live.append(encode("incident", incident_payload(row, sent[row["event_id"]])))
+                pending.published_ids.append(row["event_id"])
+
+    def _keep(self, table: Any, rows: list[dict[str, Any]], now: datetime, result: BatchResult) -> set[str]:
+        """Insert rows, ignoring known event ids; return the ids that still need publishing."""
+        with self.engine.begin() as conn:
+            inserted = set(conn.execute(
+                self._insert(table).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(table.c.event_id)
+            ).scalars())
+            known = [row["event_id"] for row in rows if row["event_id"] not in inserted]
+            recent_known: set[str] = set()
+            if known:
+                # Kept before but maybe never published (a crash between commit and publish):
+                # publish those, unless older than the publish log's memory.
+                recent_known = set(conn.execute(
+                    select(table.c.event_id).where(
+                        table.c.event_id.in_(known), table.c.ingested_at >= now - PUBLISHED_KEEP
+                    )
+                ).scalars())
+        unpublished = set()
+        if recent_known:
+            ordered = sorted(recent_known)
+            scores = self.r.zmscore(keys.PUBLISHED, ordered)
+            unpublished = {event_id for event_id, score in zip(ordered, scores, strict=True) if score is None}
+        result.duplicates += len(known) - len(unpublished)
+        return inserted | unpublished
+
+    def _sensors(self, entries: list[Entry], now: datetime, pending: _Pending, result: BatchResult) -> None:
+        rows: list[dict[str, Any]] = []
+        payloads: dict[str, dict[str, Any]] = {}
+        for entry_id, fields in entries:
+            try:
+                reading = parse(SensorEventIn, fields)
+            except ContractError as exc:
+                self._dead(pending, keys.SENSORS, entry_id, fields, exc.reason)
+                continue
+            device = self.devices.get(reading.device_id)
+            if device is None:
+                self._dead(pending, keys.SENSORS, entry_id, fields, f"unknown device {reading.device_id!r}")
+                continue
+            seen = reading.observed_at.timestamp()
+            pending.device_seen[device.device_id] = max(seen, pending.device_seen.get(device.device_id, 0.0))
+            if reading.kind is SensorKind.HEARTBEAT:
+                continue
+            rows.append({
+                "event_id": reading.event_id, "stream_id": entry_id, "device_id": device.device_id,
+                "observed_at": reading.observed_at.astimezone(UTC), "ingested_at": now, "kind": reading.kind.value,
+                "scenario": reading.scenario, "value": reading.value, "floor": reading.floor, "grid": device.grid,
+            })
+            scenario = scenarios().get(reading.scenario or "", {})
+            payloads[reading.event_id] = {
+                "event_id": reading.event_id, "device_id": device.device_id, "device_type": device.type,
+                "kind": reading.kind.value, "scenario": reading.scenario, "value": reading.value,
+                "floor": reading.floor, "lon": device.lon, "lat": device.lat, "grid": device.grid,
+                "risk": scenario.get("risk"), "observed_at": reading.observed_at.isoformat(),
+                "sent_at": reading.sent_at,
+            }
+        if rows:
+            unique = list({row["event_id"]: row for row in rows}.values())
+            result.duplicates += len(rows) - len(unique)
+            for event_id in self._keep(sensor_events, unique, now, result):
+                payload = payloads[event_id]
+                pending.live.append(encode(payload["kind"], payload))
+                pending.published_ids.append(event_id)
+
+    def _units(self, entries: list[Entry], pending: _Pending) -> None:
+        latest: dict[str, UnitPositionIn] = {}
+        for entry_id, fields in entries:
+            try:
+                fix = parse(UnitPositionIn, fields)
+            except ContractError as exc:
+                self._dead(pending, keys.UNITS, entry_id, fields, exc.reason)
+                continue
+            if fix.unit_id not in latest or fix.observed_at > latest[fix.unit_id].observed_at:
+                latest[fix.unit_id] = fix
+        if not latest:
+            return
+        stored = dict(zip(latest, self.r.hmget(keys.UNIT_STATE, list(latest)), strict=True))
+        for unit_id, fix in latest.items():
+            previous = json.loads(stored[unit_id]) if stored[unit_id] else None
+            if previous and previous["observed_at"] >= fix.observed_at.timestamp():
+                continue  # late or repeated fix: the unit is already further along
+            lon, lat = fix.lon, fix.lat
+            if fix.datum is Datum.GCJ02:
+                wgs = gcj02_to_wgs84(lon, lat)
+                lon, lat = float(wgs[0]), float(wgs[1])
+            state = {
+                "unit_id": unit_id, "lon": round(lon, 6), "lat": round(lat, 6), "status": fix.status.value,
+                "heading": fix.heading, "speed": fix.speed, "observed_at": fix.observed_at.timestamp(),
+            }
+            pending.unit_state[unit_id] = json.dumps(state, separators=(",", ":"))
+            pending.live.append(encode("unit", state))
+
+    def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        for fields in pending.live:
+            pipe.xadd(keys.LIVE, fields, maxlen=LIVE_MAXLEN, approximate=True)
+        if pending.published_ids:
+            pipe.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, now.timestamp()))
+        for fields in pending.dead:
+            pipe.xadd(keys.DEAD, fields, maxlen=100_000, approximate=True)
+        if pending.unit_state:
+            pipe.hset(keys.UNIT_STATE, mapping=pending.unit_state)
+        if pending.device_seen:
+            pipe.hset(keys.DEVICE_SEEN, mapping=pending.device_seen)
+        counted = sum(len(ids) for ids in pending.ack.values())
+        pipe.hincrby(keys.COUNTERS, "events_in", counted)
+        if pending.dead:
+            pipe.hincrby(keys.COUNTERS, "dead_letters", len(pending.dead))
+            # Operators see the dead-letter count move live.
+            pipe.xadd(keys.LIVE, encode("counters", {"dead_letters_added": len(pending.dead)}),
+                      maxlen=LIVE_MAXLEN, approximate=True)
+        for stream, ids in pending.ack.items():
+            if ids:
+                pipe.xack(stream, keys.CONSUMER_GROUP, *ids)
+        replies = pipe.execute()
+        result.live_ids = [str(reply) for reply in replies[: len(pending.live)]]
+        result.published = len(pending.live)
+        result.dead = len(pending.dead)
+
+
+def _fields_of(model: Any) -> dict[str, str]:
+    return {k: str(v) for k, v in model.model_dump(mode="json", exclude_none=True).items()}

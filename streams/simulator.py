@@ -1,0 +1,278 @@
+"""A realistic producer for demos and load: writes only the public ingest contract.
+
+``python -m streams.simulator`` runs it alone against ``REDIS_URL``; ``make run``
+starts it beside the dashboard. ``SIM_SPEED`` (simulated seconds per real
+second) lets a demo show an hour in a minute.
+
+- About 300 incidents a day with a daily rhythm (disputes by day, noise at
+  night, theft, fraud, traffic at rush hours), a few addresses that call again
+  and again, 110 / 12345 / grid-worker sources.
+- Heartbeats from every registered device at its interval, a few devices that
+  go silent or report faults, and occasional alerts (smoke at kitchen hours,
+  camera scenarios at school gates at closing time).
+- About 40 patrol units driving between points of their station's area at
+  plausible speeds, reporting position, heading and status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import redis
+import shapely
+
+from geo.devices import DeviceRegistry
+from geo.index import GridIndex
+from streams import keys
+
+log = logging.getLogger(__name__)
+
+CHINA_TZ = timezone(timedelta(hours=8))
+INCIDENTS_PER_DAY = 300
+UNIT_COUNT = 40
+UNIT_REPORT_EVERY_S = 5.0  # real seconds between a unit's fixes
+DEVICE_SILENT_SHARE = 0.03
+ALERTS_PER_DAY = 40
+KM_PER_DEG_LAT = 110.574
+
+# Relative incident rate by hour of day (Beijing time).
+HOURLY = np.array([4, 3, 2, 1.5, 1.5, 2, 3, 5, 7, 8, 9, 9, 8, 8, 8, 8, 8, 9, 10, 10, 9, 8, 7, 5], dtype=float)
+CATEGORY_WEIGHTS_DAY = {
+    "neighbour_dispute": 12, "family_dispute": 8, "wage_arrears": 5, "bride_price": 2, "noise": 3, "theft": 10,
+    "fraud": 8, "traffic": 14, "fight": 5, "fire": 2, "medical": 6, "other": 6,
+}
+CATEGORY_WEIGHTS_NIGHT = {**CATEGORY_WEIGHTS_DAY, "noise": 20, "fight": 9, "family_dispute": 12, "traffic": 6}
+STREETS = ("开发路", "民福街", "鄯阳街", "张辽路", "马邑路", "文远路", "招远路", "建设路",
+           "北关街", "南关街", "神电路", "恢河路", "七里河路", "朔州大道", "振华街")
+DESCRIPTIONS = {
+    "neighbour_dispute": "邻居因楼道堆物发生争吵",
+    "family_dispute": "家庭成员发生争执，情绪激动",
+    "wage_arrears": "多名工人聚集讨要工资",
+    "bride_price": "双方家庭因彩礼返还发生纠纷",
+    "noise": "楼上深夜噪音扰民",
+    "theft": "电动车被盗",
+    "fraud": "接到冒充客服电话被骗转账",
+    "traffic": "两车追尾，无人员受伤",
+    "fight": "多人在街头斗殴",
+    "fire": "居民楼道冒烟",
+    "medical": "老人晕倒需要救助",
+    "other": "群众求助",
+}
+
+
+@dataclass
+class _Unit:
+    unit_id: str
+    lon: float
+    lat: float
+    target: tuple[float, float]
+    speed_kmh: float
+    status: str
+    next_report: float
+
+
+class Simulator:
+    """Write plausible traffic to the inbound streams until stopped.
+
+    Parameters
+    ----------
+    r : redis.Redis
+        Client (``decode_responses=True``).
+    grids, devices
+        Where things happen and which devices exist.
+    speed : float
+        Simulated seconds per real second.
+    seed : int
+        Random seed (runs are reproducible in what they choose, not in timing).
+    """
+
+    def __init__(self, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry, speed: float = 1.0,
+                 seed: int = 20261127) -> None:
+        self.r = r
+        self.grids = grids
+        self.devices = devices
+        self.speed = speed
+        self.rng = np.random.default_rng(seed)
+        self.frame = grids.frame
+        zone_weight = self.frame["zone"].map({"urban": 6.0, "suburban": 2.0, "rural": 1.0}).to_numpy()
+        self.grid_p = zone_weight / zone_weight.sum()
+        self.hot_spots = [self._random_address() for _ in range(6)]
+        self.serial = 0
+        device_ids = sorted(devices.devices)
+        silent = self.rng.choice(len(device_ids), size=int(len(device_ids) * DEVICE_SILENT_SHARE), replace=False)
+        self.silent = {device_ids[i] for i in silent.tolist()}
+        self.next_beat = {d: float(self.rng.uniform(0, devices.devices[d].heartbeat_s)) for d in device_ids}
+        self.sim_clock = 0.0  # simulated seconds since start
+        self.units = [self._new_unit(n) for n in range(1, UNIT_COUNT + 1)]
+
+    # -- places ---------------------------------------------------------------
+
+    def _point_in_grid(self, index: int) -> tuple[float, float]:
+        geom = self.frame.geometry.iloc[index]
+        min_x, min_y, max_x, max_y = geom.bounds
+        while True:
+            x, y = self.rng.uniform(min_x, max_x), self.rng.uniform(min_y, max_y)
+            if shapely.contains_xy(geom, x, y):
+                return round(float(x), 6), round(float(y), 6)
+
+    def _random_address(self) -> tuple[float, float, str]:
+        index = int(self.rng.choice(len(self.frame), p=self.grid_p))
+        lon, lat = self._point_in_grid(index)
+        street = STREETS[int(self.rng.integers(len(STREETS)))]
+        return lon, lat, f"朔城区{street}{int(self.rng.integers(1, 300))}号"
+
+    def _new_unit(self, n: int) -> _Unit:
+        lon, lat, _ = self._random_address()
+        status = "busy" if self.rng.random() < 0.25 else "available"
+        return _Unit(f"PU-{n:03d}", lon, lat, self._random_address()[:2], float(self.rng.uniform(20, 45)), status,
+                     next_report=float(self.rng.uniform(0, UNIT_REPORT_EVERY_S)))
+
+    # -- one step ---------------------------------------------------------------
+
+    def step(self, now: datetime, sim_dt: float, real_elapsed: float) -> int:
+        """Advance the world by ``sim_dt`` simulated seconds; return entries written."""
+        pipe = self.r.pipeline(transaction=False)
+        written = self._incidents(pipe, now, sim_dt)
+        written += self._sensors(pipe, now, sim_dt)
+        written += self._units(pipe, now, sim_dt, real_elapsed)
+        pipe.execute()
+        return written
+
+    def _incidents(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float) -> int:
+        hour = now.astimezone(CHINA_TZ).hour
+        rate_per_s = INCIDENTS_PER_DAY / 86400 * HOURLY[hour] / HOURLY.mean()
+        count = int(self.rng.poisson(rate_per_s * sim_dt))
+        weights = CATEGORY_WEIGHTS_NIGHT if hour >= 22 or hour < 6 else CATEGORY_WEIGHTS_DAY
+        categories = list(weights)
+        p = np.array([weights[c] for c in categories], dtype=float)
+        for _ in range(count):
+            self.serial += 1
+            category = categories[int(self.rng.choice(len(categories), p=p / p.sum()))]
+            if self.rng.random() < 0.15:  # the same few addresses call again and again
+                lon, lat, address = self.hot_spots[int(self.rng.integers(len(self.hot_spots)))]
+            else:
+                lon, lat, address = self._random_address()
+            source = "grid" if category in {"wage_arrears", "bride_price"} and self.rng.random() < 0.5 else (
+                "12345" if self.rng.random() < 0.15 else "110")
+            pipe.xadd(keys.INCIDENTS, {
+                "event_id": f"SIM-{int(time.time())}-{self.serial}",
+                "reported_at": now.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+                "lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "category": category,
+                "priority": self._priority(category),
+                "address": address, "description": DESCRIPTIONS[category],
+                "caller": f"1{int(self.rng.integers(30, 99))}{int(self.rng.integers(10**7, 10**8))}",
+                "source": source, "sent_at": f"{time.time() * 1000:.1f}",
+            })
+        return count
+
+    def _priority(self, category: str) -> str:
+        if category in {"fight", "fire", "medical"}:
+            return "1"
+        return "2" if self.rng.random() < 0.7 else "3"
+
+    def _sensors(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float) -> int:
+        written = 0
+        self.sim_clock += sim_dt
+        stamp = now.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+        for device_id, due in self.next_beat.items():
+            if due > self.sim_clock or device_id in self.silent:
+                continue
+            self.next_beat[device_id] = self.sim_clock + self.devices.devices[device_id].heartbeat_s
+            self.serial += 1
+            pipe.xadd(keys.SENSORS, {"event_id": f"HB-{self.serial}", "device_id": device_id,
+                                     "observed_at": stamp, "kind": "heartbeat"})
+            written += 1
+        hour = now.astimezone(CHINA_TZ).hour
+        boost = 3.0 if hour in (11, 12, 17, 18) else 1.0  # kitchen hours, school closing
+        for _ in range(int(self.rng.poisson(ALERTS_PER_DAY / 86400 * boost * sim_dt))):
+            written += self._alert(pipe, stamp)
+        return written
+
+    def _alert(self, pipe: redis.client.Pipeline, stamp: str) -> int:
+        device = self.devices.devices[sorted(self.devices.devices)[int(self.rng.integers(len(self.devices)))]]
+        scenario, value, floor = {
+            "smoke": ("smoke", round(float(self.rng.uniform(0.08, 0.4)), 3), device.floor),
+            "throwing_camera": ("high_altitude_throwing", None, int(self.rng.integers(3, 8))),
+            "door": ("door_forced", None, None),
+        }.get(device.type, (str(self.rng.choice(["crowd_gathering", "vagrant_loitering", "fight", "intrusion",
+                                                  "minors_weapon_shoving", "person_fall"])), None, None))
+        self.serial += 1
+        fields = {"event_id": f"AL-{int(time.time())}-{self.serial}", "device_id": device.device_id,
+                  "observed_at": stamp, "kind": "fault" if self.rng.random() < 0.1 else "alert",
+                  "scenario": scenario, "sent_at": f"{time.time() * 1000:.1f}"}
+        if value is not None:
+            fields["value"] = str(value)
+        if floor is not None:
+            fields["floor"] = str(floor)
+        pipe.xadd(keys.SENSORS, fields)
+        return 1
+
+    def _units(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float, real_elapsed: float) -> int:
+        written = 0
+        for unit in self.units:
+            step_km = unit.speed_kmh * sim_dt / 3600
+            dx = (unit.target[0] - unit.lon) * KM_PER_DEG_LAT * math.cos(math.radians(unit.lat))
+            dy = (unit.target[1] - unit.lat) * KM_PER_DEG_LAT
+            dist = math.hypot(dx, dy)
+            heading = (math.degrees(math.atan2(dx, dy)) + 360) % 360
+            if dist <= step_km:
+                unit.lon, unit.lat = unit.target
+                unit.target = self._random_address()[:2]
+                if self.rng.random() < 0.2:
+                    unit.status = "busy" if unit.status == "available" else "available"
+            else:
+                unit.lon += (unit.target[0] - unit.lon) * step_km / dist
+                unit.lat += (unit.target[1] - unit.lat) * step_km / dist
+            if real_elapsed >= unit.next_report:
+                unit.next_report = real_elapsed + UNIT_REPORT_EVERY_S
+                pipe.xadd(keys.UNITS, {
+                    "unit_id": unit.unit_id, "observed_at": now.astimezone(CHINA_TZ).isoformat(timespec="milliseconds"),
+                    "lon": f"{unit.lon:.6f}", "lat": f"{unit.lat:.6f}", "status": unit.status,
+                    "heading": f"{heading:.0f}", "speed": f"{unit.speed_kmh:.0f}",
+                })
+                written += 1
+        return written
+
+    def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
+        """Step once per ``tick_s`` real seconds until ``stop`` is set."""
+        started = time.monotonic()
+        sim_now = datetime.now(UTC)
+        log.info("simulator running at %gx", self.speed)
+        while not stop.wait(tick_s):
+            sim_now += timedelta(seconds=tick_s * self.speed)
+            try:
+                self.step(sim_now, tick_s * self.speed, time.monotonic() - started)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("simulator: Redis unavailable (%s)", exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from settings import Settings
+    from streams.connection import connect
+
+    parser = argparse.ArgumentParser(description="Write simulated incidents, sensor events and unit fixes.")
+    parser.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        parser.error("set REDIS_URL to the Redis the dashboard uses (e.g. unix:///path/var/redis/redis.sock)")
+    logging.basicConfig(level=logging.INFO)
+    sim = Simulator(connect(settings.redis_url), GridIndex(settings.data_dir), DeviceRegistry(settings.data_dir),
+                    speed=args.speed or settings.sim_speed)
+    stop = threading.Event()
+    try:
+        sim.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

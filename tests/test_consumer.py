@@ -1,0 +1,221 @@
+"""The consumer against a real Redis and a real database (SQLite; PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine, func, select
+
+from geo.datum import wgs84_to_gcj02
+from geo.devices import DeviceRegistry
+from geo.index import GridIndex
+from settings import PROJECT_ROOT
+from store.db import incidents, sensor_events
+from streams import keys
+from streams.consumer import Consumer
+from tests.helpers import SEAT, incident, unit, wait_until
+
+
+@pytest.fixture(scope="module")
+def grids() -> GridIndex:
+    return GridIndex()
+
+
+@pytest.fixture(scope="module")
+def devices() -> DeviceRegistry:
+    return DeviceRegistry()
+
+
+@pytest.fixture
+def consumer(r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRegistry) -> Consumer:
+    worker = Consumer(r, engine, grids, devices, name="test")
+    worker.ensure_groups()
+    return worker
+
+
+def drain(worker: Consumer) -> int:
+    """Read and process everything new; return how many entries."""
+    total = 0
+    while response := worker.r.xreadgroup(keys.CONSUMER_GROUP, worker.name, dict.fromkeys(keys.INBOUND, ">"),
+                                          count=500):
+        batch = {stream: entries for stream, entries in response}
+        total += worker.process(batch).processed
+    return total
+
+
+def live_events(r: redis.Redis, kind: str) -> list[dict]:
+    return [json.loads(f["data"]) for _, f in r.xrange(keys.LIVE) if f["type"] == kind]
+
+
+def row_count(engine: Engine, table=incidents) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_consumer001_incident_is_located_kept_published_and_acked(
+    r: redis.Redis, engine: Engine, consumer: Consumer, grids: GridIndex
+) -> None:
+    r.xadd(keys.INCIDENTS, incident("E-1"))
+    assert drain(consumer) == 1
+    expected_grid = grids.locate_codes([SEAT[0]], [SEAT[1]])[0]
+    with engine.connect() as conn:
+        row = conn.execute(select(incidents)).mappings().one()
+    assert (row["event_id"], row["grid"], row["category"]) == ("E-1", expected_grid, "neighbour_dispute")
+    [event] = live_events(r, "incident")
+    assert event["grid"] == expected_grid
+    assert event["caller"] == "138******78"  # masked before it reaches any screen
+    assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0
+
+
+def test_consumer002_a_repeated_event_id_is_ignored(r: redis.Redis, engine: Engine, consumer: Consumer) -> None:
+    r.xadd(keys.INCIDENTS, incident("E-1"))
+    r.xadd(keys.INCIDENTS, incident("E-1"))  # same batch
+    drain(consumer)
+    r.xadd(keys.INCIDENTS, incident("E-1", description="changed"))  # a later batch
+    drain(consumer)
+    assert row_count(engine) == 1
+    assert len(live_events(r, "incident")) == 1
+
+
+def test_consumer003_bad_entries_go_to_dead_letters_and_good_ones_go_on(
+    r: redis.Redis, engine: Engine, consumer: Consumer
+) -> None:
+    r.xadd(keys.INCIDENTS, incident("GOOD-1"))
+    r.xadd(keys.INCIDENTS, {"event_id": "BAD-1", "garbage": "yes"})
+    r.xadd(keys.INCIDENTS, incident("BAD-2", lon="not-a-number"))
+    r.xadd(keys.INCIDENTS, incident("BAD-3", lon="116.39", lat="39.91"))  # Beijing: outside the district
+    r.xadd(keys.INCIDENTS, incident("BAD-4", category="<script>x</script>"))
+    r.xadd(keys.INCIDENTS, incident("GOOD-2", description="<script>alert(1)</script>"))
+    drain(consumer)
+    dead = {json.loads(f["fields"]).get("event_id"): f["reason"] for _, f in r.xrange(keys.DEAD)}
+    assert set(dead) == {"BAD-1", "BAD-2", "BAD-3", "BAD-4"}
+    assert "outside the district" in dead["BAD-3"]
+    assert "category" in dead["BAD-4"]
+    assert row_count(engine) == 2
+    assert r.hget(keys.COUNTERS, "dead_letters") == "4"
+    good = {e["event_id"]: e for e in live_events(r, "incident")}
+    assert good["GOOD-2"]["description"] == "<script>alert(1)</script>"
+    assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0
+
+
+def test_consumer004_gcj02_positions_are_converted(r: redis.Redis, engine: Engine, consumer: Consumer) -> None:
+    gcj_lon, gcj_lat = wgs84_to_gcj02(*SEAT)
+    r.xadd(keys.INCIDENTS, incident("G-1", lon=f"{float(gcj_lon):.7f}", lat=f"{float(gcj_lat):.7f}", datum="gcj02"))
+    drain(consumer)
+    with engine.connect() as conn:
+        row = conn.execute(select(incidents.c.lon, incidents.c.lat)).one()
+    assert row.lon == pytest.approx(SEAT[0], abs=2e-6)
+    assert row.lat == pytest.approx(SEAT[1], abs=2e-6)
+
+
+def test_consumer005_kept_but_unpublished_is_published_once_on_reclaim(
+    r: redis.Redis, engine: Engine, consumer: Consumer
+) -> None:
+    """A crash between the database commit and the Redis transaction loses nothing."""
+    entry_id = r.xadd(keys.INCIDENTS, incident("E-9"))
+    # Another consumer read it, committed the row, and died before publishing and acking.
+    r.xreadgroup(keys.CONSUMER_GROUP, "crashed", {keys.INCIDENTS: ">"}, count=10)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(incidents.insert().values(
+            event_id="E-9", stream_id=entry_id, reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],
+            grid="SC-001", category="noise", priority=2, address="x", description="", source="110"))
+    consumer.reclaim_idle_ms = 0
+    assert consumer.reclaim() == 1
+    assert [e["event_id"] for e in live_events(r, "incident")] == ["E-9"]
+    assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0
+    # The producer sends it again later: nothing changes.
+    r.xadd(keys.INCIDENTS, incident("E-9"))
+    drain(consumer)
+    assert len(live_events(r, "incident")) == 1
+    assert row_count(engine) == 1
+
+
+def test_consumer006_unit_fixes_keep_the_newest(r: redis.Redis, consumer: Consumer) -> None:
+    r.xadd(keys.UNITS, unit("PU-001", "2026-11-27T09:30:05+08:00", lon="112.44"))
+    r.xadd(keys.UNITS, unit("PU-001", "2026-11-27T09:30:00+08:00", lon="112.40"))  # late, same batch
+    drain(consumer)
+    r.xadd(keys.UNITS, unit("PU-001", "2026-11-27T09:29:00+08:00", lon="112.30"))  # late, later batch
+    drain(consumer)
+    state = json.loads(r.hget(keys.UNIT_STATE, "PU-001"))
+    assert state["lon"] == 112.44
+    assert [e["lon"] for e in live_events(r, "unit")] == [112.44]
+
+
+def test_consumer007_sensor_heartbeats_alerts_and_unknown_devices(
+    r: redis.Redis, engine: Engine, consumer: Consumer, devices: DeviceRegistry
+) -> None:
+    device = next(d for d in devices.devices.values() if d.type == "smoke")
+    at = "2026-11-27T11:45:00+08:00"
+    r.xadd(keys.SENSORS, {"event_id": "HB-1", "device_id": device.device_id, "observed_at": at, "kind": "heartbeat"})
+    r.xadd(keys.SENSORS, {"event_id": "AL-1", "device_id": device.device_id, "observed_at": at, "kind": "alert",
+                          "scenario": "smoke", "value": "0.23", "floor": "4"})
+    r.xadd(keys.SENSORS, {"event_id": "AL-2", "device_id": "NOPE-1", "observed_at": at, "kind": "heartbeat"})
+    drain(consumer)
+    assert float(r.hget(keys.DEVICE_SEEN, device.device_id)) == datetime.fromisoformat(at).timestamp()
+    assert row_count(engine, sensor_events) == 1
+    [alert] = live_events(r, "alert")
+    assert (alert["device_id"], alert["value"], alert["grid"]) == (device.device_id, 0.23, device.grid)
+    assert alert["risk"] == 1
+    assert "unknown device" in r.xrange(keys.DEAD)[0][1]["reason"]
+
+
+def test_consumer008_trim_never_drops_pending_entries(r: redis.Redis, consumer: Consumer) -> None:
+    first = r.xadd(keys.INCIDENTS, incident("P-1"))
+    r.xreadgroup(keys.CONSUMER_GROUP, "slow", {keys.INCIDENTS: ">"}, count=1)  # pending, never acked
+    r.xadd(keys.INCIDENTS, incident("P-2"))
+    drain(consumer)
+    import streams.consumer as module
+
+    original = module.INBOUND_KEEP_S
+    module.INBOUND_KEEP_S = -3600  # "keep nothing for inspection"
+    try:
+        consumer.trim()
+    finally:
+        module.INBOUND_KEEP_S = original
+    assert r.xrange(keys.INCIDENTS, min=first, max=first), "a pending entry was trimmed"
+
+
+def test_consumer009_killed_mid_batch_loses_nothing_and_doubles_nothing(
+    r: redis.Redis, engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker process SIGKILLed while busy; a restarted one finishes the work."""
+    total = 3000
+    pipe = r.pipeline(transaction=False)
+    for n in range(total):
+        pipe.xadd(keys.INCIDENTS, incident(f"K-{n}"))
+    pipe.execute()
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
+           "VAR_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "streams.worker", "--reclaim-idle-ms", "200"]
+    victim = subprocess.Popen([*command, "--name", "victim"], cwd=PROJECT_ROOT, env=env)
+    wait_until(lambda: row_count(engine) > 0, what="the worker to start keeping incidents")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert row_count(engine) < total, "the worker finished before it was killed: the test proves nothing"
+    survivor = subprocess.Popen([*command, "--name", "survivor"], cwd=PROJECT_ROOT, env=env)
+    try:
+        wait_until(lambda: row_count(engine) == total
+                   and r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0,
+                   timeout=60, what="all incidents kept and acknowledged")
+    finally:
+        survivor.send_signal(signal.SIGTERM)
+        survivor.wait(timeout=20)
+    published = [e["event_id"] for e in live_events(r, "incident")]
+    assert len(published) == total
+    assert len(set(published)) == total
+
+
+def test_consumer010_published_log_is_pruned(r: redis.Redis, consumer: Consumer) -> None:
+    old = (datetime.now(UTC) - timedelta(days=8)).timestamp()
+    r.zadd(keys.PUBLISHED, {"OLD-1": old, "NEW-1": datetime.now(UTC).timestamp()})
+    consumer.trim()
+    assert r.zrange(keys.PUBLISHED, 0, -1) == ["NEW-1"]
