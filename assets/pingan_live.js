@@ -3,100 +3,55 @@
  * Protocol (see streams/push.py): the server sends one batch at a time
  * {seq, try, from, last_id, events, snapshot?}; the page applies it and POSTs an ack,
  * which releases the next batch. seq <= last: a resend, ack again; seq > last + 1: a gap,
- * re-subscribe from the last applied stream id. All outside text is set as text. */
+ * re-subscribe from the last applied stream id.
+ *
+ * Work per batch is proportional to the batch: each new incident adds one Leaflet marker and
+ * one feed row; a unit moves its marker; nothing is rebuilt. Dash outputs are only the few
+ * small texts that change. All outside text is set with textContent, never as HTML. */
 (function () {
   const FEED_LIMIT = 100;
-  const SETTLED_LIMIT = 500;
-  const FOLD_AFTER_MS = 3000;
-  const FOLD_AT = 60;
+  const MARKER_LIMIT = 500;
   const ALERT_SHOW_MS = 5 * 60 * 1000;
+  const PULSE_AT_MOST = 5;
   const CATEGORY_COLOURS = {
     neighbour_dispute: "#ffb74d", family_dispute: "#ff8a65", wage_arrears: "#ffd54f", bride_price: "#f06292",
     noise: "#9575cd", theft: "#4dd0e1", fraud: "#4db6ac", traffic: "#64b5f6", fight: "#ff5252",
     fire: "#ff3d00", medical: "#81c784", other: "#b0bec5",
   };
   const UNIT_COLOURS = { available: "#00e676", busy: "#ffab00", off: "#78909c" };
-  const NO = () => window.dash_clientside.no_update;
+  const NO = function () { return window.dash_clientside.no_update; };
 
   const state = {
-    sid: null, seq: 0, lastId: null, lastEventAt: null, connectedAt: null,
-    incidents: new Map(), fresh: new Map(), settledDirty: false, freshSince: null,
-    units: new Map(), alerts: new Map(), deadLetters: 0, shown: 0,
+    sid: null, seq: 0, lastId: null, lastEventAt: null, connectedAt: null, shown: 0,
+    incidents: new Map(),   // event_id -> {data, marker}
+    units: new Map(),       // unit_id -> {data, marker}
+    alerts: new Map(),      // event_id -> {data, marker, at}
+    deadLetters: 0, layers: null, texts: null, outputs: {},
   };
 
   function post(url, body) {
     return fetch(url, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       credentials: "same-origin",
-    }).catch(function () { /* the watchdog re-sends; a new connection re-subscribes */ });
+    }).catch(function () { /* the hub re-sends; a new connection re-subscribes */ });
   }
 
   function subscribe() {
     if (state.sid) { post("/live/subscribe", { sid: state.sid, last_id: state.lastId }); }
   }
 
-  function incidentFeature(inc) {
-    return { type: "Feature", id: inc.event_id, properties: inc, geometry: { type: "Point", coordinates: [inc.lon, inc.lat] } };
-  }
-
-  function applyEvent(ev) {
-    const d = ev.data;
-    if (ev.type === "incident") {
-      state.incidents.set(d.event_id, d);
-      state.fresh.set(d.event_id, d);
-      if (state.freshSince === null) { state.freshSince = Date.now(); }
-    } else if (ev.type === "unit") {
-      state.units.set(d.unit_id, d);
-    } else if (ev.type === "alert" || ev.type === "fault") {
-      d.receivedAt = Date.now();
-      state.alerts.set(d.event_id, d);
-    } else if (ev.type === "counters") {
-      state.deadLetters += d.dead_letters_added || 0;
-    }
-  }
-
-  function applySnapshot(snap) {
-    state.incidents.clear(); state.fresh.clear(); state.units.clear(); state.alerts.clear();
-    snap.incidents.forEach(function (inc) { state.incidents.set(inc.event_id, inc); });
-    snap.units.forEach(function (u) { state.units.set(u.unit_id, u); });
-    state.deadLetters = (snap.counters && snap.counters.dead_letters) || 0;
-    state.settledDirty = true;
-    state.freshSince = null;
-  }
-
-  function trimIncidents() {
-    // Keep the newest SETTLED_LIMIT (insertion order is arrival order).
-    while (state.incidents.size > SETTLED_LIMIT) {
-      const oldest = state.incidents.keys().next().value;
-      state.incidents.delete(oldest);
-      state.fresh.delete(oldest);
-    }
-  }
-
-  function fold(force) {
-    // Fresh markers join the large settled layer in bulk, so per-batch work follows the batch.
-    if (state.fresh.size === 0) { return false; }
-    if (!force && state.fresh.size < FOLD_AT && Date.now() - state.freshSince < FOLD_AFTER_MS) { return false; }
-    state.fresh.clear();
-    state.freshSince = null;
-    state.settledDirty = true;
-    return true;
-  }
-
-  function collection(items) {
-    return { type: "FeatureCollection", features: items };
-  }
-
-  function settledData() {
-    const out = [];
-    state.incidents.forEach(function (inc, id) { if (!state.fresh.has(id)) { out.push(incidentFeature(inc)); } });
-    return collection(out);
-  }
-
-  function t(texts, key, values) {
+  function t(key, values) {
+    const texts = state.texts || {};
     let s = (texts.text && texts.text[key]) || key;
     Object.keys(values || {}).forEach(function (k) { s = s.replace("{" + k + "}", values[k]); });
     return s;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
   }
 
   function hhmm(iso) {
@@ -104,64 +59,163 @@
       .format(new Date(iso));
   }
 
-  function li(className, attrs, children) {
-    return { type: "Li", namespace: "dash_html_components", props: Object.assign({ className: className, children: children }, attrs) };
+  // -- markers -----------------------------------------------------------------------------
+
+  function incidentIcon(p, fresh) {
+    const size = { 1: 20, 2: 15, 3: 11 }[p.priority] || 12;
+    const dot = el("div", "incident-dot" + (fresh ? " fresh" : ""));
+    dot.style.background = CATEGORY_COLOURS[p.category] || "#b0bec5";
+    dot.style.width = dot.style.height = size + "px";
+    dot.setAttribute("data-event-id", p.event_id);
+    return L.divIcon({ className: "incident-marker", html: dot, iconSize: [size, size] });
   }
 
-  function span(className, children) {
-    return { type: "Span", namespace: "dash_html_components", props: { className: className, children: children } };
+  function tooltipLines(lines) {
+    return function () {
+      const root = el("div");
+      lines().forEach(function (line) { root.appendChild(el("div", null, line)); });
+      return root;
+    };
   }
 
-  function feedItems(texts) {
-    const items = [];
+  function incidentMarker(p, fresh) {
+    const marker = L.marker([p.lat, p.lon], { icon: incidentIcon(p, fresh), keyboard: false, riseOnHover: true });
+    marker.bindTooltip(tooltipLines(function () {
+      return [p.event_id + "  " + p.grid + "  " + t("category." + p.category), p.address, p.description || ""];
+    }), { className: "grid-tooltip", direction: "top" });
+    return marker;
+  }
+
+  function unitIcon(u) {
+    const arrow = el("div", "unit-arrow", "▲");
+    arrow.style.color = UNIT_COLOURS[u.status] || "#ffffff";
+    arrow.style.transform = "rotate(" + (u.heading || 0) + "deg)";
+    arrow.setAttribute("data-unit-id", u.unit_id);
+    return L.divIcon({ className: "unit-marker", html: arrow, iconSize: [14, 14] });
+  }
+
+  function alertMarker(a) {
+    const ring = el("div", "alert-flash " + (a.kind === "fault" ? "fault" : "alert"));
+    ring.setAttribute("data-event-id", a.event_id);
+    const marker = L.marker([a.lat, a.lon], {
+      icon: L.divIcon({ className: "alert-marker", html: ring, iconSize: [28, 28] }), keyboard: false,
+    });
+    marker.bindTooltip(tooltipLines(function () {
+      const value = a.value === null || a.value === undefined ? "" : "  " + a.value;
+      return [a.device_id + "  " + a.grid, t(a.kind === "fault" ? "alert.fault" : "scenario." + a.scenario) + value];
+    }), { className: "grid-tooltip", direction: "top" });
+    return marker;
+  }
+
+  function ensureLayers() {
+    // The map exists once the grid layer has loaded; events that came earlier are drawn then.
+    if (state.layers || !(window.pingan.map && window.pingan.map.leaflet)) { return state.layers; }
+    const map = window.pingan.map.leaflet;
+    state.layers = {
+      incidents: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map), alerts: L.layerGroup().addTo(map),
+    };
+    state.incidents.forEach(function (item) { item.marker = incidentMarker(item.data, false).addTo(state.layers.incidents); });
+    state.units.forEach(function (item) { item.marker = L.marker([item.data.lat, item.data.lon], { icon: unitIcon(item.data), keyboard: false }).addTo(state.layers.units); });
+    state.alerts.forEach(function (item) { item.marker = alertMarker(item.data).addTo(state.layers.alerts); });
+    return state.layers;
+  }
+
+  // -- the feed (a plain DOM list Dash never re-renders) ---------------------------------------
+
+  function feedRow(p) {
+    const row = el("li", "feed-item p" + p.priority + " cat-" + p.category);
+    row.setAttribute("data-event-id", p.event_id);
+    row.appendChild(el("span", "feed-time", hhmm(p.reported_at)));
+    row.appendChild(el("span", "feed-cat", t("category." + p.category)));
+    row.appendChild(el("span", "feed-grid", p.grid));
+    row.appendChild(el("span", "feed-status", t("status." + p.status)));
+    row.appendChild(el("span", "feed-address", p.address));
+    return row;
+  }
+
+  function feedList() { return state.texts ? document.getElementById(state.texts.feedId) : null; }
+
+  function redrawFeed() {
+    const list = feedList();
+    if (!list) { return; }
+    list.replaceChildren();
     const all = Array.from(state.incidents.values());
-    for (let i = all.length - 1; i >= 0 && items.length < FEED_LIMIT; i--) {
-      const inc = all[i];
-      items.push(li("feed-item p" + inc.priority + " cat-" + inc.category, { "data-event-id": inc.event_id, key: inc.event_id }, [
-        span("feed-time", hhmm(inc.reported_at)),
-        span("feed-cat", t(texts, "category." + inc.category)),
-        span("feed-grid", inc.grid),
-        span("feed-status", t(texts, "status." + inc.status)),
-        span("feed-address", inc.address),
-      ]));
+    for (let i = all.length - 1; i >= 0 && list.childElementCount < FEED_LIMIT; i--) { list.appendChild(feedRow(all[i].data)); }
+    if (!all.length) { list.appendChild(el("li", "empty-hint", t("panel.feed.empty"))); }
+  }
+
+  function feedPrepend(rows) {
+    const list = feedList();
+    if (!list) { return; }
+    const hint = list.querySelector(".empty-hint");
+    if (hint) { hint.remove(); }
+    const fragment = document.createDocumentFragment();
+    for (let i = rows.length - 1; i >= 0; i--) { fragment.appendChild(feedRow(rows[i])); }
+    list.insertBefore(fragment, list.firstChild);
+    while (list.childElementCount > FEED_LIMIT) { list.lastChild.remove(); }
+  }
+
+  // -- applying events -----------------------------------------------------------------------
+
+  function forgetOldest() {
+    while (state.incidents.size > MARKER_LIMIT) {
+      const [id, item] = state.incidents.entries().next().value;
+      if (item.marker && state.layers) { state.layers.incidents.removeLayer(item.marker); }
+      state.incidents.delete(id);
     }
-    if (items.length === 0) { items.push(li("empty-hint", {}, t(texts, "panel.feed.empty"))); }
-    return items;
   }
 
-  function unitData() {
-    const out = [];
-    state.units.forEach(function (u) {
-      out.push({ type: "Feature", id: u.unit_id, properties: u, geometry: { type: "Point", coordinates: [u.lon, u.lat] } });
+  function applyEvent(ev, added) {
+    const d = ev.data;
+    const layers = state.layers;
+    if (ev.type === "incident") {
+      if (state.incidents.has(d.event_id)) { return; }  // already shown (e.g. in the snapshot)
+      const item = { data: d, marker: null };
+      if (layers) { item.marker = incidentMarker(d, state.pulse).addTo(layers.incidents); }
+      state.incidents.set(d.event_id, item);
+      added.push(d);
+    } else if (ev.type === "unit") {
+      const item = state.units.get(d.unit_id);
+      if (item) {
+        item.data = d;
+        if (item.marker) { item.marker.setLatLng([d.lat, d.lon]); item.marker.setIcon(unitIcon(d)); }
+      } else {
+        const marker = layers ? L.marker([d.lat, d.lon], { icon: unitIcon(d), keyboard: false }).addTo(layers.units) : null;
+        state.units.set(d.unit_id, { data: d, marker: marker });
+      }
+    } else if (ev.type === "alert" || ev.type === "fault") {
+      if (state.alerts.has(d.event_id)) { return; }
+      const marker = layers ? alertMarker(d).addTo(layers.alerts) : null;
+      state.alerts.set(d.event_id, { data: d, marker: marker, at: Date.now() });
+    } else if (ev.type === "counters") {
+      state.deadLetters += d.dead_letters_added || 0;
+    }
+  }
+
+  function applySnapshot(snap) {
+    if (state.layers) { Object.values(state.layers).forEach(function (layer) { layer.clearLayers(); }); }
+    state.incidents.clear(); state.units.clear(); state.alerts.clear();
+    const layers = state.layers;
+    snap.incidents.forEach(function (p) {
+      state.incidents.set(p.event_id, { data: p, marker: layers ? incidentMarker(p, false).addTo(layers.incidents) : null });
     });
-    return collection(out);
+    snap.units.forEach(function (u) {
+      const marker = layers ? L.marker([u.lat, u.lon], { icon: unitIcon(u), keyboard: false }).addTo(layers.units) : null;
+      state.units.set(u.unit_id, { data: u, marker: marker });
+    });
+    state.deadLetters = (snap.counters && snap.counters.dead_letters) || 0;
+    forgetOldest();
+    redrawFeed();
   }
 
-  function alertData() {
+  function expireAlerts() {
     const now = Date.now();
-    const out = [];
-    state.alerts.forEach(function (a, id) {
-      if (now - a.receivedAt > ALERT_SHOW_MS) { state.alerts.delete(id); return; }
-      out.push({ type: "Feature", id: id, properties: a, geometry: { type: "Point", coordinates: [a.lon, a.lat] } });
+    state.alerts.forEach(function (item, id) {
+      if (now - item.at > ALERT_SHOW_MS) {
+        if (item.marker && state.layers) { state.layers.alerts.removeLayer(item.marker); }
+        state.alerts.delete(id);
+      }
     });
-    return collection(out);
-  }
-
-  function statusOf(texts, connected) {
-    if (!connected) {
-      return state.connectedAt === null ? ["connecting", t(texts, "live.status.connecting")]
-        : ["reconnecting", t(texts, "live.status.reconnecting")];
-    }
-    const idle = state.lastEventAt === null ? 0 : (Date.now() - state.lastEventAt) / 1000;
-    if (idle > texts.staleAfterS) { return ["stale", t(texts, "live.status.stale", { seconds: Math.round(idle) })]; }
-    return ["live", t(texts, "live.status.live")];
-  }
-
-  function gridCount(selected, texts) {
-    if (!selected) { return ""; }
-    let n = 0;
-    state.incidents.forEach(function (inc) { if (inc.grid === selected) { n++; } });
-    return t(texts, "live.grid_today") + ": " + t(texts, "live.grid_today.value", { count: n });
   }
 
   function handleBatch(batch) {
@@ -174,16 +228,46 @@
       subscribe();
       return false;
     }
+    const hadLayers = !!state.layers;
+    ensureLayers();
     if (batch.snapshot) { applySnapshot(batch.snapshot); }
-    batch.events.forEach(applyEvent);
-    trimIncidents();
+    const added = [];
+    // Pulsing draws the eye to a few new incidents; in a flood it would only cost frames.
+    state.pulse = batch.events.length <= PULSE_AT_MOST;
+    batch.events.forEach(function (ev) { applyEvent(ev, added); });
+    if (added.length) { feedPrepend(added); }
+    forgetOldest();
     if (batch.events.length) { state.lastEventAt = Date.now(); }
     state.seq = batch.seq;
     state.lastId = batch.last_id;
     state.shown += batch.events.length;
-    // Acknowledge once this task is done (after Dash applies the outputs), not after a paint.
+    if (!hadLayers && state.layers && !batch.snapshot) { redrawFeed(); }
+    // Acknowledge once this task is done, not after a paint (rAF halves throughput under load).
     setTimeout(function () { post("/live/ack", { sid: state.sid, seq: batch.seq }); }, 0);
     return true;
+  }
+
+  function statusOf(connected) {
+    if (!connected) {
+      return state.connectedAt === null ? ["connecting", t("live.status.connecting")] : ["reconnecting", t("live.status.reconnecting")];
+    }
+    const idle = state.lastEventAt === null ? 0 : (Date.now() - state.lastEventAt) / 1000;
+    if (idle > state.texts.staleAfterS) { return ["stale", t("live.status.stale", { seconds: Math.round(idle) })]; }
+    return ["live", t("live.status.live")];
+  }
+
+  function gridCount(selected) {
+    if (!selected) { return ""; }
+    let n = 0;
+    state.incidents.forEach(function (item) { if (item.data.grid === selected) { n++; } });
+    return t("live.grid_today") + ": " + t("live.grid_today.value", { count: n });
+  }
+
+  function changed(key, value) {
+    // Dash outputs only when a text really changed: every output costs a render.
+    if (state.outputs[key] === value) { return NO(); }
+    state.outputs[key] = value;
+    return value;
   }
 
   window.pingan = Object.assign({}, window.pingan, {
@@ -196,88 +280,30 @@
           state.connectedAt = Date.now();
           subscribe();
         }
-        return NO();
       },
       update: function (batch, _tick, connected, selected, texts) {
+        state.texts = texts;
         const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (x) { return x.prop_id; });
-        let changed = false;
-        if (batch && triggered.some(function (p) { return p.indexOf("data-batch") >= 0; })) {
-          changed = handleBatch(batch);
+        const isBatch = triggered.some(function (p) { return p.indexOf("data-batch") >= 0; });
+        if (batch && isBatch) { handleBatch(batch); }
+        if (isBatch && triggered.length === 1) {
+          // Texts refresh on the one-second tick: a Dash render per batch would slow delivery.
+          return [NO(), NO(), NO(), NO(), NO()];
         }
-        const folded = fold(!changed && state.fresh.size > 0 && Date.now() - (state.freshSince || 0) >= FOLD_AFTER_MS);
-        const status = statusOf(texts, connected);
-        const hasAlerts = state.alerts.size > 0;
-        const freshOut = (changed || folded) ? collection(Array.from(state.fresh.values()).map(incidentFeature)) : NO();
-        const settledOut = state.settledDirty ? settledData() : NO();
-        state.settledDirty = false;
+        if (!state.layers && ensureLayers()) { redrawFeed(); }
+        expireAlerts();
+        const status = statusOf(connected);
         return [
-          freshOut,
-          settledOut,
-          changed ? unitData() : NO(),
-          (changed || hasAlerts) ? alertData() : NO(),
-          changed ? feedItems(texts) : NO(),
-          changed ? t(texts, "panel.feed.count", { count: state.incidents.size }) : NO(),
-          status[1],
-          "live-pill " + status[0],
-          state.deadLetters ? t(texts, "live.dead_letters", { count: state.deadLetters }) : "",
-          gridCount(selected, texts),
+          changed("count", t("panel.feed.count", { count: state.incidents.size })),
+          changed("status", status[1]),
+          changed("statusClass", "live-pill " + status[0]),
+          changed("dead", state.deadLetters ? t("live.dead_letters", { count: state.deadLetters }) : ""),
+          changed("grid", gridCount(selected)),
         ];
       },
-      incidentMarker: function (feature, latlng, context) {
-        const p = feature.properties;
-        const size = { 1: 20, 2: 15, 3: 11 }[p.priority] || 12;
-        const el = document.createElement("div");
-        el.className = "incident-dot" + ((context.hideout || {}).fresh ? " fresh" : "");
-        el.style.background = CATEGORY_COLOURS[p.category] || "#b0bec5";
-        el.style.width = el.style.height = size + "px";
-        el.setAttribute("data-event-id", p.event_id);
-        return L.marker(latlng, {
-          icon: L.divIcon({ className: "incident-marker", html: el, iconSize: [size, size] }),
-          keyboard: false, riseOnHover: true,
-        });
-      },
-      incidentTooltip: function (feature, layer) {
-        layer.bindTooltip(function () {
-          const p = feature.properties;
-          const root = document.createElement("div");
-          [p.event_id + "  " + p.grid, p.address, p.description].forEach(function (line) {
-            const row = document.createElement("div");
-            row.textContent = line || "";
-            root.appendChild(row);
-          });
-          return root;
-        }, { className: "grid-tooltip", direction: "top" });
-      },
-      unitMarker: function (feature, latlng) {
-        const p = feature.properties;
-        const el = document.createElement("div");
-        el.className = "unit-arrow";
-        el.style.color = UNIT_COLOURS[p.status] || "#ffffff";
-        el.style.transform = "rotate(" + (p.heading || 0) + "deg)";
-        el.textContent = "▲";
-        el.setAttribute("data-unit-id", p.unit_id);
-        return L.marker(latlng, { icon: L.divIcon({ className: "unit-marker", html: el, iconSize: [14, 14] }), keyboard: false });
-      },
-      unitTooltip: function (feature, layer) {
-        layer.bindTooltip(function () {
-          const el = document.createElement("div");
-          el.textContent = feature.properties.unit_id;
-          return el;
-        }, { className: "grid-tooltip", direction: "top" });
-      },
-      alertMarker: function (feature, latlng) {
-        const el = document.createElement("div");
-        el.className = "alert-flash " + (feature.properties.kind === "fault" ? "fault" : "alert");
-        el.setAttribute("data-event-id", feature.properties.event_id);
-        return L.marker(latlng, { icon: L.divIcon({ className: "alert-marker", html: el, iconSize: [28, 28] }), keyboard: false });
-      },
-      alertTooltip: function (feature, layer) {
-        layer.bindTooltip(function () {
-          const p = feature.properties;
-          const el = document.createElement("div");
-          el.textContent = p.device_id + "  " + (p.scenario || p.kind) + (p.value !== null && p.value !== undefined ? "  " + p.value : "");
-          return el;
-        }, { className: "grid-tooltip", direction: "top" });
+      // For GeoJSON layers (the polling yardstick draws the same markers this way).
+      incidentMarker: function (feature, latlng) {
+        return L.marker(latlng, { icon: incidentIcon(feature.properties, true), keyboard: false });
       },
     },
   });

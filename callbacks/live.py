@@ -16,11 +16,6 @@ def register(app: Dash) -> None:
     )
     app.clientside_callback(
         "function(b, t, c, s, x) { return window.pingan.live.update(b, t, c, s, x); }",
-        Output(LiveID.FRESH_LAYER, "data"),
-        Output(LiveID.SETTLED_LAYER, "data"),
-        Output(LiveID.UNIT_LAYER, "data"),
-        Output(LiveID.ALERT_LAYER, "data"),
-        Output(LiveID.FEED, "children"),
         Output(LiveID.FEED_COUNT, "children"),
         Output(LiveID.STATUS, "children"),
         Output(LiveID.STATUS, "className"),

@@ -1,18 +1,14 @@
-"""The live layer: socket, incident/unit/alert markers, the feed panel, the status pill."""
+"""The live layer: socket, feed panel and status pill (markers are drawn by assets/pingan_live.js)."""
 
 from __future__ import annotations
 
-import dash_leaflet as dl
 from dash import dcc, html
-from dash_extensions.javascript import Namespace
 from dash_socketio import DashSocketIO
 
 from i18n import CATALOGUE, text
 from layouts.ids import LiveID
 from settings import Settings
 
-_js = Namespace("pingan", "live")
-EMPTY = {"type": "FeatureCollection", "features": []}
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.")
 
@@ -24,21 +20,8 @@ def page_texts(settings: Settings) -> dict[str, object]:
         "text": {k: v for k, v in catalogue.items() if k.startswith(_TEXT_PREFIXES)},
         "staleAfterS": settings.stale_after_s,
         "lang": settings.language,
+        "feedId": LiveID.FEED,  # the list the page script fills
     }
-
-
-def map_layers() -> list[object]:
-    """Marker layers, drawn above the grids. Geometry-free: data comes from pushes."""
-    return [
-        dl.GeoJSON(id=LiveID.SETTLED_LAYER, data=EMPTY, pointToLayer=_js("incidentMarker"),
-                   onEachFeature=_js("incidentTooltip"), hideout={"fresh": False}),
-        dl.GeoJSON(id=LiveID.FRESH_LAYER, data=EMPTY, pointToLayer=_js("incidentMarker"),
-                   onEachFeature=_js("incidentTooltip"), hideout={"fresh": True}),
-        dl.GeoJSON(id=LiveID.ALERT_LAYER, data=EMPTY, pointToLayer=_js("alertMarker"),
-                   onEachFeature=_js("alertTooltip")),
-        dl.GeoJSON(id=LiveID.UNIT_LAYER, data=EMPTY, pointToLayer=_js("unitMarker"),
-                   onEachFeature=_js("unitTooltip")),
-    ]
 
 
 def status_bar(settings: Settings) -> html.Div:
@@ -56,8 +39,8 @@ def feed_panel(settings: Settings) -> html.Section:
             html.H2(text("panel.feed.title", lang)),
             html.Span(id=LiveID.FEED_COUNT, className="feed-count"),
         ]),
-        html.Ol(id=LiveID.FEED, className="feed-list",
-                children=[html.Li(text("panel.feed.empty", lang), className="empty-hint")]),
+        # The page script fills this list row by row; Dash never re-renders it.
+        html.Ol(id=LiveID.FEED, className="feed-list"),
     ])
 
 

@@ -7,7 +7,6 @@ from dash_extensions.javascript import Namespace
 
 from i18n import text
 from layouts.ids import ID, Route
-from layouts.live import map_layers
 from settings import Settings
 
 # Client-side functions live in assets/pingan_map.js under window.pingan.map.
@@ -74,7 +73,6 @@ def command_map(settings: Settings) -> dl.Map:
             interactive=False,
             style=_js("stationStyle"),
         ),
-        *map_layers(),
     ]
     return dl.Map(
         id=ID.MAP,

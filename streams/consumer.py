@@ -277,10 +277,9 @@ class Consumer:
     def _keep(self, table: Any, rows: list[dict[str, Any]], now: datetime, result: BatchResult) -> set[str]:
         """Insert rows, ignoring known event ids; return the ids that still need publishing."""
         with self.engine.begin() as conn:
-            inserted = set(conn.execute(
-                self._insert(table).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(table.c.event_id)
-            ).scalars())
+            # executemany with RETURNING: compiled once and cached, sent as multi-row inserts.
+            statement = self._insert(table).on_conflict_do_nothing(index_elements=["event_id"])
+            inserted = set(conn.execute(statement.returning(table.c.event_id), rows).scalars())
             known = [row["event_id"] for row in rows if row["event_id"] not in inserted]
             recent_known: set[str] = set()
             if known:

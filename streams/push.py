@@ -196,6 +196,7 @@ class PushHub:
 
     def _emit(self, page: _Page) -> None:
         page.sent_at = time.monotonic()
+        page.inflight["emitted_ms"] = time.time() * 1000  # lets a page measure delivery time
         self.stats.batches += 1
         assert page.inflight is not None
         self.emit(page.sid, page.inflight)

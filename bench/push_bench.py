@@ -1,0 +1,234 @@
+"""Issue 3 figures: XADD -> on screen, fan-out, and sustained ingest.
+
+Workloads (all against real processes on this machine):
+
+- **Page latency**: `python app.py` (no simulator) with its embedded Redis; a
+  producer XADDs incidents to ``cc:in:incidents`` at 10, 100 and 1,000 events/s;
+  headless Chromium records when each incident's marker enters the DOM. Latency
+  is DOM time - XADD time (one clock). Yardstick: the same markers on a page
+  that polls every second with ``dcc.Interval`` (bench/polling_app.py).
+- **Five pages** at once, same producer (on 2 cores the browsers compete with
+  the server: zero loss is required, latency is reported).
+- **Server fan-out**: 50 python-socketio clients speaking the push protocol at
+  100 events/s.
+- **Sustained ingest**: a backlog of incidents and sensor readings processed by
+  one consumer (validate, locate grid, keep in SQLite, publish to ``cc:live``),
+  beside raw pipelined XADD on the same Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from bench.browser import CHROMIUM_ARGS, chromium_path
+from bench.common import free_port, percentile, report, start_server, stop_server
+from bench.live_client import LiveClient
+from settings import PROJECT_ROOT
+from streams import keys
+from streams.connection import EmbeddedRedis, connect
+from tests.helpers import incident
+
+# Records the first time each incident marker appears (epoch ms, the producer's clock).
+DOM_PROBE = """
+window.__seen = new Map();
+new MutationObserver(function (mutations) {
+  const now = performance.timeOrigin + performance.now();
+  for (const m of mutations) {
+    for (const node of m.addedNodes) {
+      if (node.nodeType !== 1) continue;
+      const els = node.matches('[data-event-id]') ? [node] : node.querySelectorAll('[data-event-id]');
+      for (const el of els) {
+        const id = el.dataset.eventId;
+        if (el.closest('.incident-marker') && !window.__seen.has(id)) window.__seen.set(id, now);
+      }
+    }
+  }
+}).observe(document, {subtree: true, childList: true});
+"""
+RATES = ((10, 10.0), (100, 10.0), (1000, 5.0))  # events/s, seconds
+SETTLE_S = 6.0
+
+
+@dataclass
+class Run:
+    sent: dict[str, float]
+    seen: dict[str, float]
+
+    def latencies(self) -> list[float]:
+        return [self.seen[k] - self.sent[k] for k in self.sent if k in self.seen]
+
+    def summary(self) -> str:
+        lat = self.latencies()
+        return (f"p50 {percentile(lat, 50):6.0f}  p95 {percentile(lat, 95):6.0f}  p99 {percentile(lat, 99):6.0f} ms"
+                f"   shown {len(lat)}/{len(self.sent)}")
+
+
+def produce(redis_url: str, rate: int, seconds: float, tag: str) -> dict[str, float]:
+    """XADD incidents at ``rate`` per second; return event_id -> send time (epoch ms)."""
+    r = connect(redis_url)
+    sent: dict[str, float] = {}
+    total = int(rate * seconds)
+    started = time.perf_counter()
+    for n in range(total):
+        due = started + n / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)  # pacing the producer
+        event_id = f"{tag}-{n}"
+        sent[event_id] = time.time() * 1000
+        r.xadd(keys.INCIDENTS, incident(event_id))
+    return sent
+
+
+def open_pages(browser: Browser, url: str, count: int, ready: str) -> list[Page]:
+    pages = []
+    for _ in range(count):
+        context = browser.new_context(viewport={"width": 1920, "height": 1080})
+        context.add_init_script(DOM_PROBE)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function(ready, timeout=60_000)
+        pages.append(page)
+    return pages
+
+
+def measure(pages: list[Page], redis_url: str, rate: int, seconds: float, tag: str) -> list[Run]:
+    for page in pages:
+        page.evaluate("() => window.__seen.clear()")
+    sent = produce(redis_url, rate, seconds, tag)
+    deadline = time.monotonic() + SETTLE_S
+    runs = []
+    for page in pages:
+        while True:
+            seen = page.evaluate(
+                f"() => Object.fromEntries([...window.__seen].filter(([k]) => k.startsWith('{tag}-')))")
+            if len(seen) >= len(sent) or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(200)
+        runs.append(Run(sent, seen))
+    return runs
+
+
+LIVE_READY = "() => window.pingan && window.pingan.live.state.seq > 0"
+POLL_READY = "() => document.querySelector('.leaflet-container') !== null"
+
+
+def page_latency(redis_url: str, app_url: str, poll_url: str) -> list[tuple[str, str]]:
+    rows = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        live = open_pages(browser, app_url, 1, LIVE_READY)
+        for rate, seconds in RATES:
+            [run] = measure(live, redis_url, rate, seconds, f"L{rate}")
+            rows.append((f"push, 1 page, {rate:>4} ev/s", run.summary()))
+        live[0].context.close()
+        polling = open_pages(browser, poll_url, 1, POLL_READY)
+        polling[0].wait_for_timeout(1500)  # let the page take its first cursor
+        for rate, seconds in RATES:
+            [run] = measure(polling, redis_url, rate, seconds, f"P{rate}")
+            rows.append((f"1 s polling, 1 page, {rate:>4} ev/s", run.summary()))
+        polling[0].context.close()
+        five = open_pages(browser, app_url, 5, LIVE_READY)
+        for rate, seconds in RATES[:2]:
+            runs = measure(five, redis_url, rate, seconds, f"F{rate}")
+            for n, run in enumerate(runs, start=1):
+                rows.append((f"push, 5 pages, {rate:>4} ev/s, page {n}", run.summary()))
+        browser.close()
+    return rows
+
+
+def fan_out(redis_url: str, app_url: str, clients: int = 50, rate: int = 100, seconds: float = 10.0) -> str:
+    screens = [LiveClient(app_url).connect() for _ in range(clients)]
+    try:
+        for screen in screens:
+            screen.wait_for(0)
+        sent = produce(redis_url, rate, seconds, "FAN")
+        latencies: list[float] = []
+        lost = 0
+        for screen in screens:
+            with contextlib.suppress(AssertionError):  # what is missing is counted as lost below
+                screen.wait_for(len(sent), timeout=SETTLE_S)
+            got = {e["data"]["event_id"]: t for e, t in zip(screen.events, screen.received_at, strict=True)
+                   if e["type"] == "incident"}
+            lost += sum(1 for k in sent if k not in got)
+            latencies += [got[k] - sent[k] for k in sent if k in got]
+        return (f"p50 {percentile(latencies, 50):.0f}  p95 {percentile(latencies, 95):.0f}  "
+                f"p99 {percentile(latencies, 99):.0f} ms   lost {lost} of {len(sent) * clients}")
+    finally:
+        for screen in screens:
+            screen.close()
+
+
+def ingest(tmp: Path) -> list[tuple[str, str]]:
+    from geo.devices import DeviceRegistry
+    from geo.index import GridIndex
+    from store.db import make_engine
+    from streams.consumer import Consumer
+
+    server = EmbeddedRedis(tmp / "ingest")
+    r = connect(server.start())
+    grids, devices = GridIndex(), DeviceRegistry()
+    device_ids = sorted(devices.devices)
+    consumer = Consumer(r, make_engine(f"sqlite:///{tmp / 'ingest.sqlite3'}"), grids, devices, name="bench")
+    consumer.ensure_groups()
+    total = 60_000
+    started = time.perf_counter()
+    pipe = r.pipeline(transaction=False)
+    for n in range(total):
+        if n % 2:
+            pipe.xadd(keys.INCIDENTS, incident(f"I-{n}", lon=f"{112.30 + (n % 300) / 1000:.4f}"))
+        else:
+            pipe.xadd(keys.SENSORS, {"event_id": f"H-{n}", "device_id": device_ids[n % len(device_ids)],
+                                     "observed_at": "2026-11-27T09:30:00+08:00", "kind": "heartbeat"})
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    xadd_rate = total / (time.perf_counter() - started)
+    started = time.perf_counter()
+    processed = 0
+    while processed < total:
+        response = r.xreadgroup(keys.CONSUMER_GROUP, "bench", dict.fromkeys(keys.INBOUND, ">"), count=500)
+        processed += consumer.process({stream: entries for stream, entries in response}).processed
+    ingest_rate = total / (time.perf_counter() - started)
+    server.stop()
+    return [
+        ("raw pipelined XADD (yardstick)", f"{xadd_rate:,.0f} entries/s"),
+        ("ingest: validate+locate+keep+publish", f"{ingest_rate:,.0f} events/s  "
+         f"({ingest_rate / xadd_rate:.0%} of raw XADD; half incidents into SQLite, half heartbeats)"),
+    ]
+
+
+def run() -> None:
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        redis_server = EmbeddedRedis(tmp)
+        redis_url = redis_server.start()
+        port, poll_port = free_port(), free_port()
+        proc, _ = start_server(port, tmp / "app", {"REDIS_URL": redis_url})
+        poller = subprocess.Popen([sys.executable, "-m", "bench.polling_app", str(poll_port), redis_url],
+                                  cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            app_url, poll_url = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{poll_port}/"
+            rows = page_latency(redis_url, app_url, poll_url)
+            report("push: XADD -> marker in the DOM (headless Chromium, latency from XADD)", rows)
+            report("push: server fan-out, 50 python-socketio clients, 100 ev/s for 10 s",
+                   [("receive latency", fan_out(redis_url, app_url))])
+        finally:
+            poller.terminate()
+            stop_server(proc)
+            redis_server.stop()
+        report("ingest: 60,000 entries backlog, one consumer, embedded Redis", ingest(tmp))
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda args: None
+    run()
