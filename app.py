@@ -17,18 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from dash import Dash
+from dash import Dash, html
 from flask import Flask
 from flask_socketio import SocketIO
 from sqlalchemy import Engine
 
+import callbacks.dispatch
 import callbacks.live
 import callbacks.map
 import routes.geo
 import routes.live
+from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from i18n import text
+from layouts.dispatch import dynamic_components
 from layouts.shell import index_html, page
 from settings import PROJECT_ROOT, Settings
 from store.db import database_url, make_engine
@@ -53,6 +56,7 @@ class PinganApp:
     redis: redis.Redis
     engine: Engine
     hub: PushHub
+    dispatch: DispatchService
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -62,14 +66,17 @@ class PinganApp:
         if self.threads:
             return
         self._spawn("push-hub", self.hub.run, self.stop_event)
+        self._spawn("outbox-relay", self.dispatch.run_relay, self.stop_event)
         if consumer:
-            worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices)
+            worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, dispatch=self.dispatch)
             self._spawn("consumer", worker.run, self.stop_event)
         if self.settings.simulator if simulator is None else simulator:
-            from streams.simulator import Simulator
+            from streams.simulator import FieldUnits, Simulator
 
             sim = Simulator(connect(self.redis_url), self.grids, self.devices, speed=self.settings.sim_speed)
             self._spawn("simulator", sim.run, self.stop_event)
+            field_units = FieldUnits(connect(self.redis_url), speed=self.settings.sim_speed)
+            self._spawn("field-units", field_units.run, self.stop_event)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -101,7 +108,9 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     # Same-origin only by default; ALLOWED_ORIGINS adds explicit others (never "*").
     socketio = SocketIO(server, async_mode="threading",
                         cors_allowed_origins=list(settings.allowed_origins) or None)
-    hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid))
+    dispatch = DispatchService(engine, connect(redis_url), grids, language=settings.language)
+    hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid),
+                  open_instructions=dispatch.open_instructions)
 
     dash_app = Dash(
         __name__,
@@ -113,13 +122,15 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     )
     dash_app.index_string = index_html(settings)
     dash_app.layout = page(settings)
+    dash_app.validation_layout = html.Div([page(settings), *dynamic_components()])
     routes.geo.register(server, grids, settings.language)
     routes.live.register(server, socketio, hub)
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
+    callbacks.dispatch.register(dash_app, dispatch, settings)
     return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
                      devices=devices, redis_url=redis_url, redis=connect(redis_url), engine=engine, hub=hub,
-                     embedded_redis=embedded)
+                     dispatch=dispatch, embedded_redis=embedded)
 
 
 def main() -> None:
@@ -127,11 +138,14 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app()
     app.start()
-    signal.signal(signal.SIGTERM, lambda *_: (app.stop(), exit(0)))
+    # SIGTERM ends the server loop like Ctrl-C does; `finally` then stops the workers.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     log.info("Ping'an Command at http://%s:%d", app.settings.host, app.settings.port)
     try:
         app.socketio.run(app.server, host=app.settings.host, port=app.settings.port,
                          allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+    except KeyboardInterrupt:
+        log.info("stopping")
     finally:
         app.stop()
 

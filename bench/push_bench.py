@@ -4,8 +4,8 @@ Workloads (all against real processes on this machine):
 
 - **Page latency**: `python app.py` (no simulator) with its embedded Redis; a
   producer XADDs incidents to ``cc:in:incidents`` at 10, 100 and 1,000 events/s;
-  headless Chromium records when each incident's marker enters the DOM. Latency
-  is DOM time - XADD time (one clock). Yardstick: the same markers on a page
+  headless Chromium records the animation frame in which each incident's marker
+  is first drawn. Latency is that time - XADD time (one clock). Yardstick: the same markers on a page
   that polls every second with ``dcc.Interval`` (bench/polling_app.py).
 - **Five pages** at once, same producer (on 2 cores the browsers compete with
   the server: zero loss is required, latency is reported).
@@ -37,23 +37,9 @@ from streams import keys
 from streams.connection import EmbeddedRedis, connect
 from tests.helpers import incident
 
-# Records the first time each incident marker appears (epoch ms, the producer's clock).
-DOM_PROBE = """
-window.__seen = new Map();
-new MutationObserver(function (mutations) {
-  const now = performance.timeOrigin + performance.now();
-  for (const m of mutations) {
-    for (const node of m.addedNodes) {
-      if (node.nodeType !== 1) continue;
-      const els = node.matches('[data-event-id]') ? [node] : node.querySelectorAll('[data-event-id]');
-      for (const el of els) {
-        const id = el.dataset.eventId;
-        if (el.closest('.incident-marker') && !window.__seen.has(id)) window.__seen.set(id, now);
-      }
-    }
-  }
-}).observe(document, {subtree: true, childList: true});
-"""
+# Asks the page to record when each incident is first drawn (epoch ms, the producer's clock).
+RECORD_DRAWS = "() => window.pingan.live.recordDraws()"
+DRAWN_WITH_TAG = "(tag) => Object.fromEntries([...window.pingan.live.state.drawn].filter(([k]) => k.startsWith(tag)))"
 RATES = ((10, 10.0), (100, 10.0), (1000, 5.0))  # events/s, seconds
 SETTLE_S = 6.0
 
@@ -93,24 +79,21 @@ def open_pages(browser: Browser, url: str, count: int, ready: str) -> list[Page]
     pages = []
     for _ in range(count):
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
-        context.add_init_script(DOM_PROBE)
         page = context.new_page()
         page.goto(url)
         page.wait_for_function(ready, timeout=60_000)
+        page.evaluate(RECORD_DRAWS)
         pages.append(page)
     return pages
 
 
 def measure(pages: list[Page], redis_url: str, rate: int, seconds: float, tag: str) -> list[Run]:
-    for page in pages:
-        page.evaluate("() => window.__seen.clear()")
     sent = produce(redis_url, rate, seconds, tag)
     deadline = time.monotonic() + SETTLE_S
     runs = []
     for page in pages:
         while True:
-            seen = page.evaluate(
-                f"() => Object.fromEntries([...window.__seen].filter(([k]) => k.startsWith('{tag}-')))")
+            seen = page.evaluate(DRAWN_WITH_TAG, f"{tag}-")
             if len(seen) >= len(sent) or time.monotonic() > deadline:
                 break
             page.wait_for_timeout(200)
@@ -119,7 +102,7 @@ def measure(pages: list[Page], redis_url: str, rate: int, seconds: float, tag: s
 
 
 LIVE_READY = "() => window.pingan && window.pingan.live.state.seq > 0"
-POLL_READY = "() => document.querySelector('.leaflet-container') !== null"
+POLL_READY = "() => document.querySelector('.leaflet-container') !== null && window.pingan && window.pingan.live"
 
 
 def page_latency(redis_url: str, app_url: str, poll_url: str) -> list[tuple[str, str]]:
@@ -219,7 +202,7 @@ def run() -> None:
         try:
             app_url, poll_url = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{poll_port}/"
             rows = page_latency(redis_url, app_url, poll_url)
-            report("push: XADD -> marker in the DOM (headless Chromium, latency from XADD)", rows)
+            report("push: XADD -> marker drawn (headless Chromium 1920x1080, latency from XADD)", rows)
             report("push: server fan-out, 50 python-socketio clients, 100 ev/s for 10 s",
                    [("receive latency", fan_out(redis_url, app_url))])
         finally:

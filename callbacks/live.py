@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State
 
-from layouts.ids import ID, LiveID
+from layouts.ids import ID, DispatchID, LiveID
 
 
 def register(app: Dash) -> None:
@@ -21,6 +21,7 @@ def register(app: Dash) -> None:
         Output(LiveID.STATUS, "className"),
         Output(LiveID.DEAD_LETTERS, "children"),
         Output(LiveID.GRID_LIVE, "children"),
+        Output(DispatchID.BREACHES, "children"),
         Input(LiveID.SOCKET, "data-batch"),
         Input(LiveID.TICK, "n_intervals"),
         Input(LiveID.SOCKET, "connected"),

@@ -45,3 +45,20 @@ class LiveID(StrEnum):
     FEED_COUNT = "live-feed-count"
     GRID_LIVE = "grid-live-count"
     TEXTS = "live-texts"
+
+
+class DispatchID(StrEnum):
+    """IDs of the dispatch panel and the open-instructions list."""
+
+    PANEL = "dispatch-panel"
+    BODY = "dispatch-body"
+    INCIDENT = "dispatch-incident"  # store: the incident being dispatched (set by clicks on the map/feed)
+    UNITS = "dispatch-units"
+    TEXT = "dispatch-text"
+    SEND = "dispatch-send"
+    DIVERT = "dispatch-divert"
+    MESSAGE = "dispatch-message"
+    KEY = "dispatch-key"  # store: the idempotency key of the current send
+    ACTION = "dispatch-action"  # store: {instruction_id, action} from the open-instructions list
+    INSTRUCTIONS = "instructions-list"
+    BREACHES = "instructions-breaches"

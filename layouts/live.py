@@ -6,11 +6,12 @@ from dash import dcc, html
 from dash_socketio import DashSocketIO
 
 from i18n import CATALOGUE, text
-from layouts.ids import LiveID
+from layouts.ids import DispatchID, LiveID
 from settings import Settings
 
 # Catalogue sections the page script needs to label what it draws.
-_TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.")
+_TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
+                  "state.", "instructions.")
 
 
 def page_texts(settings: Settings) -> dict[str, object]:
@@ -21,6 +22,9 @@ def page_texts(settings: Settings) -> dict[str, object]:
         "staleAfterS": settings.stale_after_s,
         "lang": settings.language,
         "feedId": LiveID.FEED,  # the list the page script fills
+        "instructionsId": DispatchID.INSTRUCTIONS,
+        "incidentStoreId": DispatchID.INCIDENT,
+        "actionStoreId": DispatchID.ACTION,
     }
 
 

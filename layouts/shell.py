@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from geo.index import Grid
 from i18n import text
+from layouts.dispatch import dispatch_panel, instructions_panel
 from layouts.ids import ID, LiveID, Route
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
@@ -85,7 +86,9 @@ def page(settings: Settings) -> html.Div:
         children=[
             header(settings),
             html.Main(className="map-area", children=[command_map(settings)]),
-            html.Aside(className="side-column", children=[details_panel(settings), feed_panel(settings)]),
+            html.Aside(className="side-column", children=[
+                dispatch_panel(settings), instructions_panel(settings), details_panel(settings), feed_panel(settings),
+            ]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),
             *live_components(settings),
             dcc.Interval(id=ID.CLOCK_TICK, interval=1000)  # a local clock, no server call,

@@ -64,6 +64,67 @@ sensor_events = Table(
 )
 
 
+instructions = Table(
+    "instructions",
+    metadata,
+    Column("instruction_id", String(24), primary_key=True),
+    # A double click or a retried request carries the same key: never two instructions.
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("unit_id", String(32), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("outcome", String(20)),
+    Column("text", Text, nullable=False),
+    Column("officer", String(64), nullable=False),
+    Column("zone", String(10), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("arrival_due", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True)),
+    Column("en_route_at", DateTime(timezone=True)),
+    Column("on_scene_at", DateTime(timezone=True)),
+    Column("result_at", DateTime(timezone=True)),
+    Column("result_due", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_instructions_incident", "incident_id"),
+    Index("ix_instructions_state", "state"),
+)
+
+# Append-only: who did what to which instruction, when.
+instruction_events = Table(
+    "instruction_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("instruction_id", String(24), nullable=False),
+    Column("incident_id", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_instruction_events_incident", "incident_id", "at"),
+)
+
+# A unit is held by at most one open instruction: the primary key is the lock.
+unit_reservations = Table(
+    "unit_reservations",
+    metadata,
+    Column("unit_id", String(32), primary_key=True),
+    Column("instruction_id", String(24), nullable=False),
+    Column("reserved_at", DateTime(timezone=True), nullable=False),
+)
+
+# Transactional outbox: written with the change it announces, relayed to Redis after commit.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("stream", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_outbox_unsent", "sent_at", "id"),
+)
+
+
 def database_url(configured: str, var_dir: Path) -> str:
     """The configured URL, or a SQLite file under ``var_dir``."""
     if configured:

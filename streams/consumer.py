@@ -35,6 +35,8 @@ import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dispatch.lifecycle import IllegalTransition
+from dispatch.service import DispatchService, Refused
 from geo.datum import gcj02_to_wgs84
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
@@ -44,6 +46,8 @@ from streams.connection import BLOCK_MS
 from streams.contract import (
     ContractError,
     Datum,
+    FeedbackIn,
+    FeedbackStep,
     IncidentIn,
     SensorEventIn,
     SensorKind,
@@ -113,6 +117,7 @@ class Consumer:
         devices: DeviceRegistry,
         name: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dispatch: DispatchService | None = None,
     ) -> None:
         self.r = r
         self.engine = engine
@@ -120,6 +125,7 @@ class Consumer:
         self.devices = devices
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.clock = clock
+        self.dispatch = dispatch
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
 
@@ -218,6 +224,8 @@ class Consumer:
                 self._sensors(entries, now, pending, result)
             elif stream == keys.UNITS:
                 self._units(entries, pending)
+            elif stream == keys.FEEDBACK:
+                self._feedback(entries, pending)
         self._commit_redis(pending, now, result)
         return result
 
@@ -363,6 +371,21 @@ class Consumer:
             }
             pending.unit_state[unit_id] = json.dumps(state, separators=(",", ":"))
             pending.live.append(encode("unit", state))
+
+    def _feedback(self, entries: list[Entry], pending: _Pending) -> None:
+        """Field units' reports move their instructions (each move is idempotent)."""
+        for entry_id, fields in entries:
+            try:
+                report = parse(FeedbackIn, fields)
+                if self.dispatch is None:
+                    raise ContractError("no dispatch service in this consumer")
+                step = "result_reported" if report.step is FeedbackStep.RESULT else report.step.value
+                self.dispatch.feedback(report.instruction_id, report.unit_id, step, report.at.astimezone(UTC),
+                                       report.outcome.value if report.outcome else None, report.note)
+            except ContractError as exc:
+                self._dead(pending, keys.FEEDBACK, entry_id, fields, exc.reason)
+            except (Refused, IllegalTransition) as exc:
+                self._dead(pending, keys.FEEDBACK, entry_id, fields, str(exc))
 
     def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
         pipe = self.r.pipeline(transaction=True)

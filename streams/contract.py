@@ -140,6 +140,41 @@ class UnitPositionIn(_Contract):
     speed: float | None = Field(default=None, ge=0, le=300, description="km/h")
 
 
+class FeedbackStep(StrEnum):
+    RECEIVED = "received"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    RESULT = "result"
+
+
+class FeedbackOutcome(StrEnum):
+    DISPERSED = "dispersed"
+    RESCUED = "rescued"
+    MEDIATED = "mediated"
+    REFERRED_12345 = "referred_12345"
+    DETAINED = "detained"
+    FALSE_ALARM = "false_alarm"
+    OTHER = "other"
+
+
+class FeedbackIn(_Contract):
+    """A field unit's answer to an instruction (``cc:in:feedback``)."""
+
+    event_id: EventId
+    instruction_id: ShortId
+    unit_id: ShortId
+    at: AwareDatetime
+    step: FeedbackStep
+    outcome: FeedbackOutcome | None = Field(default=None, description="With step=result.")
+    note: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _outcome_with_result(self) -> FeedbackIn:
+        if self.step is FeedbackStep.RESULT and self.outcome is None:
+            raise ValueError("a result needs an outcome")
+        return self
+
+
 @lru_cache(maxsize=1)
 def scenarios() -> dict[str, dict[str, Any]]:
     """Alert scenarios from data/scenarios.json (configuration, not code)."""
@@ -179,6 +214,7 @@ def json_schema() -> dict[str, Any]:
             "cc:in:incidents": IncidentIn.model_json_schema(),
             "cc:in:sensors": SensorEventIn.model_json_schema(),
             "cc:in:units": UnitPositionIn.model_json_schema(),
+            "cc:in:feedback": FeedbackIn.model_json_schema(),
         },
     }
 

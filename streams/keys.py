@@ -12,7 +12,13 @@ PREFIX = "cc:"
 INCIDENTS = "cc:in:incidents"
 SENSORS = "cc:in:sensors"
 UNITS = "cc:in:units"
-INBOUND = (INCIDENTS, SENSORS, UNITS)
+FEEDBACK = "cc:in:feedback"  # field units' answers to instructions
+INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK)
+
+# Outbound streams (what other systems read).
+OUT_INSTRUCTIONS = "cc:out:instructions"  # the field units' inbox
+OUT_HOTLINE = "cc:out:hotline12345"  # incidents diverted to the 12345 city hotline
+OUTBOX_SENT = "cc:outbox:sent:"  # + outbox id: relayed already (idempotent relay)
 
 DEAD = "cc:dead"  # bad entries with the original fields and a reason
 LIVE = "cc:live"  # processed events, in order: what screens are pushed

@@ -8,6 +8,7 @@ The snapshot a page gets on (re)connect uses the same shapes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,7 +67,8 @@ def decode(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
     return {"id": entry_id, "type": fields["type"], "data": json.loads(fields["data"])}
 
 
-def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None) -> dict[str, Any]:
+def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
+             open_instructions: Callable[[], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Today's state for a page that (re)connects, and the ``cc:live`` id it is current to.
 
     The cursor is read *before* the state, so every event after it is delivered
@@ -83,10 +85,12 @@ def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None) -> dic
             .order_by(incidents.c.reported_at.desc()).limit(SNAPSHOT_INCIDENT_LIMIT)
         ).mappings().all()
     units = [json.loads(v) for v in r.hvals(keys.UNIT_STATE)]
+    instructions = open_instructions() if open_instructions else []
     counters = r.hgetall(keys.COUNTERS)
     return {
         "cursor": cursor,
         "incidents": [incident_payload(dict(row)) for row in reversed(rows)],
         "units": units,
         "counters": {k: int(v) for k, v in counters.items()},
+        "instructions": instructions,
     }

@@ -78,12 +78,14 @@ class PushHub:
     """
 
     def __init__(self, r: redis.Redis, engine: Engine, emit: Emit, max_batch: int = MAX_BATCH,
-                 resend_after_s: float = RESEND_AFTER_S) -> None:
+                 resend_after_s: float = RESEND_AFTER_S,
+                 open_instructions: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self.r = r
         self.engine = engine
         self.emit = emit
         self.max_batch = max_batch
         self.resend_after_s = resend_after_s
+        self.open_instructions = open_instructions
         self.pages: dict[str, _Page] = {}
         self.stats = PushStats()
         self._ring: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
@@ -180,7 +182,7 @@ class PushHub:
         self.stats.events += len(events)
 
     def _send_snapshot(self, page: _Page) -> None:
-        state = snapshot(self.r, self.engine)
+        state = snapshot(self.r, self.engine, open_instructions=self.open_instructions)
         page.seq += 1
         page.inflight = {"seq": page.seq, "try": 0, "from": None, "last_id": state["cursor"], "events": [],
                          "snapshot": state}

@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 
+from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from settings import Settings
@@ -31,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.redis_url:
         parser.error("set REDIS_URL: a standalone worker joins an existing Redis")
     engine = make_engine(database_url(settings.database_url, settings.var_dir))
-    consumer = Consumer(connect(settings.redis_url), engine, GridIndex(settings.data_dir),
-                        DeviceRegistry(settings.data_dir), name=args.name)
+    grids = GridIndex(settings.data_dir)
+    dispatch = DispatchService(engine, connect(settings.redis_url), grids, language=settings.language)
+    consumer = Consumer(connect(settings.redis_url), engine, grids, DeviceRegistry(settings.data_dir),
+                        name=args.name, dispatch=dispatch)
     if args.reclaim_idle_ms is not None:
         consumer.reclaim_idle_ms = args.reclaim_idle_ms
     stop = threading.Event()

@@ -71,4 +71,4 @@ def test_contract005_unit_fix() -> None:
 def test_contract006_committed_schema_is_generated_from_the_models() -> None:
     committed = json.loads((PROJECT_ROOT / "docs" / "ingest.schema.json").read_text(encoding="utf-8"))
     assert committed == json_schema()
-    assert set(committed["streams"]) == {"cc:in:incidents", "cc:in:sensors", "cc:in:units"}
+    assert set(committed["streams"]) == {"cc:in:incidents", "cc:in:sensors", "cc:in:units", "cc:in:feedback"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import redis
@@ -13,12 +14,21 @@ from tests.browser.test_map import open_map
 from tests.conftest import LiveServer
 from tests.helpers import incident
 
-MARKER_IDS = "() => [...document.querySelectorAll('.incident-marker [data-event-id]')].map(e => e.dataset.eventId)"
+DRAWN_IDS = "() => [...window.pingan.live.state.drawn.keys()]"
+ON_MAP = ("(id) => { const item = window.pingan.live.state.incidents.get(id);"
+          " return !!item && !!item.marker && window.pingan.map.leaflet.hasLayer(item.marker); }")
+SCREEN_POINT = """(id) => {
+    const map = window.pingan.map.leaflet;
+    const p = map.latLngToContainerPoint(window.pingan.live.state.incidents.get(id).marker.getLatLng());
+    const box = map.getContainer().getBoundingClientRect();
+    return [box.x + p.x, box.y + p.y];
+}"""
 
 
 def open_live(page: Page, url: str) -> None:
     open_map(page, url)
     expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
+    page.evaluate("() => window.pingan.live.recordDraws()")
 
 
 def test_live_ui001_incident_written_to_redis_appears_on_map_and_feed(
@@ -26,8 +36,8 @@ def test_live_ui001_incident_written_to_redis_appears_on_map_and_feed(
 ) -> None:
     open_live(page, live_server.url)
     r.xadd(keys.INCIDENTS, incident("UI-1", category="fight", priority="1", address="朔城区鄯阳街8号"))
-    marker = page.locator(".incident-marker [data-event-id='UI-1']")
-    expect(marker).to_have_count(1)
+    page.wait_for_function("() => window.pingan.live.state.drawn.has('UI-1')")
+    assert page.evaluate(ON_MAP, "UI-1")
     item = page.locator(f"#{LiveID.FEED} [data-event-id='UI-1']")
     expect(item).to_contain_text("打架斗殴")
     expect(item).to_contain_text("朔城区鄯阳街8号")
@@ -41,7 +51,8 @@ def test_live_ui002_hostile_text_is_shown_as_text(live_server: LiveServer, page:
     r.xadd(keys.INCIDENTS, incident("XSS-1", address=address[:200], description=description))
     item = page.locator(f"#{LiveID.FEED} [data-event-id='XSS-1']")
     expect(item).to_contain_text(address)
-    page.locator(".incident-marker [data-event-id='XSS-1']").hover()
+    page.wait_for_function("() => window.pingan.live.state.drawn.has('XSS-1')")
+    page.mouse.move(*page.evaluate(SCREEN_POINT, "XSS-1"))
     expect(page.locator(".leaflet-tooltip")).to_contain_text(description)
     assert page.evaluate("() => window.__xss") is None
     assert page.locator(f"#{LiveID.FEED} script, #{LiveID.FEED} img, .leaflet-tooltip img").count() == 0
@@ -57,7 +68,7 @@ def test_live_ui003_every_event_sent_is_shown_once(live_server: LiveServer, page
     for event_id in sent[250:]:  # then a steady ~200 events/s
         r.xadd(keys.INCIDENTS, incident(event_id))
         time.sleep(0.005)  # pacing the producer, not waiting for the result
-    page.wait_for_function(f"() => window.pingan.live.state.shown >= {len(sent)}")
-    shown = page.evaluate(MARKER_IDS)
-    assert sorted(shown) == sorted(sent)
+    page.wait_for_function(f"() => window.pingan.live.state.drawn.size >= {len(sent)}")
+    assert sorted(page.evaluate(DRAWN_IDS)) == sorted(sent)
+    assert all(page.evaluate(f"() => {json.dumps(sent)}.map(id => ({ON_MAP})(id))"))
     assert page.evaluate("() => window.pingan.live.state.shown") == len(sent)

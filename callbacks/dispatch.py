@@ -1,0 +1,91 @@
+"""Dispatch callbacks: thin; the dispatch service decides and records."""
+
+from __future__ import annotations
+
+import uuid
+
+from dash import Dash, Input, Output, State, no_update
+from dash.development.base_component import Component
+
+from dispatch.lifecycle import IllegalTransition
+from dispatch.lifecycle import State as Step
+from dispatch.service import DispatchService, Refused
+from i18n import text
+from layouts.dispatch import dispatch_body, dispatch_empty, dispatch_log
+from layouts.ids import DispatchID
+from settings import Settings
+
+# Until logins land, every action is recorded as the local duty officer's.
+OFFICER = "duty-officer"
+OFFICER_ACTIONS = {"close": Step.CLOSED, "cancel": Step.CANCELLED}
+
+
+def register(app: Dash, service: DispatchService, settings: Settings) -> None:
+    """Attach the dispatch callbacks to ``app``."""
+    lang = settings.language
+
+    @app.callback(
+        Output(DispatchID.BODY, "children"),
+        Output(DispatchID.KEY, "data"),
+        Output(DispatchID.MESSAGE, "children"),
+        Input(DispatchID.INCIDENT, "data"),
+        prevent_initial_call=True,
+    )
+    def open_incident(incident_id: str | None) -> tuple[list[Component] | Component, str | None, str]:
+        rec = service.recommend(str(incident_id)[:64]) if incident_id else None
+        if rec is None:
+            return dispatch_empty(lang), None, ""
+        log = dispatch_log(service.log_for(rec.incident["event_id"]), lang)
+        return [*dispatch_body(rec, lang), log], uuid.uuid4().hex, ""
+
+    @app.callback(
+        Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
+        Output(DispatchID.KEY, "data", allow_duplicate=True),
+        Input(DispatchID.SEND, "n_clicks"),
+        State(DispatchID.INCIDENT, "data"),
+        State(DispatchID.UNITS, "value"),
+        State(DispatchID.TEXT, "value"),
+        State(DispatchID.KEY, "data"),
+        prevent_initial_call=True,
+    )
+    def send(clicks: int, incident_id: str | None, units: list[str] | None, body: str | None,
+             key: str | None) -> tuple[str, str | object]:
+        if not clicks or not incident_id:
+            return no_update, no_update
+        try:
+            result = service.send(str(incident_id), [str(u) for u in units or []], str(body or ""), OFFICER,
+                                  str(key or ""))
+        except Refused as exc:
+            return text("dispatch.refused", lang, reason=exc.reason), no_update
+        message = "dispatch.sent.duplicate" if result.duplicate else "dispatch.sent"
+        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex
+
+    @app.callback(
+        Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
+        Input(DispatchID.DIVERT, "n_clicks"),
+        State(DispatchID.INCIDENT, "data"),
+        prevent_initial_call=True,
+    )
+    def divert(clicks: int, incident_id: str | None) -> str:
+        if not clicks or not incident_id:
+            return no_update
+        try:
+            service.divert(str(incident_id), OFFICER, text("dispatch.divert.reason", lang))
+        except Refused as exc:
+            return text("dispatch.refused", lang, reason=exc.reason)
+        return text("dispatch.diverted", lang)
+
+    @app.callback(
+        Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
+        Input(DispatchID.ACTION, "data"),
+        prevent_initial_call=True,
+    )
+    def act(action: dict | None) -> str:
+        target = OFFICER_ACTIONS.get(str((action or {}).get("action")))
+        if target is None:
+            return no_update
+        try:
+            service.transition(str(action["instruction_id"])[:24], target, OFFICER)
+        except (Refused, IllegalTransition) as exc:
+            return text("dispatch.refused", lang, reason=getattr(exc, "reason", str(exc)))
+        return text(f"state.{target.value}", lang) + f": {action['instruction_id']}"

@@ -1,0 +1,1 @@
+"""The dispatch closed loop: recommend, instruct, track, time. No Dash here."""

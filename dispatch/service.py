@@ -1,0 +1,423 @@
+"""Dispatch: recommend units, issue instructions durably, move them through their lifecycle.
+
+Durability (the outbox pattern): an instruction, the unit's reservation, the
+log entry and the messages announcing it (to the field units' inbox
+``cc:out:instructions`` and to screens via ``cc:live``) are written in **one
+database transaction**. Only after it commits is the officer told "sent". A
+relay then copies the outbox to Redis with an idempotent script (each outbox
+row is published at most once), so a crash anywhere loses nothing and
+doubles nothing.
+
+No double booking: a unit's reservation row (primary key ``unit_id``) is the
+lock; two officers sending the same unit at once race for one insert and
+exactly one wins. A double click or retried request carries the same
+idempotency key and gets the first request's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dispatch.lifecycle import FIELD_STEPS, OPEN, TERMINAL, IllegalTransition, Outcome, State, next_state
+from dispatch.recommend import Candidate, rank_units
+from geo.index import ARRIVAL_TARGET_MINUTES, GridIndex
+from i18n import text
+from store.db import incidents, instruction_events, instructions, outbox, unit_reservations
+from streams import keys
+from streams.live import encode, incident_payload
+
+log = logging.getLogger(__name__)
+
+RESULT_TARGET_MINUTES = 15
+AMBER_FRACTION = 0.2  # the last fifth of a time budget shows amber
+MAX_UNITS_PER_SEND = 5
+MAX_TEXT = 1000
+RELAY_EVERY_S = 2.0
+
+# Publish an outbox row at most once: the marker and the XADD happen together or not at all.
+_RELAY_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', 604800) then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 2))
+end
+return false
+"""
+
+_STEP_COLUMN = {
+    State.RECEIVED: "received_at",
+    State.EN_ROUTE: "en_route_at",
+    State.ON_SCENE: "on_scene_at",
+    State.RESULT_REPORTED: "result_at",
+}
+
+
+class Refused(Exception):
+    """An action refused, with the reason the officer reads."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class SendResult:
+    instruction_ids: list[str]
+    duplicate: bool = False  # the same request was already served
+
+
+@dataclass
+class Recommendation:
+    incident: dict[str, Any]
+    zone: str
+    ranked: list[Candidate]
+    nearby: list[Candidate]
+    suggested_text: str
+
+
+@dataclass
+class DispatchService:
+    """Everything the duty officer and the field units do to instructions.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        System of record.
+    r : redis.Redis
+        For unit states and the outbox relay.
+    grids : GridIndex
+        Zones (arrival targets) of incident grids.
+    """
+
+    engine: Engine
+    r: redis.Redis
+    grids: GridIndex
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    language: str = "zh-CN"
+
+    def __post_init__(self) -> None:
+        self._relay_script = self.r.register_script(_RELAY_SCRIPT)
+        dialect = self.engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    # -- reading ------------------------------------------------------------
+
+    def incident(self, event_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(incidents).where(incidents.c.event_id == event_id)).mappings().first()
+        return dict(row) if row else None
+
+    def units(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.r.hvals(keys.UNIT_STATE)]
+
+    def reserved_units(self, conn: Connection | None = None) -> set[str]:
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.reserved_units(own)
+        return set(conn.execute(select(unit_reservations.c.unit_id)).scalars())
+
+    def recommend(self, event_id: str) -> Recommendation | None:
+        """The incident, units ranked by ETA, forces within 2 km, and a suggested instruction."""
+        incident = self.incident(event_id)
+        if incident is None:
+            return None
+        grid = self.grids.get(incident["grid"])
+        zone = grid.zone if grid else "rural"
+        ranked, nearby = rank_units(self.units(), incident["lon"], incident["lat"], zone, self.reserved_units())
+        return Recommendation(incident, zone, ranked, nearby, self.suggest_text(incident, nearby))
+
+    def suggest_text(self, incident: dict[str, Any], nearby: list[Candidate]) -> str:
+        lang = self.language
+        grid = self.grids.get(incident["grid"])
+        return text(
+            "dispatch.template", lang,
+            address=incident["address"],
+            grid=f"{incident['grid']} {grid.localized('name', lang) if grid else ''}".strip(),
+            category=text(f"category.{incident['category']}", lang),
+            description=incident["description"] or "—",
+            nearby=", ".join(c.unit_id for c in nearby) or text("dispatch.none_nearby", lang),
+        )
+
+    def instructions_for(self, incident_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(instructions).where(instructions.c.incident_id == incident_id)
+                                .order_by(instructions.c.issued_at)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def log_for(self, incident_id: str) -> list[dict[str, Any]]:
+        """The append-only log of an incident's instructions, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(instruction_events).where(instruction_events.c.incident_id == incident_id)
+                                .order_by(instruction_events.c.id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def open_instructions(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(instructions).where(instructions.c.state.in_([s.value for s in OPEN]))
+                                .order_by(instructions.c.issued_at)).mappings().all()
+        return [instruction_payload(dict(r)) for r in rows]
+
+    # -- acting ---------------------------------------------------------------
+
+    def send(self, incident_id: str, unit_ids: list[str], body: str, officer: str, key: str) -> SendResult:
+        """Issue one instruction per unit, durably and at most once per ``key``.
+
+        Raises
+        ------
+        Refused
+            Unknown incident or unit, a unit already held by another instruction,
+            an incident already closed or diverted, or bad input. Nothing is written.
+        """
+        unit_ids = list(dict.fromkeys(unit_ids))
+        if not 1 <= len(unit_ids) <= MAX_UNITS_PER_SEND:
+            raise Refused(text("dispatch.refused.unit_count", self.language, most=MAX_UNITS_PER_SEND))
+        body = body.strip()
+        if not body or len(body) > MAX_TEXT:
+            raise Refused(text("dispatch.refused.text", self.language, most=MAX_TEXT))
+        if not key or len(key) > 64:
+            raise Refused(text("dispatch.refused.key", self.language))
+        known_units = {u["unit_id"] for u in self.units()}
+        unknown = [u for u in unit_ids if u not in known_units]
+        if unknown:
+            raise Refused(text("dispatch.refused.unknown_unit", self.language, unit=unknown[0]))
+        now = self.clock()
+        with self.engine.begin() as conn:
+            previous = conn.execute(select(instructions.c.instruction_id).where(
+                instructions.c.idempotency_key.like(f"{key}:%"))).scalars().all()
+            if previous:
+                return SendResult(sorted(previous), duplicate=True)
+            incident = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().first()
+            if incident is None:
+                raise Refused(text("dispatch.refused.unknown_incident", self.language))
+            if incident["status"] in {"closed", "diverted_12345"}:
+                raise Refused(text("dispatch.refused.incident_finished", self.language))
+            grid = self.grids.get(incident["grid"])
+            zone = grid.zone if grid else "rural"
+            ids = {unit: f"INS-{secrets.token_hex(6)}" for unit in unit_ids}
+            taken = conn.execute(
+                self._insert(unit_reservations).on_conflict_do_nothing(index_elements=["unit_id"])
+                .returning(unit_reservations.c.unit_id),
+                [{"unit_id": u, "instruction_id": ids[u], "reserved_at": now} for u in unit_ids],
+            ).scalars().all()
+            if len(taken) != len(unit_ids):
+                busy = next(u for u in unit_ids if u not in set(taken))
+                holder = conn.execute(select(unit_reservations.c.instruction_id)
+                                      .where(unit_reservations.c.unit_id == busy)).scalar()
+                conn.rollback()
+                raise Refused(text("dispatch.refused.unit_busy", self.language, unit=busy, instruction=holder or "?"))
+            due = now + timedelta(minutes=ARRIVAL_TARGET_MINUTES[zone])
+            for unit, instruction_id in ids.items():
+                row = {
+                    "instruction_id": instruction_id, "idempotency_key": f"{key}:{unit}", "incident_id": incident_id,
+                    "unit_id": unit, "state": State.ISSUED.value, "text": body, "officer": officer, "zone": zone,
+                    "issued_at": now, "arrival_due": due,
+                }
+                conn.execute(insert(instructions).values(row))
+                self._log(conn, row, now, officer, "issued", body)
+                self._announce(conn, row, now, field_message=True)
+            conn.execute(update(incidents).where(incidents.c.event_id == incident_id).values(status="dispatched"))
+            self._announce_incident(conn, incident_id, now)
+        self.relay()
+        return SendResult(sorted(ids.values()))
+
+    def transition(self, instruction_id: str, target: State, actor: str, at: datetime | None = None,
+                   outcome: str | None = None, note: str = "") -> bool:
+        """Move an instruction; returns whether anything changed.
+
+        Field feedback that is late or repeated returns ``False`` and changes
+        nothing. Raises :class:`IllegalTransition` for moves never allowed from
+        the current state, :class:`Refused` for an unknown instruction.
+        """
+        at = at or self.clock()
+        if outcome is not None and outcome not in {o.value for o in Outcome}:
+            raise Refused(text("dispatch.refused.outcome", self.language))
+        for _ in range(5):  # optimistic concurrency: retry if someone moved it meanwhile
+            with self.engine.begin() as conn:
+                row = conn.execute(select(instructions).where(instructions.c.instruction_id == instruction_id)
+                                   ).mappings().first()
+                if row is None:
+                    raise Refused(text("dispatch.refused.unknown_instruction", self.language))
+                current = State(row["state"])
+                new = next_state(current, target)
+                if new is None:
+                    return False
+                values: dict[str, Any] = {"state": new.value}
+                if new in _STEP_COLUMN:
+                    values[_STEP_COLUMN[new]] = at
+                if new is State.ON_SCENE:
+                    values["result_due"] = at + timedelta(minutes=RESULT_TARGET_MINUTES)
+                if new is State.RESULT_REPORTED:
+                    values["outcome"] = outcome or Outcome.OTHER.value
+                if new in TERMINAL:
+                    values["finished_at"] = at
+                moved = conn.execute(update(instructions).where(and_(
+                    instructions.c.instruction_id == instruction_id, instructions.c.state == current.value,
+                )).values(**values)).rowcount
+                if moved != 1:
+                    conn.rollback()
+                    continue
+                updated = {**dict(row), **values}
+                self._log(conn, updated, at, actor, new.value, note or (outcome or ""))
+                if new in TERMINAL:
+                    conn.execute(delete(unit_reservations).where(and_(
+                        unit_reservations.c.unit_id == row["unit_id"],
+                        unit_reservations.c.instruction_id == instruction_id)))
+                self._announce(conn, updated, at, field_message=new in {State.CANCELLED, State.REASSIGNED})
+                self._update_incident_status(conn, row["incident_id"], at)
+            self.relay()
+            return True
+        raise Refused(text("dispatch.refused.busy", self.language))
+
+    def feedback(self, instruction_id: str, unit_id: str, step: str, at: datetime, outcome: str | None,
+                 note: str) -> bool:
+        """A field unit's report; only steps it may report, only for its own instruction."""
+        target = State(step)
+        if target not in FIELD_STEPS:
+            raise Refused(f"a field unit cannot report {step!r}")
+        with self.engine.connect() as conn:
+            owner = conn.execute(select(instructions.c.unit_id)
+                                 .where(instructions.c.instruction_id == instruction_id)).scalar()
+        if owner is None:
+            raise Refused(f"unknown instruction {instruction_id!r}")
+        if owner != unit_id:
+            raise Refused(f"instruction {instruction_id} belongs to {owner}, not {unit_id}")
+        return self.transition(instruction_id, target, actor=unit_id, at=at, outcome=outcome, note=note)
+
+    def divert(self, incident_id: str, officer: str, reason: str) -> None:
+        """Hand a non-police matter to the 12345 city hotline."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            incident = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().first()
+            if incident is None:
+                raise Refused(text("dispatch.refused.unknown_incident", self.language))
+            if incident["status"] != "new":
+                raise Refused(text("dispatch.refused.not_new", self.language))
+            conn.execute(update(incidents).where(incidents.c.event_id == incident_id).values(status="diverted_12345"))
+            conn.execute(insert(instruction_events).values(
+                instruction_id="-", incident_id=incident_id, at=now, actor=officer, action="diverted_12345",
+                detail=reason[:500]))
+            payload = incident_payload(dict(incident)) | {"status": "diverted_12345", "reason": reason[:500],
+                                                          "diverted_at": now.isoformat(), "officer": officer}
+            self._queue(conn, keys.OUT_HOTLINE, {"data": json.dumps(payload, ensure_ascii=False)}, now)
+            self._announce_incident(conn, incident_id, now)
+        self.relay()
+
+    # -- the outbox --------------------------------------------------------------
+
+    def relay(self) -> int:
+        """Publish unsent outbox rows to Redis (each at most once); returns how many."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(500)
+                                ).mappings().all()
+            for row in rows:
+                fields = json.loads(row["payload"])
+                argv: list[str] = [str(_MAXLEN.get(row["stream"], 100_000))]
+                for name, value in fields.items():
+                    argv += [name, value]
+                self._relay_script(keys=[f"{keys.OUTBOX_SENT}{row['id']}", row["stream"]], args=argv)
+            if rows:
+                conn.execute(update(outbox).where(outbox.c.id.in_([r["id"] for r in rows])).values(
+                    sent_at=self.clock()))
+        return len(rows)
+
+    def run_relay(self, stop: threading.Event) -> None:
+        """Relay leftovers (rows committed by a process that died before relaying)."""
+        while not stop.wait(RELAY_EVERY_S):
+            try:
+                self.relay()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("outbox relay: Redis unavailable (%s)", exc)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _log(self, conn: Connection, row: dict[str, Any], at: datetime, actor: str, action: str, detail: str) -> None:
+        conn.execute(insert(instruction_events).values(
+            instruction_id=row["instruction_id"], incident_id=row["incident_id"], at=at, actor=actor,
+            action=action, detail=detail[:1000]))
+
+    def _queue(self, conn: Connection, stream: str, fields: dict[str, str], now: datetime) -> None:
+        conn.execute(insert(outbox).values(stream=stream, payload=json.dumps(fields, ensure_ascii=False),
+                                           created_at=now))
+
+    def _announce(self, conn: Connection, row: dict[str, Any], now: datetime, field_message: bool) -> None:
+        payload = instruction_payload(row)
+        self._queue(conn, keys.LIVE, encode("instruction", payload), now)
+        if field_message:
+            message = {k: payload[k] for k in ("instruction_id", "incident_id", "unit_id", "state", "arrival_due")}
+            message["text"] = row["text"]
+            self._queue(conn, keys.OUT_INSTRUCTIONS, {k: str(v) for k, v in message.items()}, now)
+
+    def _announce_incident(self, conn: Connection, incident_id: str, now: datetime) -> None:
+        row = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().one()
+        self._queue(conn, keys.LIVE, encode("incident_status", {"event_id": incident_id, "status": row["status"]}),
+                    now)
+
+    def _update_incident_status(self, conn: Connection, incident_id: str, now: datetime) -> None:
+        states = set(conn.execute(select(instructions.c.state).where(instructions.c.incident_id == incident_id))
+                     .scalars())
+        if states & {s.value for s in OPEN}:
+            status = "on_scene" if State.ON_SCENE.value in states else "dispatched"
+            if State.RESULT_REPORTED.value in states:
+                status = "result_reported"
+        elif State.CLOSED.value in states:
+            status = "closed"
+        else:
+            status = "new"  # every instruction cancelled or reassigned: back in the queue
+        conn.execute(update(incidents).where(incidents.c.event_id == incident_id).values(status=status))
+        self._announce_incident(conn, incident_id, now)
+
+
+_MAXLEN = {keys.LIVE: 200_000}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite gives back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def instruction_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """An instruction as screens see it (clocks as ISO times; the page runs them)."""
+    return {
+        "instruction_id": row["instruction_id"], "incident_id": row["incident_id"], "unit_id": row["unit_id"],
+        "state": row["state"], "outcome": row.get("outcome"), "zone": row["zone"],
+        "issued_at": _iso(row["issued_at"]), "arrival_due": _iso(row["arrival_due"]),
+        "on_scene_at": _iso(row.get("on_scene_at")), "result_due": _iso(row.get("result_due")),
+        "finished_at": _iso(row.get("finished_at")),
+    }
+
+
+def clock_state(row: dict[str, Any], now: datetime) -> tuple[str, float | None]:
+    """('ok' | 'amber' | 'red' | 'done', seconds left) for an instruction's running clock."""
+    state = State(row["state"])
+    if state in TERMINAL or state is State.RESULT_REPORTED:
+        return "done", None
+    if state is State.ON_SCENE:
+        start, due = row["on_scene_at"], row["result_due"]
+    else:
+        start, due = row["issued_at"], row["arrival_due"]
+    start, due = _aware(start), _aware(due)
+    left = (due - now).total_seconds()
+    budget = (due - start).total_seconds()
+    if left < 0:
+        return "red", left
+    return ("amber" if left < budget * AMBER_FRACTION else "ok"), left
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+__all__ = ["DispatchService", "IllegalTransition", "Refused", "SendResult", "State", "clock_state",
+           "instruction_payload"]
