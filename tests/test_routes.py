@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 
 from app import create_app
-from layouts.ids import ID, Route
+from layouts.ids import ID, DispatchID, Route
 from settings import Settings
+from store.db import incidents
+from streams import keys
+from tests.helpers import SEAT
 
 
 def test_route001_geometry_is_served_gzip_and_cacheable(settings: Settings) -> None:
@@ -56,3 +60,35 @@ def test_route004_details_callback_ignores_forged_feature_text(settings: Setting
     children = response.get_json()["response"][ID.DETAILS_BODY]["children"]
     assert isinstance(children, str)  # rendered by React as text
     assert children.startswith("未找到网格")
+
+
+def test_route005_a_retried_send_request_makes_one_instruction(settings: Settings, r) -> None:  # type: ignore[no-untyped-def]
+    """The same Dash callback POST sent twice (a network retry) issues one instruction."""
+    app = create_app(settings)
+    r.hset(keys.UNIT_STATE, "PU-1", json.dumps({"unit_id": "PU-1", "lon": SEAT[0], "lat": SEAT[1],
+                                                  "status": "available", "observed_at": 0}))
+    now = datetime.now(UTC)
+    with app.engine.begin() as conn:
+        conn.execute(incidents.insert().values(
+            event_id="E-1", stream_id="1-0", reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],
+            grid="SC-048", category="noise", priority=2, address="x", description="", source="110"))
+    app_client = app.server.test_client()
+    # The send callback's output key (Dash suffixes duplicate outputs with a hash).
+    output = next(k for k in app.dash.callback_map if k.startswith(f"..{DispatchID.MESSAGE}.children@"))
+    message_prop, key_prop = (part.split(".", 1)[1] for part in output.strip(".").split("..."))
+    body = {
+        "output": output,
+        "outputs": [{"id": DispatchID.MESSAGE, "property": message_prop}, {"id": DispatchID.KEY, "property": key_prop}],
+        "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
+        "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": "E-1"},
+                  {"id": DispatchID.UNITS, "property": "value", "value": ["PU-1"]},
+                  {"id": DispatchID.TEXT, "property": "value", "value": "go"},
+                  {"id": DispatchID.KEY, "property": "data", "value": "retry-key"}],
+        "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
+    }
+    first = app_client.post("/_dash-update-component", json=body)
+    second = app_client.post("/_dash-update-component", json=body)
+    assert first.status_code == second.status_code == 200
+    assert "INS-" in str(first.get_json()) and "INS-" in str(second.get_json())
+    assert len(r.xrange(keys.OUT_INSTRUCTIONS)) == 1
+    app.stop()

@@ -1,0 +1,81 @@
+"""The duty officer's whole loop in a real browser, against simulated field units."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from playwright.sync_api import Page, expect
+
+from layouts.ids import DispatchID, LiveID
+from streams import keys
+from streams.simulator import FieldUnits
+from tests.browser.test_live import open_live
+from tests.conftest import LiveServer
+from tests.helpers import SEAT, incident, unit
+
+
+@pytest.fixture
+def field_units(r: redis.Redis) -> Iterator[FieldUnits]:
+    units = FieldUnits(r, speed=600)  # ten simulated minutes a second
+    units.SILENT_SHARE = 0.0  # this unit always answers
+    units.LATE_SHARE = 0.0
+    units.ensure_group()
+    stop = threading.Event()
+    thread = threading.Thread(target=units.run, args=(stop, 0.05), daemon=True)
+    thread.start()
+    yield units
+    stop.set()
+    thread.join(timeout=5)
+
+
+def test_dispatch_ui001_click_send_acknowledge_arrive_report_close(
+    live_server: LiveServer, page: Page, r: redis.Redis, field_units: FieldUnits
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    r.xadd(keys.UNITS, unit("PU-007", now, lon=f"{SEAT[0] + 0.004:.6f}", lat=f"{SEAT[1]:.6f}"))
+    r.xadd(keys.UNITS, unit("PU-008", now, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}", status="busy"))
+    open_live(page, live_server.url)
+    r.xadd(keys.INCIDENTS, incident("LOOP-1", category="fight", priority="1"))
+
+    page.locator(f"#{LiveID.FEED} [data-event-id='LOOP-1']").click()
+    panel = page.locator(f"#{DispatchID.BODY}")
+    expect(panel.locator(".incident-id")).to_have_text("LOOP-1")
+    # The nearest available unit is recommended and ticked; the busy one is shown but not offered.
+    expect(panel.locator(f"#{DispatchID.UNITS} input[value='PU-007']")).to_be_checked()
+    expect(panel.locator(f"#{DispatchID.UNITS} input[value='PU-008']")).to_be_disabled()
+    expect(page.locator(f"#{DispatchID.TEXT}")).to_contain_text("PU-008")  # forces within 2 km
+
+    page.click(f"#{DispatchID.SEND}")
+    expect(page.locator(f"#{DispatchID.MESSAGE}")).to_contain_text("指令已下达")
+    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
+    expect(row).to_have_count(1)
+    expect(row.locator(".instr-unit")).to_have_text("PU-007")
+
+    # The simulated unit acknowledges, goes, arrives and reports; the officer closes.
+    expect(row).to_have_attribute("data-state", "result_reported", timeout=20_000)
+    row.locator("button").click()
+    expect(page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")).to_have_count(0)
+    expect(page.locator(f"#{LiveID.FEED} [data-event-id='LOOP-1'] .feed-status")).to_have_text("已办结")
+
+    # Every step is on the incident's log, in order.
+    page.locator(f"#{LiveID.FEED} [data-event-id='LOOP-1']").click()
+    expect(panel.locator(".dispatch-log li")).to_have_count(6)
+    actions = panel.locator(".dispatch-log .log-action").all_inner_texts()
+    assert actions == ["已下达", "已接收", "赶赴中", "已到场", "已反馈", "已办结"]
+
+
+def test_dispatch_ui002_double_click_sends_once(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
+    r.xadd(keys.UNITS, unit("PU-009", datetime.now(UTC).isoformat()))
+    open_live(page, live_server.url)
+    r.xadd(keys.INCIDENTS, incident("DBL-1"))
+    page.locator(f"#{LiveID.FEED} [data-event-id='DBL-1']").click()
+    expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-009']")).to_be_checked()
+    page.dblclick(f"#{DispatchID.SEND}")
+    expect(page.locator(f"#{DispatchID.MESSAGE}")).to_contain_text("指令已下达")
+    expect(page.locator(f"#{DispatchID.MESSAGE}")).not_to_have_attribute("data-dash-is-loading", "true")
+    expect(page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")).to_have_count(1)
+    assert len(r.xrange(keys.OUT_INSTRUCTIONS)) == 1
