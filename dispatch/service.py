@@ -79,6 +79,7 @@ class SendResult:
 class Recommendation:
     incident: dict[str, Any]
     zone: str
+    grid_name: str
     ranked: list[Candidate]
     nearby: list[Candidate]
     suggested_text: str
@@ -133,7 +134,8 @@ class DispatchService:
         grid = self.grids.get(incident["grid"])
         zone = grid.zone if grid else "rural"
         ranked, nearby = rank_units(self.units(), incident["lon"], incident["lat"], zone, self.reserved_units())
-        return Recommendation(incident, zone, ranked, nearby, self.suggest_text(incident, nearby))
+        name = grid.localized("name", self.language) if grid else ""
+        return Recommendation(incident, zone, name, ranked, nearby, self.suggest_text(incident, nearby))
 
     def suggest_text(self, incident: dict[str, Any], nearby: list[Candidate]) -> str:
         lang = self.language

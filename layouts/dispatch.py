@@ -62,13 +62,18 @@ def _unit_label(c: Candidate, language: str) -> html.Span:
 def dispatch_body(rec: Recommendation, language: str) -> list[object]:
     """The panel for one incident (every value rendered as text)."""
     inc = rec.incident
-    summary = html.Dl(className="grid-details", children=[
-        html.Dt(text("grid.code", language)), html.Dd(inc["grid"], **{"data-field": "grid"}),
-        html.Dt(text("panel.feed.title", language)),
-        html.Dd(f"{text('category.' + inc['category'], language)} · P{inc['priority']}", **{"data-field": "category"}),
-        html.Dt(text("grid.name", language)), html.Dd(inc["address"], **{"data-field": "address"}),
-        html.Dt("☎"), html.Dd(mask_caller(inc.get("caller")) or "—"),
-        html.Dt("…"), html.Dd(inc["description"] or "—", className="incident-description"),
+    grid = f"{inc['grid']} {rec.grid_name}".strip()
+    fields = [
+        ("dispatch.field.reported", _hhmmss(inc["reported_at"])),
+        ("dispatch.field.category", f"{text('category.' + inc['category'], language)} · P{inc['priority']}"),
+        ("dispatch.field.grid", grid),
+        ("dispatch.field.address", inc["address"]),
+        ("dispatch.field.caller", mask_caller(inc.get("caller")) or "—"),
+        ("dispatch.field.description", inc["description"] or "—"),
+    ]
+    summary = html.Dl(className="grid-details incident-summary", children=[
+        part for key, value in fields
+        for part in (html.Dt(text(key, language)), html.Dd(value, **{"data-field": key}))
     ])
     options = [{"label": _unit_label(c, language), "value": c.unit_id, "disabled": not c.offered}
                for c in rec.ranked[:12]]

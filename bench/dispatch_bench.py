@@ -1,0 +1,132 @@
+"""Issue 4 figures: ranking units, and click "send" -> entry in cc:out:instructions.
+
+- **Ranking**: 300 units around the district ranked for one incident
+  (``dispatch.recommend.rank_units``), median of 2,000 runs. Yardstick: the same
+  ranking done the plain way (a Python loop computing haversine per unit and
+  sorting), in the same run.
+- **Send**: the real send path as the officer's browser calls it — an HTTP POST
+  to Dash's callback endpoint of a running app — until the instruction is in
+  ``cc:out:instructions`` (read by a blocking XREAD), 200 sends, each to a fresh
+  unit and incident. Yardstick: a plain XADD round trip on the same Redis.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from bench.common import free_port, percentile, report, start_server, stop_server
+from dispatch.recommend import rank_units
+from layouts.ids import DispatchID
+from streams import keys
+from streams.connection import EmbeddedRedis, connect
+from tests.helpers import SEAT, incident, unit
+
+UNITS = 300
+SENDS = 200
+
+
+def _units(rng: np.random.Generator) -> list[dict[str, Any]]:
+    return [{"unit_id": f"PU-{n:03d}", "lon": float(rng.uniform(112.05, 112.75)),
+             "lat": float(rng.uniform(39.1, 39.45)), "status": "available" if rng.random() < 0.7 else "busy"}
+            for n in range(UNITS)]
+
+
+def _plain_rank(units: list[dict[str, Any]], lon: float, lat: float) -> list[tuple[float, str]]:
+    out = []
+    for u in units:
+        p1, p2 = math.radians(u["lat"]), math.radians(lat)
+        a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon - u["lon"]) / 2) ** 2
+        out.append((2 * 6371.0088 * math.asin(math.sqrt(a)), u["unit_id"]))
+    return sorted(out)
+
+
+def ranking() -> list[tuple[str, str]]:
+    units = _units(np.random.default_rng(1))
+    reserved = {u["unit_id"] for u in units[:20]}
+
+    def timed(fn: Any, runs: int = 2000) -> float:
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples) * 1000
+
+    ours = timed(lambda: rank_units(units, SEAT[0], SEAT[1], "urban", reserved))
+    plain = timed(lambda: _plain_rank(units, SEAT[0], SEAT[1]))
+    return [("rank 300 units (numpy), median", f"{ours:.3f} ms  (target <= 2 ms)"),
+            ("yardstick: Python loop + sort, median", f"{plain:.3f} ms")]
+
+
+def send_path(tmp: Path) -> list[tuple[str, str]]:
+    server = EmbeddedRedis(tmp)
+    url = server.start()
+    r = connect(url)
+    port = free_port()
+    proc, _ = start_server(port, tmp / "app", {"REDIS_URL": url})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        now = "2026-11-27T09:30:00+08:00"
+        pipe = r.pipeline(transaction=False)
+        for n in range(SENDS):
+            pipe.xadd(keys.UNITS, unit(f"PU-{n:03d}", now, lon=f"{SEAT[0] + n * 1e-4:.6f}", lat=f"{SEAT[1]:.6f}"))
+            pipe.xadd(keys.INCIDENTS, incident(f"B-{n}"))
+        pipe.execute()
+        deadline = time.monotonic() + 30
+        while r.hlen(keys.UNIT_STATE) < SENDS and time.monotonic() < deadline:
+            time.sleep(0.05)  # the consumer is filling unit state
+        http = requests.Session()
+        layout = http.get(f"{base}/_dash-dependencies", timeout=10).json()
+        output = next(d["output"] for d in layout
+                      if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@"))
+        message_prop, key_prop = (part.split(".", 1)[1] for part in output.strip(".").split("..."))
+        newest = r.xrevrange(keys.OUT_INSTRUCTIONS, count=1)
+        last = newest[0][0] if newest else "0-0"
+        latencies, xadds = [], []
+        for n in range(SENDS):
+            body = {
+                "output": output,
+                "outputs": [{"id": DispatchID.MESSAGE, "property": message_prop},
+                            {"id": DispatchID.KEY, "property": key_prop}],
+                "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
+                "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": f"B-{n}"},
+                          {"id": DispatchID.UNITS, "property": "value", "value": [f"PU-{n:03d}"]},
+                          {"id": DispatchID.TEXT, "property": "value", "value": "请立即前往"},
+                          {"id": DispatchID.KEY, "property": "data", "value": f"bench-{n}"}],
+                "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
+            }
+            start = time.perf_counter()
+            http.post(f"{base}/_dash-update-component", json=body, timeout=10).raise_for_status()
+            entries = r.xread({keys.OUT_INSTRUCTIONS: last}, block=5000, count=1)
+            latencies.append((time.perf_counter() - start) * 1000)
+            last = entries[0][1][0][0]
+            start = time.perf_counter()
+            r.xadd("bench:yardstick", {"n": str(n)})
+            xadds.append((time.perf_counter() - start) * 1000)
+        return [
+            ("click send -> in cc:out:instructions",
+             f"p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
+             f"p99 {percentile(latencies, 99):.1f} ms  ({SENDS} sends)"),
+            ("yardstick: one XADD round trip", f"p50 {percentile(xadds, 50):.2f}  p95 {percentile(xadds, 95):.2f} ms"),
+        ]
+    finally:
+        stop_server(proc)
+        server.stop()
+
+
+def run() -> None:
+    report("dispatch: ranking", ranking())
+    with tempfile.TemporaryDirectory() as tmp:
+        report("dispatch: send (real HTTP to the Dash callback, SQLite, embedded Redis)", send_path(Path(tmp)))
+
+
+if __name__ == "__main__":
+    run()
