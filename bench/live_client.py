@@ -17,8 +17,9 @@ import socketio
 class LiveClient:
     """Connect, subscribe, apply batches in order and acknowledge them, like a page does."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, over_http: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
+        self.over_http = over_http  # acknowledge like a dash page (HTTP POST) or over the socket
         self.http = requests.Session()
         self.sio = socketio.Client(reconnection=True)
         self.seq = 0
@@ -27,6 +28,7 @@ class LiveClient:
         self.events: list[dict[str, Any]] = []
         self.received_at: list[float] = []  # epoch ms, per event
         self.duplicates = 0
+        self.seen_ids: set[str] = set()
         self.gaps = 0
         self.changed = threading.Condition()
         self.sio.on("batch", self._on_batch)
@@ -45,6 +47,9 @@ class LiveClient:
         self._post("/live/subscribe", {"sid": self.sio.get_sid(), "last_id": self.last_id})
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
+        if not self.over_http:
+            self.sio.emit(path.rsplit("/", 1)[-1], body)
+            return
         # On failure the hub re-sends unacknowledged batches; a reconnect re-subscribes.
         with contextlib.suppress(requests.RequestException):
             self.http.post(self.base_url + path, json=body, timeout=10)
@@ -59,11 +64,19 @@ class LiveClient:
             self._on_connect()
             return
         else:
+            events = list(batch["events"])
             if batch.get("snapshot"):
                 self.snapshots += 1
+                # Incidents kept before the snapshot arrive in it rather than as events.
+                kept = batch["snapshot"]["incidents"]
+                events = [{"id": None, "type": "incident", "data": inc} for inc in kept] + events
+            # Like a page: an incident is keyed by its event_id, so one in both the snapshot and
+            # the deltas after its cursor is shown once.
+            events = [e for e in events if e["type"] != "incident" or e["data"]["event_id"] not in self.seen_ids]
             with self.changed:
-                self.events.extend(batch["events"])
-                self.received_at.extend([now] * len(batch["events"]))
+                self.seen_ids.update(e["data"]["event_id"] for e in events if e["type"] == "incident")
+                self.events.extend(events)
+                self.received_at.extend([now] * len(events))
                 self.seq = batch["seq"]
                 self.last_id = batch["last_id"]
                 self.changed.notify_all()

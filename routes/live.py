@@ -1,8 +1,9 @@
-"""Socket.IO connection handlers and the two small HTTP routes of the push protocol.
+"""Socket.IO handlers and the two small HTTP routes of the push protocol.
 
 dash-socketio does not expose its socket to page scripts, so a page subscribes
 and acknowledges with ``fetch`` POSTs carrying its Socket.IO ``sid`` (the
-component's ``socketId`` prop equals Flask-SocketIO's ``request.sid``).
+component's ``socketId`` prop equals Flask-SocketIO's ``request.sid``). Other
+clients (field apps, load tools) send the same messages as Socket.IO events.
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ def register(server: Flask, socketio: SocketIO, hub: PushHub) -> None:
     @socketio.on("disconnect")
     def _disconnect(*_: Any) -> None:
         hub.unsubscribe(request.sid)  # type: ignore[attr-defined]
+
+    # Clients that hold their socket (not dash-socketio pages) may speak the protocol over it.
+    @socketio.on("subscribe")
+    def _subscribe_event(body: Any) -> None:
+        hub.subscribe(request.sid, _valid_id((body or {}).get("last_id")))  # type: ignore[attr-defined]
+
+    @socketio.on("ack")
+    def _ack_event(body: Any) -> None:
+        seq = (body or {}).get("seq")
+        if isinstance(seq, int):
+            hub.ack(request.sid, seq)  # type: ignore[attr-defined]
 
     def connected(sid: Any) -> bool:
         return isinstance(sid, str) and socketio.server.manager.is_connected(sid, "/")

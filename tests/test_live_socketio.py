@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 import redis
 from sqlalchemy import func, select
 
@@ -21,8 +22,9 @@ from tests.conftest import LiveServer
 from tests.helpers import incident, wait_until
 
 
-def test_live001_client_receives_every_event_once(live_server: LiveServer, r: redis.Redis) -> None:
-    client = LiveClient(live_server.url).connect()
+@pytest.mark.parametrize("over_http", [True, False], ids=["acks-over-http", "acks-over-socket"])
+def test_live001_client_receives_every_event_once(live_server: LiveServer, r: redis.Redis, over_http: bool) -> None:
+    client = LiveClient(live_server.url, over_http=over_http).connect()
     try:
         wait_until(lambda: client.snapshots == 1, what="the snapshot")
         pipe = r.pipeline(transaction=False)

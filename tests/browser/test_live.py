@@ -10,9 +10,9 @@ from playwright.sync_api import Page, expect
 
 from layouts.ids import LiveID
 from streams import keys
-from tests.browser.test_map import open_map
+from tests.browser.test_map import grid_centre, open_map
 from tests.conftest import LiveServer
-from tests.helpers import incident
+from tests.helpers import SEAT, incident
 
 DRAWN_IDS = "() => [...window.pingan.live.state.drawn.keys()]"
 ON_MAP = ("(id) => { const item = window.pingan.live.state.incidents.get(id);"
@@ -72,3 +72,37 @@ def test_live_ui003_every_event_sent_is_shown_once(live_server: LiveServer, page
     assert sorted(page.evaluate(DRAWN_IDS)) == sorted(sent)
     assert all(page.evaluate(f"() => {json.dumps(sent)}.map(id => ({ON_MAP})(id))"))
     assert page.evaluate("() => window.pingan.live.state.shown") == len(sent)
+
+
+def test_live_ui004_sensor_alert_flashes_at_its_device(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
+    device = next(d for d in live_server.app.devices.devices.values() if d.type == "behaviour")
+    open_live(page, live_server.url)
+    r.xadd(keys.SENSORS, {"event_id": "AL-UI-1", "device_id": device.device_id,
+                          "observed_at": "2026-11-27T16:45:00+08:00", "kind": "alert", "scenario": "fight"})
+    flash = page.locator(".alert-marker .alert-flash[data-event-id='AL-UI-1']")
+    expect(flash).to_have_count(1)
+    flash.hover(force=True)  # it pulses forever: never "stable"
+    expect(page.locator(".leaflet-tooltip")).to_contain_text(device.device_id)
+
+
+def test_live_ui005_selected_grid_shows_its_live_count(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
+    open_live(page, live_server.url)
+    seat_grid = live_server.app.grids.locate_codes([SEAT[0]], [SEAT[1]])[0]
+    page.mouse.click(*grid_centre(page, seat_grid))
+    expect(page.locator(f"#{LiveID.GRID_LIVE}")).to_have_text("今日警情: 0 起")
+    r.xadd(keys.INCIDENTS, incident("GC-1"))
+    r.xadd(keys.INCIDENTS, incident("GC-2"))
+    expect(page.locator(f"#{LiveID.GRID_LIVE}")).to_have_text("今日警情: 2 起")
+
+
+def test_live_ui006_connection_indicator_goes_stale_without_events(
+    live_server: LiveServer, page: Page, r: redis.Redis
+) -> None:
+    open_live(page, live_server.url)
+    r.xadd(keys.INCIDENTS, incident("ST-1"))
+    page.wait_for_function("() => window.pingan.live.state.drawn.has('ST-1')")
+    # Pretend the last event came two minutes ago (the page's clock is its own).
+    page.evaluate("() => { window.pingan.live.state.lastEventAt = Date.now() - 120000; }")
+    expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill stale")
+    r.xadd(keys.INCIDENTS, incident("ST-2"))
+    expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
