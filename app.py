@@ -27,6 +27,7 @@ import callbacks.live
 import callbacks.map
 import routes.geo
 import routes.live
+import routes.ops
 from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
@@ -125,11 +126,13 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     dash_app.validation_layout = html.Div([page(settings), *dynamic_components()])
     routes.geo.register(server, grids, settings.language)
     routes.live.register(server, socketio, hub)
+    client = connect(redis_url)
+    routes.ops.register(server, client, engine, hub)
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
     callbacks.dispatch.register(dash_app, dispatch, settings)
     return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
-                     devices=devices, redis_url=redis_url, redis=connect(redis_url), engine=engine, hub=hub,
+                     devices=devices, redis_url=redis_url, redis=client, engine=engine, hub=hub,
                      dispatch=dispatch, embedded_redis=embedded)
 
 

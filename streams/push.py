@@ -61,7 +61,13 @@ class PushStats:
     events: int = 0
     resends: int = 0
     snapshots: int = 0
-    latest: dict[str, float] = field(default_factory=dict)
+    ack_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))  # recent emit -> ack times
+
+    def ack_quantiles(self) -> dict[str, float]:
+        ordered = sorted(self.ack_s)
+        if not ordered:
+            return {}
+        return {q: ordered[min(len(ordered) - 1, int(float(q) * len(ordered)))] for q in ("0.5", "0.95", "0.99")}
 
 
 class PushHub:
@@ -116,6 +122,7 @@ class PushHub:
                 return False
             page.cursor = page.inflight["last_id"]
             page.inflight = None
+            self.stats.ack_s.append(time.monotonic() - page.sent_at)
             self._send_next(page)
             return True
 

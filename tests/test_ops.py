@@ -1,0 +1,34 @@
+"""/healthz and /metrics over HTTP, after real events went through the real consumer."""
+
+from __future__ import annotations
+
+import redis
+
+from streams import keys
+from tests.conftest import LiveServer
+from tests.helpers import incident, wait_until
+
+
+def test_ops001_healthz_reports_parts_and_lag(live_server: LiveServer, r: redis.Redis) -> None:
+    client = live_server.app.server.test_client()
+    r.xadd(keys.INCIDENTS, incident("H-1"))
+    wait_until(lambda: r.xlen(keys.LIVE) >= 1, what="the consumer")
+    body = client.get("/healthz").get_json()
+    assert body["ok"] is True
+    assert body["redis"]["ok"] and body["database"]["ok"]
+    assert body["consumer_lag"][keys.INCIDENTS] == {"pending": 0, "unread": 0}
+    assert 0 <= body["last_event_age_s"] < 60
+
+
+def test_ops002_metrics_in_prometheus_format(live_server: LiveServer, r: redis.Redis) -> None:
+    r.xadd(keys.INCIDENTS, incident("M-1"))
+    r.xadd(keys.INCIDENTS, {"event_id": "M-BAD"})
+    wait_until(lambda: r.hget(keys.COUNTERS, "events_in") == "2", what="the consumer")
+    response = live_server.app.server.test_client().get("/metrics")
+    assert response.mimetype == "text/plain"
+    metrics = dict(line.rsplit(" ", 1) for line in response.get_data(as_text=True).splitlines()
+                   if line and not line.startswith("#"))
+    assert metrics["pingan_events_in_total"] == "2"
+    assert metrics["pingan_dead_letters_total"] == "1"
+    assert metrics[f'pingan_consumer_pending{{stream="{keys.INCIDENTS}"}}'] == "0"
+    assert "pingan_push_batches_total" in metrics
