@@ -21,9 +21,9 @@ def dispatch_panel(settings: Settings) -> html.Section:
         html.Div(className="panel-head", children=[html.H2(text("dispatch.title", lang))]),
         html.Div(id=DispatchID.BODY, className="panel-body", children=dispatch_empty(lang)),
         html.Div(id=DispatchID.MESSAGE, className="dispatch-message", role="status"),
-        dcc.Store(id=DispatchID.INCIDENT, data=None),
-        dcc.Store(id=DispatchID.KEY, data=None),
-        dcc.Store(id=DispatchID.ACTION, data=None),
+        dcc.Store(id=DispatchID.INCIDENT),
+        dcc.Store(id=DispatchID.KEY),
+        dcc.Store(id=DispatchID.ACTION),
     ])
 
 
