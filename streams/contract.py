@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dispatch.lifecycle import Outcome
 from settings import DATA_DIR
 
 MAX_FIELD_BYTES = 4096  # any single field longer than this is refused outright
@@ -147,16 +148,6 @@ class FeedbackStep(StrEnum):
     RESULT = "result"
 
 
-class FeedbackOutcome(StrEnum):
-    DISPERSED = "dispersed"
-    RESCUED = "rescued"
-    MEDIATED = "mediated"
-    REFERRED_12345 = "referred_12345"
-    DETAINED = "detained"
-    FALSE_ALARM = "false_alarm"
-    OTHER = "other"
-
-
 class FeedbackIn(_Contract):
     """A field unit's answer to an instruction (``cc:in:feedback``)."""
 
@@ -165,7 +156,7 @@ class FeedbackIn(_Contract):
     unit_id: ShortId
     at: AwareDatetime
     step: FeedbackStep
-    outcome: FeedbackOutcome | None = Field(default=None, description="With step=result.")
+    outcome: Outcome | None = Field(default=None, description="With step=result.")
     note: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
