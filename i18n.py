@@ -14,7 +14,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "zh-CN": {
         "app.title": "平安指挥",
         "app.subtitle": "朔城区社会治理指挥中心",
-        "app.district": "朔城区",
         "map.legend.station": "派出所辖区",
         "map.legend.grid": "网格",
         "map.grids.count": "{count} 个网格",
@@ -142,7 +141,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "en": {
         "app.title": "Ping'an Command",
         "app.subtitle": "Shuocheng District Command Centre",
-        "app.district": "Shuocheng District",
         "map.legend.station": "Police-station area",
         "map.legend.grid": "Grid",
         "map.grids.count": "{count} grids",

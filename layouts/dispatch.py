@@ -82,6 +82,8 @@ def dispatch_body(rec: Recommendation, language: str) -> list[object]:
         html.H3(inc["event_id"], className="incident-id"),
         summary,
         html.H4(text("dispatch.units", language)),
+        html.Div(className="unit-option unit-header", children=[
+            html.Span(text(f"dispatch.col.{col}", language)) for col in ("unit", "status", "distance", "eta")]),
         dcc.Checklist(id=DispatchID.UNITS, options=options, value=first, className="unit-list")
         if options else html.P(text("dispatch.no_units", language), className="empty-hint"),
         html.P(text("dispatch.nearby", language, count=len(rec.nearby)), className="nearby"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from geo.grids import GRID_COUNT
 from geo.index import Grid
 from i18n import text
 from layouts.dispatch import dispatch_panel, instructions_panel
@@ -34,6 +35,15 @@ def header(settings: Settings) -> html.Header:
             ]),
         ],
     )
+
+
+def map_legend(settings: Settings) -> html.Div:
+    lang = settings.language
+    return html.Div(className="map-legend", children=[
+        html.Div([html.Span(className="swatch station"), text("map.legend.station", lang)]),
+        html.Div([html.Span(className="swatch grid"), text("map.legend.grid", lang)]),
+        html.Div(text("map.grids.count", lang, count=GRID_COUNT), className="legend-count"),
+    ])
 
 
 def details_panel(settings: Settings) -> html.Section:
@@ -85,7 +95,7 @@ def page(settings: Settings) -> html.Div:
         lang=settings.language,
         children=[
             header(settings),
-            html.Main(className="map-area", children=[command_map(settings)]),
+            html.Main(className="map-area", children=[command_map(settings), map_legend(settings)]),
             html.Aside(className="side-column", children=[
                 dispatch_panel(settings), instructions_panel(settings), details_panel(settings), feed_panel(settings),
             ]),
