@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench browser setup grids clean
+.PHONY: run test lint bench browser setup grids clean faults faults-long
 
 setup: $(STAMP)
 
@@ -38,3 +38,9 @@ grids: setup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+faults: setup
+	$(PY) -m pytest -q -s faults
+
+faults-long: setup
+	$(PY) -m pytest -q -s faults --long

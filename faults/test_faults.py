@@ -1,0 +1,200 @@
+"""`make faults`: kill it, flood it, poison it; check what was accepted, kept and published.
+
+Each test drives real processes (redis-server, stream workers) and prints its figures. Three sets
+are compared at the end: what producers were told was accepted (XADD returned an id), what the
+system of record holds, and what was published to screens (``cc:live``, which every page is fed
+from).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine, func, select
+
+from settings import PROJECT_ROOT
+from store.db import incidents, make_engine
+from streams import keys
+from streams.connection import EmbeddedRedis, connect
+from tests.helpers import incident, wait_until
+
+
+def published_ids(r: redis.Redis) -> list[str]:
+    return [json.loads(f["data"])["event_id"] for _, f in r.xrange(keys.LIVE) if f["type"] == "incident"]
+
+
+def kept(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(incidents)).scalar_one())
+
+
+class Producer(threading.Thread):
+    """XADDs incidents at a steady rate; remembers what Redis acknowledged; rides out outages."""
+
+    def __init__(self, url: str, rate: float, total: int, tag: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rate, self.total, self.tag = url, rate, total, tag
+        self.accepted: list[str] = []
+        self.retries = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        r = connect(self.url)
+        started = time.perf_counter()
+        for n in range(self.total):
+            if self.halt.is_set():
+                break
+            pause = started + n / self.rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)  # pacing the producer
+            event_id = f"{self.tag}-{n}"
+            while True:
+                try:
+                    r.xadd(keys.INCIDENTS, incident(event_id))
+                    self.accepted.append(event_id)
+                    break
+                except (redis.ConnectionError, redis.TimeoutError):
+                    self.retries += 1  # not acknowledged: retry, as a real producer would
+                    time.sleep(0.05)
+
+
+def start_worker(url: str, database: str, var: Path, name: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "REDIS_URL": url, "DATABASE_URL": database, "VAR_DIR": str(var)}
+    return subprocess.Popen([sys.executable, "-m", "streams.worker", "--name", name, "--reclaim-idle-ms", "300"],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def system(tmp_path: Path):  # type: ignore[no-untyped-def]
+    server = EmbeddedRedis(tmp_path)
+    url = server.start()
+    database = f"sqlite:///{tmp_path / 'faults.sqlite3'}"
+    yield server, url, database, make_engine(database)
+    server.stop()
+
+
+def test_fault001_consumer_killed_at_random_points(
+    system, long_form: bool, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    _, url, database, engine = system
+    r = connect(url)
+    kills = 100 if long_form else 20
+    rng = random.Random(11)
+    producer = Producer(url, rate=200, total=10**9, tag="K")
+    producer.start()
+    worker = start_worker(url, database, tmp_path, "w0")
+    for n in range(kills):
+        # Kill only a worker that is busy: wait until it has processed something itself.
+        seen = int(r.hget(keys.COUNTERS, "events_in") or 0)
+        wait_until(lambda seen=seen: int(r.hget(keys.COUNTERS, "events_in") or 0) > seen, timeout=60,
+                   what="the new worker to process")
+        time.sleep(rng.uniform(0.0, 0.3))  # then a random point in its work
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = start_worker(url, database, tmp_path, f"w{n + 1}")
+    producer.halt.set()
+    producer.join()
+    last_kill = time.monotonic()
+    try:
+        wait_until(lambda: kept(engine) == len(producer.accepted)
+                   and r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0,
+                   timeout=120, what="the backlog to drain")
+        drained_s = time.monotonic() - last_kill
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    published = published_ids(r)
+    print(f"\n[fault001] {kills} SIGKILLs of a busy worker at 200 ev/s: accepted {len(producer.accepted)}, "
+          f"kept {kept(engine)}, published {len(published)} ({len(published) - len(set(published))} twice); "
+          f"pending empty {drained_s:.1f} s after the last kill")
+    assert set(published) == set(producer.accepted)
+    assert len(published) == len(set(published)) == kept(engine) == len(producer.accepted)
+
+
+def test_fault002_redis_killed_and_restarted_under_load(
+    system, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    server, url, database, engine = system
+    r = connect(url)
+    producer = Producer(url, rate=200, total=2000, tag="R")
+    worker = start_worker(url, database, tmp_path, "w")
+    producer.start()
+    try:
+        wait_until(lambda: len(producer.accepted) > 600, what="load to build")
+        server.process.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        server.process.wait()  # type: ignore[union-attr]
+        down_at = time.monotonic()
+        time.sleep(1.0)  # an outage of one second
+        server.start()
+        restarted_at = time.monotonic()
+        before = len(published_ids(r))
+        wait_until(lambda: len(published_ids(r)) > before, timeout=60, what="publishing to resume")
+        recovered_s = time.monotonic() - restarted_at
+        producer.join()
+        wait_until(lambda: kept(engine) == len(producer.accepted), timeout=60, what="the backlog to drain")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    published = published_ids(r)
+    print(f"\n[fault002] redis-server SIGKILLed for {restarted_at - down_at:.1f} s at 200 ev/s: "
+          f"accepted {len(producer.accepted)} (producer retried {producer.retries}), kept {kept(engine)}, "
+          f"published {len(published)}; consumer publishing again {recovered_s:.2f} s after the restart")
+    assert set(published) == set(producer.accepted) and len(published) == len(set(published))
+
+
+def _drain(url: str, database: str, total: int) -> float:
+    from geo.devices import DeviceRegistry
+    from geo.index import GridIndex
+    from streams.consumer import Consumer
+
+    r = connect(url)
+    consumer = Consumer(r, make_engine(database), GridIndex(), DeviceRegistry(), name="poison")
+    consumer.ensure_groups()
+    started = time.perf_counter()
+    done = 0
+    while done < total:
+        response = r.xreadgroup(keys.CONSUMER_GROUP, "poison", {keys.INCIDENTS: ">"}, count=500)
+        done += consumer.process({s: e for s, e in response}).processed
+    return total / (time.perf_counter() - started)
+
+
+def _load(url: str, good: int, bad: int, tag: str) -> None:
+    r = connect(url)
+    pipe = r.pipeline(transaction=False)
+    poison_every = good // bad if bad else 0
+    for n in range(good):
+        pipe.xadd(keys.INCIDENTS, incident(f"{tag}-{n}", lon=f"{112.30 + (n % 400) / 1000:.4f}"))
+        if poison_every and n % poison_every == 0:
+            pipe.xadd(keys.INCIDENTS, {"event_id": f"{tag}-bad-{n}", "lon": "x" * (n % 7), "category": "<script>"})
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+
+
+def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
+    good, bad = (100_000, 1000) if long_form else (30_000, 300)
+    rates = {}
+    for label, poison in (("clean", 0), ("poisoned", bad)):
+        server = EmbeddedRedis(tmp_path / label)
+        url = server.start()
+        database = f"sqlite:///{tmp_path / label / 'p.sqlite3'}"
+        _load(url, good, poison, label)
+        rates[label] = _drain(url, database, good + poison)
+        r = connect(url)
+        dead = r.xlen(keys.DEAD)
+        server.stop()
+        assert dead == poison
+    good_rate = rates["poisoned"] * good / (good + bad)
+    print(f"\n[fault003] {bad} malformed among {good} good: all {bad} in cc:dead; good throughput "
+          f"{good_rate:,.0f}/s poisoned vs {rates['clean']:,.0f}/s clean ({good_rate / rates['clean']:.0%})")
+    assert good_rate >= 0.9 * rates["clean"]
