@@ -198,3 +198,88 @@ def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
     print(f"\n[fault003] {bad} malformed among {good} good: all {bad} in cc:dead; good throughput "
           f"{good_rate:,.0f}/s poisoned vs {rates['clean']:,.0f}/s clean ({good_rate / rates['clean']:.0%})")
     assert good_rate >= 0.9 * rates["clean"]
+
+
+def _send_body(output: str, incident_id: str, unit_id: str, key: str) -> dict[str, object]:
+    from layouts.ids import DispatchID
+
+    message_prop, key_prop = (part.split(".", 1)[1] for part in output.strip(".").split("..."))
+    return {
+        "output": output,
+        "outputs": [{"id": DispatchID.MESSAGE, "property": message_prop}, {"id": DispatchID.KEY, "property": key_prop}],
+        "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
+        "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": incident_id},
+                  {"id": DispatchID.UNITS, "property": "value", "value": [unit_id]},
+                  {"id": DispatchID.TEXT, "property": "value", "value": "请立即前往"},
+                  {"id": DispatchID.KEY, "property": "data", "value": key}],
+        "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
+    }
+
+
+def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each instruction exists once or not at all; a retry tells the officer which."""
+    import requests
+
+    from bench.common import free_port, start_server, stop_server
+    from layouts.ids import DispatchID
+    from store.db import instructions, outbox
+    from tests.helpers import unit
+
+    _, url, database, engine = system
+    r = connect(url)
+    sends = 60
+    pipe = r.pipeline(transaction=False)
+    for n in range(sends):
+        pipe.xadd(keys.UNITS, unit(f"PU-{n:03d}", "2026-11-27T09:30:00+08:00"))
+        pipe.xadd(keys.INCIDENTS, incident(f"A-{n}"))
+    pipe.execute()
+    port = free_port()
+    env = {"REDIS_URL": url, "DATABASE_URL": database}
+    proc, _ = start_server(port, tmp_path / "app", env)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: r.hlen(keys.UNIT_STATE) == sends and kept(engine) == sends, what="units and incidents")
+    output = next(d["output"] for d in requests.get(f"{base}/_dash-dependencies", timeout=10).json()
+                  if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@"))
+
+    def instruction_count(key: str) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(instructions)
+                                    .where(instructions.c.idempotency_key.like(f"{key}:%"))).scalar_one())
+
+    acknowledged, interrupted, told_right = 0, 0, 0
+    outcomes: list[str] = []
+    rng = random.Random(5)
+    kill_at = rng.sample(range(5, sends - 5), 6)
+    http = requests.Session()
+    for n in range(sends):
+        key, body = f"key-{n}", _send_body(output, f"A-{n}", f"PU-{n:03d}", f"key-{n}")
+        if n in kill_at:  # the process dies while this request is in flight
+            threading.Timer(rng.uniform(0.0, 0.02), proc.send_signal, args=(signal.SIGKILL,)).start()
+        try:
+            http.post(f"{base}/_dash-update-component", json=body, timeout=10).raise_for_status()
+            acknowledged += 1
+        except requests.RequestException:
+            interrupted += 1
+            proc.wait()
+            existed = instruction_count(key)
+            proc, _ = start_server(port, tmp_path / "app", env)
+            reply = requests.post(f"{base}/_dash-update-component", json=body, timeout=10).json()
+            shown = str(reply["response"][DispatchID.MESSAGE])
+            # The officer retries the same click: the screen says "already sent" or "sent".
+            told_right += ("重复提交" in shown) == (existed == 1)
+            outcomes.append(f"{'existed' if existed else 'absent'}: {shown[:40]}")
+        assert instruction_count(key) == 1
+    wait_until(lambda: _unsent(engine, outbox) == 0, timeout=30, what="the outbox relay")
+    stop_server(proc)
+    per_instruction = [f["instruction_id"] for _, f in r.xrange(keys.OUT_INSTRUCTIONS)]
+    print(f"\n[fault004] {sends} sends, app SIGKILLed {len(kill_at)} times mid-request: {acknowledged} acknowledged, "
+          f"{interrupted} interrupted and retried ({told_right} told correctly whether it had been sent); "
+          f"{len(per_instruction)} entries in cc:out:instructions, {len(set(per_instruction))} distinct; "
+          f"retries: {sorted(o.split(':')[0] for o in outcomes)}")
+    assert told_right == interrupted, outcomes
+    assert len(per_instruction) == len(set(per_instruction)) == sends
+
+
+def _unsent(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(table.c.sent_at.is_(None))).scalar_one())
