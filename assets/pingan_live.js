@@ -33,6 +33,7 @@
     deadLetters: 0, layers: null, texts: null, outputs: {},
   };
   const TERMINAL = { closed: 1, cancelled: 1, reassigned: 1 };
+  const REASSIGNABLE = { issued: 1, received: 1, en_route: 1 };
   const AMBER_FRACTION = 0.2;
 
   function post(url, body) {
@@ -96,8 +97,11 @@
     return marker;
   }
 
-  function selectIncident(eventId) {
-    if (state.texts) { window.dash_clientside.set_props(state.texts.incidentStoreId, { data: eventId }); }
+  function selectIncident(eventId, replaces) {
+    if (!state.texts) { return; }
+    // A plain click dispatches afresh; "reassign" carries the instruction being replaced.
+    window.dash_clientside.set_props(state.texts.replacesStoreId, { data: replaces || null });
+    window.dash_clientside.set_props(state.texts.incidentStoreId, { data: eventId });
   }
 
   function pulse(p, layer) {
@@ -265,6 +269,7 @@
     const button = el("button", "btn small", t("instructions." + action));
     button.addEventListener("click", function (e) {
       e.stopPropagation();
+      if (action === "reassign") { selectIncident(ins.incident_id, ins.instruction_id); return; }
       window.dash_clientside.set_props(state.texts.actionStoreId,
         { data: { instruction_id: ins.instruction_id, action: action, nonce: Date.now() } });
     });
@@ -295,6 +300,7 @@
       li.appendChild(el("span", "instr-unit", ins.unit_id));
       li.appendChild(el("span", "instr-state", t("state." + ins.state)));
       li.appendChild(el("span", "instr-incident", ins.incident_id));
+      if (REASSIGNABLE[ins.state]) { li.appendChild(actionButton(ins, "reassign")); }
       li.appendChild(actionButton(ins, ins.state === "result_reported" ? "close" : "cancel"));
       li.addEventListener("click", function () { selectIncident(ins.incident_id); });
       fragment.appendChild(li);

@@ -12,7 +12,7 @@ from dispatch.lifecycle import State as Step
 from dispatch.service import DispatchService, Refused
 from i18n import text
 from layouts.dispatch import dispatch_body, dispatch_empty, dispatch_log
-from layouts.ids import DispatchID
+from layouts.ids import DispatchID, LiveID
 from settings import Settings
 
 # Until logins land, every action is recorded as the local duty officer's.
@@ -41,24 +41,34 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
     @app.callback(
         Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
         Output(DispatchID.KEY, "data", allow_duplicate=True),
+        Output(DispatchID.REPLACES, "data", allow_duplicate=True),
         Input(DispatchID.SEND, "n_clicks"),
         State(DispatchID.INCIDENT, "data"),
         State(DispatchID.UNITS, "value"),
         State(DispatchID.TEXT, "value"),
         State(DispatchID.KEY, "data"),
+        State(DispatchID.REPLACES, "data"),
         prevent_initial_call=True,
     )
     def send(clicks: int, incident_id: str | None, units: list[str] | None, body: str | None,
-             key: str | None) -> tuple[str, str | object]:
+             key: str | None, replaces: str | None) -> tuple[str, object, object]:
         if not clicks or not incident_id:
-            return no_update, no_update
+            return no_update, no_update, no_update
         try:
             result = service.send(str(incident_id), [str(u) for u in units or []], str(body or ""), OFFICER,
-                                  str(key or ""))
+                                  str(key or ""), replaces=str(replaces)[:24] if replaces else None)
         except Refused as exc:
-            return text("dispatch.refused", lang, reason=exc.reason), no_update
+            return text("dispatch.refused", lang, reason=exc.reason), no_update, no_update
         message = "dispatch.sent.duplicate" if result.duplicate else "dispatch.sent"
-        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex
+        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex, None
+
+    app.clientside_callback(
+        "function(replaces, texts) { return replaces ? texts.text['dispatch.reassigning'].replace('{instruction}', "
+        "replaces) : ''; }",
+        Output(DispatchID.REASSIGN_NOTE, "children"),
+        Input(DispatchID.REPLACES, "data"),
+        State(LiveID.TEXTS, "data"),
+    )
 
     @app.callback(
         Output(DispatchID.MESSAGE, "children", allow_duplicate=True),

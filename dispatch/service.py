@@ -170,8 +170,12 @@ class DispatchService:
 
     # -- acting ---------------------------------------------------------------
 
-    def send(self, incident_id: str, unit_ids: list[str], body: str, officer: str, key: str) -> SendResult:
+    def send(self, incident_id: str, unit_ids: list[str], body: str, officer: str, key: str,
+             replaces: str | None = None) -> SendResult:
         """Issue one instruction per unit, durably and at most once per ``key``.
+
+        With ``replaces``, the given open instruction is marked ``reassigned`` (and its unit
+        released) in the same transaction: a reassignment is never half done.
 
         Raises
         ------
@@ -216,6 +220,8 @@ class DispatchService:
                                       .where(unit_reservations.c.unit_id == busy)).scalar()
                 conn.rollback()
                 raise Refused(text("dispatch.refused.unit_busy", self.language, unit=busy, instruction=holder or "?"))
+            if replaces:
+                self._reassign(conn, replaces, incident_id, officer, now)
             due = now + timedelta(minutes=ARRIVAL_TARGET_MINUTES[zone])
             for unit, instruction_id in ids.items():
                 row = {
@@ -340,6 +346,25 @@ class DispatchService:
                 log.warning("outbox relay: Redis unavailable (%s)", exc)
 
     # -- internals ------------------------------------------------------------------
+
+    def _reassign(self, conn: Connection, instruction_id: str, incident_id: str, officer: str, now: datetime) -> None:
+        row = conn.execute(select(instructions).where(instructions.c.instruction_id == instruction_id)
+                           ).mappings().first()
+        if row is None or row["incident_id"] != incident_id:
+            raise Refused(text("dispatch.refused.unknown_instruction", self.language))
+        try:
+            next_state(State(row["state"]), State.REASSIGNED)
+        except IllegalTransition as exc:
+            raise Refused(exc.reason) from None
+        moved = conn.execute(update(instructions).where(and_(
+            instructions.c.instruction_id == instruction_id, instructions.c.state == row["state"],
+        )).values(state=State.REASSIGNED.value, finished_at=now)).rowcount
+        if moved != 1:
+            raise Refused(text("dispatch.refused.busy", self.language))
+        conn.execute(delete(unit_reservations).where(unit_reservations.c.instruction_id == instruction_id))
+        updated = {**dict(row), "state": State.REASSIGNED.value, "finished_at": now}
+        self._log(conn, updated, now, officer, State.REASSIGNED.value, "")
+        self._announce(conn, updated, now, field_message=True)
 
     def _log(self, conn: Connection, row: dict[str, Any], at: datetime, actor: str, action: str, detail: str) -> None:
         conn.execute(insert(instruction_events).values(

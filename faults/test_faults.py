@@ -141,7 +141,9 @@ def test_fault002_redis_killed_and_restarted_under_load(
         wait_until(lambda: len(published_ids(r)) > before, timeout=60, what="publishing to resume")
         recovered_s = time.monotonic() - restarted_at
         producer.join()
-        wait_until(lambda: kept(engine) == len(producer.accepted), timeout=60, what="the backlog to drain")
+        wait_until(lambda: kept(engine) == len(producer.accepted)
+                   and len(set(published_ids(r))) >= len(producer.accepted), timeout=60,
+                   what="the backlog to drain")
     finally:
         worker.terminate()
         worker.wait(timeout=20)

@@ -19,11 +19,13 @@ def dispatch_panel(settings: Settings) -> html.Section:
     lang = settings.language
     return html.Section(id=DispatchID.PANEL, className="panel dispatch-panel", children=[
         html.Div(className="panel-head", children=[html.H2(text("dispatch.title", lang))]),
+        html.Div(id=DispatchID.REASSIGN_NOTE, className="reassign-note"),
         html.Div(id=DispatchID.BODY, className="panel-body", children=dispatch_empty(lang)),
         html.Div(id=DispatchID.MESSAGE, className="dispatch-message", role="status"),
         dcc.Store(id=DispatchID.INCIDENT),
         dcc.Store(id=DispatchID.KEY),
         dcc.Store(id=DispatchID.ACTION),
+        dcc.Store(id=DispatchID.REPLACES),
     ])
 
 

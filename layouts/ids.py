@@ -60,5 +60,7 @@ class DispatchID(StrEnum):
     MESSAGE = "dispatch-message"
     KEY = "dispatch-key"  # store: the idempotency key of the current send
     ACTION = "dispatch-action"  # store: {instruction_id, action} from the open-instructions list
+    REPLACES = "dispatch-replaces"  # store: the instruction a send will reassign (or none)
+    REASSIGN_NOTE = "dispatch-reassign-note"
     INSTRUCTIONS = "instructions-list"
     BREACHES = "instructions-breaches"

@@ -11,7 +11,7 @@ from settings import Settings
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
-                  "state.", "instructions.")
+                  "state.", "instructions.", "dispatch.reassigning")
 
 
 def page_texts(settings: Settings) -> dict[str, object]:
@@ -25,6 +25,7 @@ def page_texts(settings: Settings) -> dict[str, object]:
         "instructionsId": DispatchID.INSTRUCTIONS,
         "incidentStoreId": DispatchID.INCIDENT,
         "actionStoreId": DispatchID.ACTION,
+        "replacesStoreId": DispatchID.REPLACES,
     }
 
 

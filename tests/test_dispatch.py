@@ -212,3 +212,27 @@ def test_disp011_replayed_and_reordered_feedback_never_breaks_the_record(
     assert State(row["state"]) not in TERMINAL
     times = [row[c] for c in ("received_at", "en_route_at", "on_scene_at", "result_at") if row[c] is not None]
     assert times == sorted(times)
+
+
+def test_disp012_reassign_moves_the_job_in_one_step(service: DispatchService, r: redis.Redis, engine: Engine) -> None:
+    [old] = service.send("E-1", ["PU-NEAR"], "go", "officer-1", "first").instruction_ids
+    [new] = service.send("E-1", ["PU-FAR"], "go instead", "officer-1", "second", replaces=old).instruction_ids
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(instructions.c.instruction_id, instructions.c.state)).all())
+        reserved = dict(conn.execute(select(unit_reservations.c.unit_id, unit_reservations.c.instruction_id)).all())
+    assert states == {old: "reassigned", new: "issued"}
+    assert reserved == {"PU-FAR": new}  # the first unit is free again
+    assert [(f["unit_id"], f["state"]) for f in out_instructions(r)] == [
+        ("PU-NEAR", "issued"), ("PU-NEAR", "reassigned"), ("PU-FAR", "issued")]
+
+
+def test_disp013_reassigning_a_unit_on_scene_is_refused_and_changes_nothing(
+    service: DispatchService, engine: Engine
+) -> None:
+    [old] = service.send("E-1", ["PU-NEAR"], "go", "officer-1", "first").instruction_ids
+    service.feedback(old, "PU-NEAR", "on_scene", NOW + timedelta(minutes=3), None, "")
+    with pytest.raises(Refused):
+        service.send("E-1", ["PU-FAR"], "go instead", "officer-1", "second", replaces=old)
+    with engine.connect() as conn:
+        assert conn.execute(select(instructions.c.state)).scalars().all() == ["on_scene"]
+        assert conn.execute(select(unit_reservations.c.unit_id)).scalars().all() == ["PU-NEAR"]

@@ -79,3 +79,27 @@ def test_dispatch_ui002_double_click_sends_once(live_server: LiveServer, page: P
     expect(page.locator(f"#{DispatchID.MESSAGE}")).not_to_have_attribute("data-dash-is-loading", "true")
     expect(page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")).to_have_count(1)
     assert len(r.xrange(keys.OUT_INSTRUCTIONS)) == 1
+
+
+def test_dispatch_ui003_reassign_from_the_open_instructions_list(
+    live_server: LiveServer, page: Page, r: redis.Redis
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    r.xadd(keys.UNITS, unit("PU-021", now, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
+    r.xadd(keys.UNITS, unit("PU-022", now, lon=f"{SEAT[0] + 0.01:.6f}", lat=f"{SEAT[1]:.6f}"))
+    open_live(page, live_server.url)
+    r.xadd(keys.INCIDENTS, incident("RE-1"))
+    page.locator(f"#{LiveID.FEED} [data-event-id='RE-1']").click()
+    expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-021']")).to_be_checked()
+    page.click(f"#{DispatchID.SEND}")
+    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
+    expect(row.locator(".instr-unit")).to_have_text("PU-021")
+
+    row.locator("button", has_text="改派").click()
+    expect(page.locator(f"#{DispatchID.REASSIGN_NOTE}")).to_contain_text("改派指令")
+    page.locator(f"#{DispatchID.UNITS} input[value='PU-022']").check()
+    expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-021']")).to_be_disabled()  # still held
+    page.click(f"#{DispatchID.SEND}")
+    expect(row).to_have_count(1)
+    expect(row.locator(".instr-unit")).to_have_text("PU-022")
+    expect(page.locator(f"#{DispatchID.REASSIGN_NOTE}")).to_be_empty()
