@@ -24,10 +24,9 @@ import requests
 
 from bench.common import free_port, percentile, report, start_server, stop_server
 from dispatch.recommend import rank_units
-from layouts.ids import DispatchID
 from streams import keys
 from streams.connection import EmbeddedRedis, connect
-from tests.helpers import SEAT, incident, unit
+from tests.helpers import SEAT, incident, send_output, send_request, unit
 
 UNITS = 300
 SENDS = 200
@@ -84,25 +83,12 @@ def send_path(tmp: Path) -> list[tuple[str, str]]:
         while r.hlen(keys.UNIT_STATE) < SENDS and time.monotonic() < deadline:
             time.sleep(0.05)  # the consumer is filling unit state
         http = requests.Session()
-        layout = http.get(f"{base}/_dash-dependencies", timeout=10).json()
-        output = next(d["output"] for d in layout
-                      if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@"))
-        message_prop, key_prop = (part.split(".", 1)[1] for part in output.strip(".").split("..."))
+        output = send_output(http.get(f"{base}/_dash-dependencies", timeout=10).json())
         newest = r.xrevrange(keys.OUT_INSTRUCTIONS, count=1)
         last = newest[0][0] if newest else "0-0"
         latencies, xadds = [], []
         for n in range(SENDS):
-            body = {
-                "output": output,
-                "outputs": [{"id": DispatchID.MESSAGE, "property": message_prop},
-                            {"id": DispatchID.KEY, "property": key_prop}],
-                "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
-                "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": f"B-{n}"},
-                          {"id": DispatchID.UNITS, "property": "value", "value": [f"PU-{n:03d}"]},
-                          {"id": DispatchID.TEXT, "property": "value", "value": "请立即前往"},
-                          {"id": DispatchID.KEY, "property": "data", "value": f"bench-{n}"}],
-                "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
-            }
+            body = send_request(output, f"B-{n}", f"PU-{n:03d}", f"bench-{n}")
             start = time.perf_counter()
             http.post(f"{base}/_dash-update-component", json=body, timeout=10).raise_for_status()
             entries = r.xread({keys.OUT_INSTRUCTIONS: last}, block=5000, count=1)

@@ -26,7 +26,7 @@ from settings import PROJECT_ROOT
 from store.db import incidents, make_engine
 from streams import keys
 from streams.connection import EmbeddedRedis, connect
-from tests.helpers import incident, wait_until
+from tests.helpers import incident, send_output, send_request, wait_until
 
 
 def published_ids(r: redis.Redis) -> list[str]:
@@ -202,22 +202,6 @@ def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
     assert good_rate >= 0.9 * rates["clean"]
 
 
-def _send_body(output: str, incident_id: str, unit_id: str, key: str) -> dict[str, object]:
-    from layouts.ids import DispatchID
-
-    message_prop, key_prop = (part.split(".", 1)[1] for part in output.strip(".").split("..."))
-    return {
-        "output": output,
-        "outputs": [{"id": DispatchID.MESSAGE, "property": message_prop}, {"id": DispatchID.KEY, "property": key_prop}],
-        "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
-        "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": incident_id},
-                  {"id": DispatchID.UNITS, "property": "value", "value": [unit_id]},
-                  {"id": DispatchID.TEXT, "property": "value", "value": "请立即前往"},
-                  {"id": DispatchID.KEY, "property": "data", "value": key}],
-        "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
-    }
-
-
 def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Each instruction exists once or not at all; a retry tells the officer which."""
     import requests
@@ -240,8 +224,7 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     proc, _ = start_server(port, tmp_path / "app", env)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: r.hlen(keys.UNIT_STATE) == sends and kept(engine) == sends, what="units and incidents")
-    output = next(d["output"] for d in requests.get(f"{base}/_dash-dependencies", timeout=10).json()
-                  if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@"))
+    output = send_output(requests.get(f"{base}/_dash-dependencies", timeout=10).json())
 
     def instruction_count(key: str) -> int:
         with engine.connect() as conn:
@@ -254,7 +237,7 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     kill_at = rng.sample(range(5, sends - 5), 6)
     http = requests.Session()
     for n in range(sends):
-        key, body = f"key-{n}", _send_body(output, f"A-{n}", f"PU-{n:03d}", f"key-{n}")
+        key, body = f"key-{n}", send_request(output, f"A-{n}", f"PU-{n:03d}", f"key-{n}")
         if n in kill_at:  # the process dies while this request is in flight
             threading.Timer(rng.uniform(0.0, 0.02), proc.send_signal, args=(signal.SIGKILL,)).start()
         try:

@@ -49,3 +49,36 @@ def wait_until(condition: Callable[[], T], timeout: float = 20.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def send_request(output: str, incident_id: str, unit_id: str, key: str, body: str = "请立即前往") -> dict:
+    """The POST a browser makes when the officer clicks "send" (Dash's callback wire format).
+
+    ``output`` is the send callback's key in ``/_dash-dependencies`` (Dash suffixes
+    duplicated outputs with a hash, so it is read, not spelled).
+    """
+    from layouts.ids import DispatchID
+
+    outputs = []
+    for part in output.strip(".").split("..."):
+        component, prop = part.split(".", 1)
+        outputs.append({"id": component, "property": prop})
+    return {
+        "output": output,
+        "outputs": outputs,
+        "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
+        "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": incident_id},
+                  {"id": DispatchID.UNITS, "property": "value", "value": [unit_id]},
+                  {"id": DispatchID.TEXT, "property": "value", "value": body},
+                  {"id": DispatchID.KEY, "property": "data", "value": key},
+                  {"id": DispatchID.REPLACES, "property": "data", "value": None}],
+        "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
+    }
+
+
+def send_output(dependencies: list[dict]) -> str:
+    """The send callback's output key, from Dash's dependency list."""
+    from layouts.ids import DispatchID
+
+    return next(d["output"] for d in dependencies if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@")
+                and any(i["id"] == DispatchID.SEND for i in d["inputs"]))

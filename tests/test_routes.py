@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime
 
 from app import create_app
-from layouts.ids import ID, DispatchID, Route
+from layouts.ids import ID, Route
 from settings import Settings
 from store.db import incidents
 from streams import keys
-from tests.helpers import SEAT
+from tests.helpers import SEAT, send_output, send_request
 
 
 def test_route001_geometry_is_served_gzip_and_cacheable(settings: Settings) -> None:
@@ -73,19 +73,8 @@ def test_route005_a_retried_send_request_makes_one_instruction(settings: Setting
             event_id="E-1", stream_id="1-0", reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],
             grid="SC-048", category="noise", priority=2, address="x", description="", source="110"))
     app_client = app.server.test_client()
-    # The send callback's output key (Dash suffixes duplicate outputs with a hash).
-    output = next(k for k in app.dash.callback_map if k.startswith(f"..{DispatchID.MESSAGE}.children@"))
-    message_prop, key_prop = (part.split(".", 1)[1] for part in output.strip(".").split("..."))
-    body = {
-        "output": output,
-        "outputs": [{"id": DispatchID.MESSAGE, "property": message_prop}, {"id": DispatchID.KEY, "property": key_prop}],
-        "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
-        "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": "E-1"},
-                  {"id": DispatchID.UNITS, "property": "value", "value": ["PU-1"]},
-                  {"id": DispatchID.TEXT, "property": "value", "value": "go"},
-                  {"id": DispatchID.KEY, "property": "data", "value": "retry-key"}],
-        "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
-    }
+    body = send_request(send_output(app_client.get("/_dash-dependencies").get_json()), "E-1", "PU-1", "retry-key",
+                        body="go")
     first = app_client.post("/_dash-update-component", json=body)
     second = app_client.post("/_dash-update-component", json=body)
     assert first.status_code == second.status_code == 200
