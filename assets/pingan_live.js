@@ -121,12 +121,38 @@
     });
   }
 
-  function unitIcon(u) {
-    const arrow = el("div", "unit-arrow", "▲");
-    arrow.style.color = UNIT_COLOURS[u.status] || "#ffffff";
-    arrow.style.transform = "rotate(" + (u.heading || 0) + "deg)";
-    arrow.setAttribute("data-unit-id", u.unit_id);
-    return L.divIcon({ className: "unit-marker", html: arrow, iconSize: [14, 14] });
+  // Patrol units: a small canvas dot coloured by status with a short line showing the heading.
+  const HEADING_M = 300;
+
+  function headingEnd(u) {
+    const rad = (u.heading || 0) * Math.PI / 180;
+    const dLat = HEADING_M * Math.cos(rad) / 110574;
+    const dLon = HEADING_M * Math.sin(rad) / (111320 * Math.cos(u.lat * Math.PI / 180));
+    return [u.lat + dLat, u.lon + dLon];
+  }
+
+  function unitMarker(u, layer) {
+    const colour = UNIT_COLOURS[u.status] || "#ffffff";
+    const dot = L.circleMarker([u.lat, u.lon], {
+      renderer: renderer(), radius: 5, color: "#0b1a30", weight: 1.5, fillColor: colour, fillOpacity: 1,
+    });
+    const line = L.polyline([[u.lat, u.lon], headingEnd(u)], {
+      renderer: renderer(), color: colour, weight: 2, interactive: false,
+    });
+    dot.bindTooltip(tooltipLines(function () {
+      const d = state.units.get(u.unit_id).data;
+      return [d.unit_id + "  " + t("unit." + d.status)];
+    }), { className: "grid-tooltip", direction: "top" });
+    const item = { dot: dot.addTo(layer), line: line.addTo(layer) };
+    return item;
+  }
+
+  function moveUnit(item, u) {
+    const colour = UNIT_COLOURS[u.status] || "#ffffff";
+    item.dot.setLatLng([u.lat, u.lon]);
+    item.dot.setStyle({ fillColor: colour });
+    item.line.setLatLngs([[u.lat, u.lon], headingEnd(u)]);
+    item.line.setStyle({ color: colour });
   }
 
   function alertMarker(a) {
@@ -153,7 +179,7 @@
     };
     state.incidents.forEach(function (item) { item.marker = incidentMarker(item.data).addTo(state.layers.incidents); });
     recordDrawn(Array.from(state.incidents.keys()));
-    state.units.forEach(function (item) { item.marker = L.marker([item.data.lat, item.data.lon], { icon: unitIcon(item.data), keyboard: false }).addTo(state.layers.units); });
+    state.units.forEach(function (item) { item.marker = unitMarker(item.data, state.layers.units); });
     state.alerts.forEach(function (item) { item.marker = alertMarker(item.data).addTo(state.layers.alerts); });
     return state.layers;
   }
@@ -220,10 +246,9 @@
       const item = state.units.get(d.unit_id);
       if (item) {
         item.data = d;
-        if (item.marker) { item.marker.setLatLng([d.lat, d.lon]); item.marker.setIcon(unitIcon(d)); }
+        if (item.marker) { moveUnit(item.marker, d); }
       } else {
-        const marker = layers ? L.marker([d.lat, d.lon], { icon: unitIcon(d), keyboard: false }).addTo(layers.units) : null;
-        state.units.set(d.unit_id, { data: d, marker: marker });
+        state.units.set(d.unit_id, { data: d, marker: layers ? unitMarker(d, layers.units) : null });
       }
     } else if (ev.type === "alert" || ev.type === "fault") {
       if (state.alerts.has(d.event_id)) { return; }
@@ -317,8 +342,8 @@
       state.incidents.set(p.event_id, { data: p, marker: layers ? incidentMarker(p).addTo(layers.incidents) : null });
     });
     snap.units.forEach(function (u) {
-      const marker = layers ? L.marker([u.lat, u.lon], { icon: unitIcon(u), keyboard: false }).addTo(layers.units) : null;
-      state.units.set(u.unit_id, { data: u, marker: marker });
+      state.units.set(u.unit_id, { data: u, marker: null });
+      if (layers) { state.units.get(u.unit_id).marker = unitMarker(u, layers.units); }
     });
     state.deadLetters = (snap.counters && snap.counters.dead_letters) || 0;
     state.instructions.clear();

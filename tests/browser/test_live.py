@@ -106,3 +106,19 @@ def test_live_ui006_connection_indicator_goes_stale_without_events(
     expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill stale")
     r.xadd(keys.INCIDENTS, incident("ST-2"))
     expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
+
+
+def test_live_ui007_patrol_units_move_with_heading_and_status(
+    live_server: LiveServer, page: Page, r: redis.Redis
+) -> None:
+    open_live(page, live_server.url)
+    r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": "2026-11-27T16:45:00+08:00", "lon": "112.43",
+                        "lat": "39.33", "status": "available", "heading": "90"})
+    unit_js = ("() => { const u = window.pingan.live.state.units.get('PU-100');"
+               " return u && u.marker ? [u.marker.dot.getLatLng().lng, u.marker.dot.options.fillColor] : null; }")
+    page.wait_for_function(f"({unit_js})() !== null")
+    assert page.evaluate(unit_js) == [112.43, "#00e676"]
+    r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": "2026-11-27T16:45:05+08:00", "lon": "112.44",
+                        "lat": "39.33", "status": "busy", "heading": "90"})
+    page.wait_for_function(f"({unit_js})()[0] === 112.44")
+    assert page.evaluate(unit_js) == [112.44, "#ffab00"]
