@@ -185,17 +185,20 @@ def _load(url: str, good: int, bad: int, tag: str) -> None:
 
 def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
     good, bad = (100_000, 1000) if long_form else (30_000, 300)
-    rates = {}
-    for label, poison in (("clean", 0), ("poisoned", bad)):
-        server = EmbeddedRedis(tmp_path / label)
-        url = server.start()
-        database = f"sqlite:///{tmp_path / label / 'p.sqlite3'}"
-        _load(url, good, poison, label)
-        rates[label] = _drain(url, database, good + poison)
-        r = connect(url)
-        dead = r.xlen(keys.DEAD)
-        server.stop()
-        assert dead == poison
+    rates: dict[str, float] = {"clean": 0.0, "poisoned": 0.0}
+    # Alternate the two runs and keep each one's best: on 2 shared cores single runs vary by ~5-10%.
+    for attempt in range(3):
+        for label, poison in (("clean", 0), ("poisoned", bad)):
+            folder = tmp_path / f"{label}-{attempt}"
+            server = EmbeddedRedis(folder)
+            url = server.start()
+            _load(url, good, poison, label)
+            rate = _drain(url, f"sqlite:///{folder / 'p.sqlite3'}", good + poison)
+            print(f"  {label} run {attempt}: {rate:,.0f} entries/s")
+            rates[label] = max(rates[label], rate)
+            dead = connect(url).xlen(keys.DEAD)
+            server.stop()
+            assert dead == poison
     good_rate = rates["poisoned"] * good / (good + bad)
     print(f"\n[fault003] {bad} malformed among {good} good: all {bad} in cc:dead; good throughput "
           f"{good_rate:,.0f}/s poisoned vs {rates['clean']:,.0f}/s clean ({good_rate / rates['clean']:.0%})")
