@@ -21,24 +21,15 @@ def _env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: float, cast: type[int] | type[float]) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        kind = "an integer" if cast is int else "a number"
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from exc
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -91,15 +82,15 @@ class Settings:
         """Build settings from the environment; keyword overrides win (used by tests)."""
         values: dict[str, object] = {
             "host": _env_str("HOST", cls.host),
-            "port": _env_int("PORT", cls.port),
+            "port": _env_number("PORT", cls.port, int),
             "tile_url": _env_str("TILE_URL", cls.tile_url),
             "tile_attribution": _env_str("TILE_ATTRIBUTION", cls.tile_attribution),
             "language": _env_str("UI_LANGUAGE", cls.language) or cls.language,
             "redis_url": _env_str("REDIS_URL", cls.redis_url),
             "database_url": _env_str("DATABASE_URL", cls.database_url),
             "simulator": _env_bool("SIMULATOR", cls.simulator),
-            "sim_speed": _env_float("SIM_SPEED", cls.sim_speed),
-            "stale_after_s": _env_float("STALE_AFTER_S", cls.stale_after_s),
+            "sim_speed": _env_number("SIM_SPEED", cls.sim_speed, float),
+            "stale_after_s": _env_number("STALE_AFTER_S", cls.stale_after_s, float),
             "secret_key": _env_str("SECRET_KEY", cls.secret_key),
             "allowed_origins": tuple(o.strip() for o in _env_str("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         }
