@@ -4,6 +4,8 @@
   (``dispatch.recommend.rank_units``), median of 2,000 runs. Yardstick: the same
   ranking done the plain way (a Python loop computing haversine per unit and
   sorting), in the same run.
+- **Callback load**: 16 officer sessions at once, each opening an incident's panel
+  (ranking 2,000 units) and sending, for 15 s: p50/p95/p99 and any 5xx.
 - **Send**: the real send path as the officer's browser calls it — an HTTP POST
   to Dash's callback endpoint of a running app — until the instruction is in
   ``cc:out:instructions`` (read by a blocking XREAD), 200 sends, each to a fresh
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import requests
 
 from bench.common import free_port, percentile, report, start_server, stop_server
 from dispatch.recommend import rank_units
+from layouts.ids import DispatchID
 from streams import keys
 from streams.connection import EmbeddedRedis, connect
 from tests.helpers import SEAT, incident, send_output, send_request, unit
@@ -108,10 +112,85 @@ def send_path(tmp: Path) -> list[tuple[str, str]]:
         server.stop()
 
 
+def _panel_request(dependencies: list[dict[str, Any]], incident_id: str) -> dict[str, Any]:
+    """The POST a page makes when the officer clicks an incident (the dispatch panel renders)."""
+    dep = next(d for d in dependencies if any(i["id"] == DispatchID.INCIDENT for i in d["inputs"]))
+    outputs = [{"id": part.split(".", 1)[0], "property": part.split(".", 1)[1]}
+               for part in dep["output"].strip(".").split("...")]
+    return {"output": dep["output"], "outputs": outputs,
+            "inputs": [{"id": DispatchID.INCIDENT, "property": "data", "value": incident_id}],
+            "changedPropIds": [f"{DispatchID.INCIDENT}.data"]}
+
+
+def callback_load(tmp: Path, sessions: int = 16, seconds: float = 15.0) -> list[tuple[str, str]]:
+    """Many officer sessions opening panels and sending at once (each send to its own unit)."""
+    server = EmbeddedRedis(tmp)
+    url = server.start()
+    r = connect(url)
+    port = free_port()
+    proc, _ = start_server(port, tmp / "app", {"REDIS_URL": url})
+    base = f"http://127.0.0.1:{port}"
+    units = 2000
+    try:
+        pipe = r.pipeline(transaction=False)
+        for n in range(units):
+            pipe.xadd(keys.UNITS, unit(f"PU-{n:04d}", "2026-11-27T09:30:00+08:00",
+                                       lon=f"{SEAT[0] + (n % 50) * 1e-3:.6f}", lat=f"{SEAT[1] + (n // 50) * 1e-3:.6f}"))
+            pipe.xadd(keys.INCIDENTS, incident(f"C-{n}"))
+        pipe.execute()
+        deadline = time.monotonic() + 60
+        while r.hlen(keys.UNIT_STATE) < units and time.monotonic() < deadline:
+            time.sleep(0.05)  # the consumer is filling unit state
+        dependencies = requests.get(f"{base}/_dash-dependencies", timeout=10).json()
+        send_key = send_output(dependencies)
+        panel_ms: list[float] = []
+        send_ms: list[float] = []
+        errors: list[int] = []
+        counter = iter(range(units))
+        lock = threading.Lock()
+        stop_at = time.monotonic() + seconds
+
+        def officer() -> None:
+            http = requests.Session()
+            while time.monotonic() < stop_at:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                for body, sink in ((_panel_request(dependencies, f"C-{n}"), panel_ms),
+                                   (send_request(send_key, f"C-{n}", f"PU-{n:04d}", f"load-{n}"), send_ms)):
+                    started = time.perf_counter()
+                    response = http.post(f"{base}/_dash-update-component", json=body, timeout=30)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    with lock:
+                        sink.append(elapsed)
+                        if response.status_code >= 500:
+                            errors.append(response.status_code)
+
+        threads = [threading.Thread(target=officer) for _ in range(sessions)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        def summary(samples: list[float]) -> str:
+            return (f"p50 {percentile(samples, 50):.0f}  p95 {percentile(samples, 95):.0f}  "
+                    f"p99 {percentile(samples, 99):.0f} ms  ({len(samples)} calls)")
+
+        return [(f"open panel (rank 2,000 units), {sessions} sessions", summary(panel_ms)),
+                (f"send instruction, {sessions} sessions", summary(send_ms)),
+                ("5xx responses", str(len(errors)))]
+    finally:
+        stop_server(proc)
+        server.stop()
+
+
 def run() -> None:
     report("dispatch: ranking", ranking())
     with tempfile.TemporaryDirectory() as tmp:
         report("dispatch: send (real HTTP to the Dash callback, SQLite, embedded Redis)", send_path(Path(tmp)))
+    with tempfile.TemporaryDirectory() as tmp:
+        report("dispatch: callback load (werkzeug threaded dev server, SQLite)", callback_load(Path(tmp)))
 
 
 if __name__ == "__main__":
