@@ -19,10 +19,13 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import redis
 import requests
 
 from bench.common import free_port, percentile, report, start_server, stop_server
@@ -69,30 +72,39 @@ def ranking() -> list[tuple[str, str]]:
             ("yardstick: Python loop + sort, median", f"{plain:.3f} ms")]
 
 
-def send_path(tmp: Path) -> list[tuple[str, str]]:
+@contextmanager
+def _app_with_units(tmp: Path, count: int, tag: str) -> Iterator[tuple[redis.Redis, str]]:
+    """A running app on its own Redis, with ``count`` units (PU-0000…) and incidents (tag-0…) ingested."""
     server = EmbeddedRedis(tmp)
     url = server.start()
     r = connect(url)
     port = free_port()
     proc, _ = start_server(port, tmp / "app", {"REDIS_URL": url})
-    base = f"http://127.0.0.1:{port}"
     try:
-        now = "2026-11-27T09:30:00+08:00"
         pipe = r.pipeline(transaction=False)
-        for n in range(SENDS):
-            pipe.xadd(keys.UNITS, unit(f"PU-{n:03d}", now, lon=f"{SEAT[0] + n * 1e-4:.6f}", lat=f"{SEAT[1]:.6f}"))
-            pipe.xadd(keys.INCIDENTS, incident(f"B-{n}"))
+        for n in range(count):
+            pipe.xadd(keys.UNITS, unit(f"PU-{n:04d}", "2026-11-27T09:30:00+08:00",
+                                       lon=f"{SEAT[0] + (n % 50) * 1e-3:.6f}", lat=f"{SEAT[1] + (n // 50) * 1e-3:.6f}"))
+            pipe.xadd(keys.INCIDENTS, incident(f"{tag}-{n}"))
         pipe.execute()
-        deadline = time.monotonic() + 30
-        while r.hlen(keys.UNIT_STATE) < SENDS and time.monotonic() < deadline:
-            time.sleep(0.05)  # the consumer is filling unit state
+        deadline = time.monotonic() + 60
+        while r.hlen(keys.UNIT_STATE) < count and time.monotonic() < deadline:
+            time.sleep(0.05)  # the consumer is filling unit state: nothing to await
+        yield r, f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(proc)
+        server.stop()
+
+
+def send_path(tmp: Path) -> list[tuple[str, str]]:
+    with _app_with_units(tmp, SENDS, "B") as (r, base):
         http = requests.Session()
         output = send_output(http.get(f"{base}/_dash-dependencies", timeout=10).json())
         newest = r.xrevrange(keys.OUT_INSTRUCTIONS, count=1)
         last = newest[0][0] if newest else "0-0"
         latencies, xadds = [], []
         for n in range(SENDS):
-            body = send_request(output, f"B-{n}", f"PU-{n:03d}", f"bench-{n}")
+            body = send_request(output, f"B-{n}", f"PU-{n:04d}", f"bench-{n}")
             start = time.perf_counter()
             http.post(f"{base}/_dash-update-component", json=body, timeout=10).raise_for_status()
             entries = r.xread({keys.OUT_INSTRUCTIONS: last}, block=5000, count=1)
@@ -107,9 +119,6 @@ def send_path(tmp: Path) -> list[tuple[str, str]]:
              f"p99 {percentile(latencies, 99):.1f} ms  ({SENDS} sends)"),
             ("yardstick: one XADD round trip", f"p50 {percentile(xadds, 50):.2f}  p95 {percentile(xadds, 95):.2f} ms"),
         ]
-    finally:
-        stop_server(proc)
-        server.stop()
 
 
 def _panel_request(dependencies: list[dict[str, Any]], incident_id: str) -> dict[str, Any]:
@@ -124,23 +133,8 @@ def _panel_request(dependencies: list[dict[str, Any]], incident_id: str) -> dict
 
 def callback_load(tmp: Path, sessions: int = 16, seconds: float = 15.0) -> list[tuple[str, str]]:
     """Many officer sessions opening panels and sending at once (each send to its own unit)."""
-    server = EmbeddedRedis(tmp)
-    url = server.start()
-    r = connect(url)
-    port = free_port()
-    proc, _ = start_server(port, tmp / "app", {"REDIS_URL": url})
-    base = f"http://127.0.0.1:{port}"
     units = 2000
-    try:
-        pipe = r.pipeline(transaction=False)
-        for n in range(units):
-            pipe.xadd(keys.UNITS, unit(f"PU-{n:04d}", "2026-11-27T09:30:00+08:00",
-                                       lon=f"{SEAT[0] + (n % 50) * 1e-3:.6f}", lat=f"{SEAT[1] + (n // 50) * 1e-3:.6f}"))
-            pipe.xadd(keys.INCIDENTS, incident(f"C-{n}"))
-        pipe.execute()
-        deadline = time.monotonic() + 60
-        while r.hlen(keys.UNIT_STATE) < units and time.monotonic() < deadline:
-            time.sleep(0.05)  # the consumer is filling unit state
+    with _app_with_units(tmp, units, "C") as (_, base):
         dependencies = requests.get(f"{base}/_dash-dependencies", timeout=10).json()
         send_key = send_output(dependencies)
         panel_ms: list[float] = []
@@ -180,9 +174,6 @@ def callback_load(tmp: Path, sessions: int = 16, seconds: float = 15.0) -> list[
         return [(f"open panel (rank 2,000 units), {sessions} sessions", summary(panel_ms)),
                 (f"send instruction, {sessions} sessions", summary(send_ms)),
                 ("5xx responses", str(len(errors)))]
-    finally:
-        stop_server(proc)
-        server.stop()
 
 
 def run() -> None:
