@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench browser setup grids clean faults faults-long
+.PHONY: run test lint bench browser setup grids clean faults faults-long audit user
 
 setup: $(STAMP)
 
@@ -38,6 +38,14 @@ grids: setup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# Known vulnerabilities in the pinned dependencies fail the build (scripts/audit_deps.py).
+audit: setup
+	$(PY) scripts/audit_deps.py
+
+# make user NAME=wang ROLE=duty_officer [STATION=PS-03]: prints the first password once.
+user: setup
+	$(PY) -m auth add $(NAME) --role $(ROLE) $(if $(STATION),--station $(STATION))
 
 faults: setup
 	$(PY) -m pytest -q -s faults

@@ -22,19 +22,26 @@ from flask import Flask
 from flask_socketio import SocketIO
 from sqlalchemy import Engine
 
+import auth.admin
+import auth.web
 import callbacks.dispatch
 import callbacks.live
 import callbacks.map
 import routes.geo
 import routes.live
 import routes.ops
+from auth.guard import Security, current_viewer
+from auth.sessions import SessionRegistry
+from auth.users import UserStore
 from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from i18n import text
 from layouts.dispatch import dynamic_components
+from layouts.ids import AuthID
 from layouts.shell import index_html, page
 from settings import PROJECT_ROOT, Settings
+from store.audit import AuditLog
 from store.db import database_url, make_engine
 from streams.connection import EmbeddedRedis, connect
 from streams.consumer import Consumer
@@ -58,6 +65,7 @@ class PinganApp:
     engine: Engine
     hub: PushHub
     dispatch: DispatchService
+    security: Security
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -67,6 +75,8 @@ class PinganApp:
         if self.threads:
             return
         self._spawn("push-hub", self.hub.run, self.stop_event)
+        self._spawn("socket-cutter", auth.web.SocketCutter(connect(self.redis_url), self.socketio).run,
+                    self.stop_event)
         self._spawn("outbox-relay", self.dispatch.run_relay, self.stop_event)
         if consumer:
             worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, dispatch=self.dispatch)
@@ -122,24 +132,43 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         compress=False,
     )
     dash_app.index_string = index_html(settings)
-    dash_app.layout = page(settings)
-    dash_app.validation_layout = html.Div([page(settings), *dynamic_components()])
-    routes.geo.register(server, grids, settings.language)
-    routes.live.register(server, socketio, hub)
+    # Built per request: the page shows what the signed-in viewer's role allows.
+    dash_app.layout = lambda: page(settings, current_viewer())
+    dash_app.validation_layout = html.Div([page(settings), *dynamic_components(), html.Button(id=AuthID.LOGOUT)])
     client = connect(redis_url)
+    security = make_security(settings, engine, client)
+    routes.geo.register(server, grids, settings.language)
+    routes.live.register(server, socketio, hub, grids)
     routes.ops.register(server, client, engine, hub)
+    auth.admin.register(server, settings.language, grids.stations(settings.language))
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
     callbacks.dispatch.register(dash_app, dispatch, settings)
+    # After every callback: Dash's inline scripts are known, so the CSP can list their hashes.
+    script_hashes = list(dash_app.csp_hashes())
+    auth.web.install(server, security, settings, csp_hashes=lambda: script_hashes)
     return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
                      devices=devices, redis_url=redis_url, redis=client, engine=engine, hub=hub,
-                     dispatch=dispatch, embedded_redis=embedded)
+                     dispatch=dispatch, security=security, embedded_redis=embedded)
+
+
+def make_security(settings: Settings, engine: Engine, r: redis.Redis) -> Security:
+    """Accounts, sessions and the audit log, tuned by ``settings``."""
+    sessions = SessionRegistry(r, idle_s=settings.idle_lock_minutes * 60, lifetime_s=settings.session_hours * 3600,
+                               kiosk_lifetime_s=settings.kiosk_session_days * 86400)
+    return Security(users=UserStore(engine), sessions=sessions, audit=AuditLog(engine),
+                    login_per_minute=settings.login_per_minute)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app()
+    password = app.security.users.ensure_admin()
+    if password:
+        # Printed once, never stored in clear: the first sign-in of a fresh installation.
+        print(f"\n  First start: administrator account created.\n  username: admin\n  password: {password}\n"
+              "  Sign in at /login, then create the duty officers' accounts under /admin.\n", flush=True)
     app.start()
     # SIGTERM ends the server loop like Ctrl-C does; `finally` then stops the workers.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -64,10 +64,20 @@ class Settings:
     sim_speed: float = 1.0
     # STALE_AFTER_S: a feed with no event for this long is shown as stale.
     stale_after_s: float = 60.0
-    secret_key: str = ""  # SECRET_KEY: empty generates one per var_dir
+    secret_key: str = ""  # SECRET_KEY: signs session cookies; empty keeps a random one in var_dir
     # ALLOWED_ORIGINS: comma-separated extra origins allowed to open Socket.IO
     # connections; by default only the page's own origin may.
     allowed_origins: tuple[str, ...] = ()
+    # IDLE_LOCK_MINUTES: a person's session locks after this long without activity.
+    idle_lock_minutes: float = 30.0
+    # SESSION_HOURS: absolute lifetime of a person's session, active or not.
+    session_hours: float = 12.0
+    # KIOSK_SESSION_DAYS: lifetime of a big screen's session (screens have no idle lock).
+    kiosk_session_days: float = 30.0
+    # LOGIN_PER_MINUTE: sign-in attempts allowed per client address per minute.
+    login_per_minute: int = 10
+    # SECURE_COOKIES: mark cookies Secure and send HSTS; set it when served over HTTPS.
+    secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -92,6 +102,11 @@ class Settings:
             "sim_speed": _env_number("SIM_SPEED", cls.sim_speed, float),
             "stale_after_s": _env_number("STALE_AFTER_S", cls.stale_after_s, float),
             "secret_key": _env_str("SECRET_KEY", cls.secret_key),
+            "idle_lock_minutes": _env_number("IDLE_LOCK_MINUTES", cls.idle_lock_minutes, float),
+            "session_hours": _env_number("SESSION_HOURS", cls.session_hours, float),
+            "kiosk_session_days": _env_number("KIOSK_SESSION_DAYS", cls.kiosk_session_days, float),
+            "login_per_minute": _env_number("LOGIN_PER_MINUTE", cls.login_per_minute, int),
+            "secure_cookies": _env_bool("SECURE_COOKIES", cls.secure_cookies),
             "allowed_origins": tuple(o.strip() for o in _env_str("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         }
         if os.environ.get("VAR_DIR"):

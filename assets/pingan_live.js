@@ -37,10 +37,10 @@
   const AMBER_FRACTION = 0.2;
 
   function post(url, body) {
-    return fetch(url, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      credentials: "same-origin",
-    }).catch(function () { /* the hub re-sends; a new connection re-subscribes */ });
+    // pingan_auth.js adds the CSRF header and leaves for the sign-in page when the session is over.
+    const auth = window.pingan.auth;
+    return auth.post(url, body).then(auth.check)
+      .catch(function () { /* the hub re-sends; a new connection re-subscribes */ });
   }
 
   function subscribe() {

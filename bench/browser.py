@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 # The closed network refuses Chromium's background connections: switch them off.
 CHROMIUM_ARGS = [
@@ -34,3 +38,12 @@ def chromium_path() -> str:
     if path is None:
         raise RuntimeError("chromium is not installed: run `make browser` (Debian package `chromium`)")
     return path
+
+
+def sign_in_page(page: Page, base_url: str, username: str, password: str, then: str = "/") -> None:
+    """Sign in through the real form, like the person at the desk, and wait for ``then``."""
+    page.goto(f"{base_url}/login?next={then}")
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base_url}{then}")

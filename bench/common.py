@@ -29,13 +29,31 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank]
 
 
+# The account benchmarks and fault drills sign in with (created in the server's database).
+BENCH_USER = "bench"
+BENCH_PASSWORD = "bench-password-not-secret"
+
+
+def add_account(env: dict[str, str], username: str = BENCH_USER, role: str = "duty_officer") -> None:
+    """Create ``username`` in the database ``env`` points at (VAR_DIR / DATABASE_URL), if missing."""
+    done = subprocess.run([sys.executable, "-m", "auth", "add", username, "--role", role, "--password",
+                           BENCH_PASSWORD], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0 and "exists" not in done.stderr:
+        raise RuntimeError(f"could not create {username}: {done.stderr.strip()}")
+
+
 def start_server(port: int, var_dir: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
-    """Start ``python app.py`` and return it with the seconds until it first answered ``/``."""
-    env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir), "SIMULATOR": "0", **(extra_env or {})}
+    """Start ``python app.py`` (with the bench account) and return it with the seconds until it answered.
+
+    Sign-ins are not rate limited here: load tools sign many clients in at once.
+    """
+    env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir), "SIMULATOR": "0",
+           "LOGIN_PER_MINUTE": "1000000", **(extra_env or {})}
+    add_account(env)
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}/healthz"
     deadline = started + 60
     while time.perf_counter() < deadline:
         if proc.poll() is not None:

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import redis
-import requests
 
-from bench.common import free_port, percentile, report, start_server, stop_server
+from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, percentile, report, start_server, stop_server
+from bench.live_client import sign_in
 from dispatch.recommend import rank_units
 from layouts.ids import DispatchID
 from streams import keys
@@ -98,7 +98,7 @@ def _app_with_units(tmp: Path, count: int, tag: str) -> Iterator[tuple[redis.Red
 
 def send_path(tmp: Path) -> list[tuple[str, str]]:
     with _app_with_units(tmp, SENDS, "B") as (r, base):
-        http = requests.Session()
+        http = sign_in(base, BENCH_USER, BENCH_PASSWORD)
         output = send_output(http.get(f"{base}/_dash-dependencies", timeout=10).json())
         newest = r.xrevrange(keys.OUT_INSTRUCTIONS, count=1)
         last = newest[0][0] if newest else "0-0"
@@ -135,7 +135,7 @@ def callback_load(tmp: Path, sessions: int = 16, seconds: float = 15.0) -> list[
     """Many officer sessions opening panels and sending at once (each send to its own unit)."""
     units = 2000
     with _app_with_units(tmp, units, "C") as (_, base):
-        dependencies = requests.get(f"{base}/_dash-dependencies", timeout=10).json()
+        dependencies = sign_in(base, BENCH_USER, BENCH_PASSWORD).get(f"{base}/_dash-dependencies", timeout=10).json()
         send_key = send_output(dependencies)
         panel_ms: list[float] = []
         send_ms: list[float] = []
@@ -145,7 +145,7 @@ def callback_load(tmp: Path, sessions: int = 16, seconds: float = 15.0) -> list[
         stop_at = time.monotonic() + seconds
 
         def officer() -> None:
-            http = requests.Session()
+            http = sign_in(base, BENCH_USER, BENCH_PASSWORD)
             while time.monotonic() < stop_at:
                 with lock:
                     n = next(counter, None)

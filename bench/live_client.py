@@ -6,6 +6,7 @@ Used by tests (two app processes both deliver) and benchmarks (server fan-out).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from typing import Any
@@ -17,10 +18,11 @@ import socketio
 class LiveClient:
     """Connect, subscribe, apply batches in order and acknowledge them, like a page does."""
 
-    def __init__(self, base_url: str, over_http: bool = False) -> None:
+    def __init__(self, base_url: str, http: requests.Session, over_http: bool = False) -> None:
+        """``http`` is a signed-in session (see :func:`sign_in`): the socket connects with its cookies."""
         self.base_url = base_url.rstrip("/")
         self.over_http = over_http  # acknowledge like a dash page (HTTP POST) or over the socket
-        self.http = requests.Session()
+        self.http = http
         self.sio = socketio.Client(reconnection=True)
         self.seq = 0
         self.last_id: str | None = None
@@ -35,7 +37,8 @@ class LiveClient:
         self.sio.on("connect", self._on_connect)
 
     def connect(self) -> LiveClient:
-        self.sio.connect(self.base_url, transports=["websocket"], wait_timeout=10)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        self.sio.connect(self.base_url, transports=["websocket"], wait_timeout=10, headers={"Cookie": cookies})
         return self
 
     def close(self) -> None:
@@ -94,3 +97,18 @@ class LiveClient:
                 if remaining <= 0:
                     raise AssertionError(f"{len(got)} of {count} {kind} events after {timeout} s")
                 self.changed.wait(remaining)
+
+
+def sign_in(base_url: str, username: str, password: str) -> requests.Session:
+    """A ``requests`` session signed in through the sign-in form, sending its CSRF header by itself."""
+    session = requests.Session()
+    page = session.get(f"{base_url}/login", timeout=10).text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    if token is None:
+        raise RuntimeError(f"no sign-in form at {base_url}/login")
+    response = session.post(f"{base_url}/login", data={"csrf": token.group(1), "username": username,
+                                                        "password": password}, allow_redirects=False, timeout=10)
+    if response.status_code != 302:
+        raise RuntimeError(f"sign-in as {username!r} refused ({response.status_code})")
+    session.headers["X-CSRFToken"] = session.cookies["_csrf_token"]
+    return session

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State
 
-from layouts.ids import ID, DispatchID, LiveID
+from layouts.ids import ID, AuthID, DispatchID, LiveID
 
 
 def register(app: Dash) -> None:
     """Attach the live-layer callbacks to ``app``."""
+    app.clientside_callback(
+        "function(n) { if (n) { window.pingan.auth.logout('logout'); } }",  # no outputs
+        Input(AuthID.LOGOUT, "n_clicks"),
+        prevent_initial_call=True,
+    )
     app.clientside_callback(
         "function(socketId, connected) { window.pingan.live.onSocket(socketId, connected); }",  # no outputs
         Input(LiveID.SOCKET, "socketId"),

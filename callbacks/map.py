@@ -5,6 +5,8 @@ from __future__ import annotations
 from dash import Dash, Input, Output, State, ctx, no_update
 from dash.development.base_component import Component
 
+from auth.guard import guard
+from auth.roles import Permission, Viewer
 from geo.index import GridIndex
 from i18n import text
 from layouts.ids import ID
@@ -37,7 +39,8 @@ def register(app: Dash, grids: GridIndex, settings: Settings) -> None:
         Input(ID.DETAILS_CLOSE, "n_clicks"),
         prevent_initial_call=True,
     )
-    def show_grid(feature: dict | None, _close: int) -> tuple[Component, str | None]:
+    @guard(Permission.VIEW_MAP, "grid.open")
+    def show_grid(feature: dict | None, _close: int, viewer: Viewer) -> tuple[Component, str | None]:
         if ctx.triggered_id == ID.DETAILS_CLOSE or not feature:
             return details_empty(language), None
         # The browser's copy of the feature is untrusted: only its code is used.

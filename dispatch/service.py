@@ -33,6 +33,7 @@ from dispatch.lifecycle import FIELD_STEPS, OPEN, TERMINAL, IllegalTransition, O
 from dispatch.recommend import Candidate, rank_units
 from geo.index import ARRIVAL_TARGET_MINUTES, GridIndex
 from i18n import text
+from store import audit
 from store.db import incidents, instruction_events, instructions, outbox, unit_reservations
 from streams import keys
 from streams.live import encode, incident_payload
@@ -313,6 +314,7 @@ class DispatchService:
             conn.execute(insert(instruction_events).values(
                 instruction_id="-", incident_id=incident_id, at=now, actor=officer, action="diverted_12345",
                 detail=reason[:500]))
+            audit.append(conn, officer, "incident.diverted_12345", target=incident_id, detail=reason[:500], at=now)
             payload = incident_payload(dict(incident)) | {"status": "diverted_12345", "reason": reason[:500],
                                                           "diverted_at": now.isoformat(), "officer": officer}
             self._queue(conn, keys.OUT_HOTLINE, {"data": json.dumps(payload, ensure_ascii=False)}, now)
@@ -370,6 +372,9 @@ class DispatchService:
         conn.execute(insert(instruction_events).values(
             instruction_id=row["instruction_id"], incident_id=row["incident_id"], at=at, actor=actor,
             action=action, detail=detail[:1000]))
+        # The audit record commits (or rolls back) with the change itself.
+        audit.append(conn, actor, f"instruction.{action}", target=row["instruction_id"],
+                     detail=f"incident={row['incident_id']} unit={row['unit_id']} {detail}"[:1000], at=at)
 
     def _queue(self, conn: Connection, stream: str, fields: dict[str, str], now: datetime) -> None:
         conn.execute(insert(outbox).values(stream=stream, payload=json.dumps(fields, ensure_ascii=False),

@@ -209,7 +209,8 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     """Each instruction exists once or not at all; a retry tells the officer which."""
     import requests
 
-    from bench.common import free_port, start_server, stop_server
+    from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, start_server, stop_server
+    from bench.live_client import sign_in
     from layouts.ids import DispatchID
     from store.db import instructions, outbox
     from tests.helpers import unit
@@ -227,7 +228,9 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     proc, _ = start_server(port, tmp_path / "app", env)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: r.hlen(keys.UNIT_STATE) == sends and kept(engine) == sends, what="units and incidents")
-    output = send_output(requests.get(f"{base}/_dash-dependencies", timeout=10).json())
+    # The officer's session lives in Redis and outlives the app process, like the browser's cookie.
+    http = sign_in(base, BENCH_USER, BENCH_PASSWORD)
+    output = send_output(http.get(f"{base}/_dash-dependencies", timeout=10).json())
 
     def instruction_count(key: str) -> int:
         with engine.connect() as conn:
@@ -238,7 +241,6 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     outcomes: list[str] = []
     rng = random.Random(5)
     kill_at = rng.sample(range(5, sends - 5), 6)
-    http = requests.Session()
     for n in range(sends):
         key, body = f"key-{n}", send_request(output, f"A-{n}", f"PU-{n:03d}", f"key-{n}")
         if n in kill_at:  # the process dies while this request is in flight
@@ -251,7 +253,7 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
             proc.wait()
             existed = instruction_count(key)
             proc, _ = start_server(port, tmp_path / "app", env)
-            reply = requests.post(f"{base}/_dash-update-component", json=body, timeout=10).json()
+            reply = http.post(f"{base}/_dash-update-component", json=body, timeout=10).json()
             shown = str(reply["response"][DispatchID.MESSAGE])
             # The officer retries the same click: the screen says "already sent" or "sent".
             told_right += ("重复提交" in shown) == (existed == 1)

@@ -90,6 +90,11 @@ class GridIndex:
         """Like :meth:`locate`, but return grid codes (``None`` outside the district)."""
         return [None if i == NO_GRID else str(self.codes[i]) for i in self.locate(lon, lat)]
 
+    def stations(self, language: str) -> list[tuple[str, str]]:
+        """(code, name) of every police station, by code."""
+        names = {grid.station: grid.localized("station", language) for grid in self._by_code.values()}
+        return sorted(names.items())
+
     @cached_property
     def stations_geojson(self) -> dict[str, Any]:
         return json.loads((self.data_dir / STATIONS_FILE).read_text(encoding="utf-8"))

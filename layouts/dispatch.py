@@ -12,7 +12,6 @@ from dispatch.service import Recommendation
 from i18n import text
 from layouts.ids import DispatchID
 from settings import Settings
-from streams.live import mask_caller
 
 
 def dispatch_panel(settings: Settings) -> html.Section:
@@ -61,8 +60,12 @@ def _unit_label(c: Candidate, language: str) -> html.Span:
     ])
 
 
-def dispatch_body(rec: Recommendation, language: str) -> list[object]:
-    """The panel for one incident (every value rendered as text)."""
+def dispatch_body(rec: Recommendation, language: str, caller: str | None, can_dispatch: bool) -> list[object]:
+    """The panel for one incident (every value rendered as text).
+
+    ``caller`` is the number as this viewer may see it; without ``can_dispatch``
+    the panel is read-only (the callbacks refuse such a viewer anyway).
+    """
     inc = rec.incident
     grid = f"{inc['grid']} {rec.grid_name}".strip()
     fields = [
@@ -70,7 +73,7 @@ def dispatch_body(rec: Recommendation, language: str) -> list[object]:
         ("dispatch.field.category", f"{text('category.' + inc['category'], language)} · P{inc['priority']}"),
         ("dispatch.field.grid", grid),
         ("dispatch.field.address", inc["address"]),
-        ("dispatch.field.caller", mask_caller(inc.get("caller")) or "—"),
+        ("dispatch.field.caller", caller or "—"),
         ("dispatch.field.description", inc["description"] or "—"),
     ]
     summary = html.Dl(className="grid-details incident-summary", children=[
@@ -80,21 +83,23 @@ def dispatch_body(rec: Recommendation, language: str) -> list[object]:
     options = [{"label": _unit_label(c, language), "value": c.unit_id, "disabled": not c.offered}
                for c in rec.ranked[:12]]
     first = [rec.ranked[0].unit_id] if rec.ranked and rec.ranked[0].offered else []
+    actions: list[object] = [
+        html.Button(text("dispatch.send", language), id=DispatchID.SEND, n_clicks=0, className="btn primary"),
+        html.Button(text("dispatch.divert", language), id=DispatchID.DIVERT, n_clicks=0, className="btn"),
+    ] if can_dispatch else [html.P(text("dispatch.read_only", language), className="empty-hint")]
     return [
         html.H3(inc["event_id"], className="incident-id"),
         summary,
         html.H4(text("dispatch.units", language)),
         html.Div(className="unit-option unit-header", children=[
             html.Span(text(f"dispatch.col.{col}", language)) for col in ("unit", "status", "distance", "eta")]),
-        dcc.Checklist(id=DispatchID.UNITS, options=options, value=first, className="unit-list")
-        if options else html.P(text("dispatch.no_units", language), className="empty-hint"),
+        # Always present (even empty): the send callback reads its value.
+        dcc.Checklist(id=DispatchID.UNITS, options=options, value=first, className="unit-list"),
+        None if options else html.P(text("dispatch.no_units", language), className="empty-hint"),
         html.P(text("dispatch.nearby", language, count=len(rec.nearby)), className="nearby"),
         html.Label(text("dispatch.text", language), htmlFor=DispatchID.TEXT),
         dcc.Textarea(id=DispatchID.TEXT, value=rec.suggested_text, className="dispatch-text", maxLength=1000),
-        html.Div(className="dispatch-actions", children=[
-            html.Button(text("dispatch.send", language), id=DispatchID.SEND, n_clicks=0, className="btn primary"),
-            html.Button(text("dispatch.divert", language), id=DispatchID.DIVERT, n_clicks=0, className="btn"),
-        ]),
+        html.Div(className="dispatch-actions", children=actions),
     ]
 
 

@@ -64,3 +64,11 @@ class DispatchID(StrEnum):
     REASSIGN_NOTE = "dispatch-reassign-note"
     INSTRUCTIONS = "instructions-list"
     BREACHES = "instructions-breaches"
+
+
+class AuthID(StrEnum):
+    """IDs of the signed-in person's corner of the header."""
+
+    USER = "auth-user"
+    LOGOUT = "auth-logout"
+    CONFIG = "auth-config"  # carries the idle-lock minutes for assets/pingan_auth.js

@@ -9,17 +9,34 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from auth.roles import Permission, Viewer
 from geo.grids import GRID_COUNT
 from geo.index import Grid
 from i18n import text
 from layouts.dispatch import dispatch_panel, instructions_panel
-from layouts.ids import ID, LiveID, Route
+from layouts.ids import ID, AuthID, LiveID, Route
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
 from settings import Settings
 
 
-def header(settings: Settings) -> html.Header:
+def user_corner(settings: Settings, viewer: Viewer | None) -> html.Div:
+    """Who is signed in, links their role allows, and signing out."""
+    lang = settings.language
+    if viewer is None:
+        return html.Div(id=AuthID.USER, className="header-user")
+    links = [html.A(text(label, lang), href=href) for permission, label, href in (
+        (Permission.MANAGE_USERS, "nav.admin", "/admin"), (Permission.VIEW_AUDIT, "nav.audit", "/audit"))
+        if viewer.can(permission)]
+    return html.Div(id=AuthID.USER, className="header-user", children=[
+        *links,
+        html.Span(f"{viewer.username} · {text('role.' + viewer.role.value, lang)}"),
+        html.Button(text("nav.logout", lang), id=AuthID.LOGOUT, n_clicks=0) if not viewer.kiosk else None,
+        html.Div(id=AuthID.CONFIG, hidden=True, **{"data-idle-minutes": str(settings.idle_lock_minutes)}),
+    ])
+
+
+def header(settings: Settings, viewer: Viewer | None = None) -> html.Header:
     lang = settings.language
     return html.Header(
         className="shell-header",
@@ -32,6 +49,7 @@ def header(settings: Settings) -> html.Header:
                 status_bar(settings),
                 html.Span(text("clock.label", lang), className="clock-label"),
                 html.Time(id=ID.CLOCK, className="clock"),
+                user_corner(settings, viewer),
             ]),
         ],
     )
@@ -88,13 +106,13 @@ def grid_details(grid: Grid, language: str) -> html.Dl:
     return html.Dl(children, className="grid-details")
 
 
-def page(settings: Settings) -> html.Div:
-    """The whole page."""
+def page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
+    """The whole page, as ``viewer`` may see it (``None``: the shape only, for validation)."""
     return html.Div(
         className="shell",
         lang=settings.language,
         children=[
-            header(settings),
+            header(settings, viewer),
             html.Main(className="map-area", children=[command_map(settings), map_legend(settings)]),
             html.Aside(className="side-column", children=[
                 dispatch_panel(settings), instructions_panel(settings), details_panel(settings), feed_panel(settings),

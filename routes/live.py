@@ -4,6 +4,11 @@ dash-socketio does not expose its socket to page scripts, so a page subscribes
 and acknowledges with ``fetch`` POSTs carrying its Socket.IO ``sid`` (the
 component's ``socketId`` prop equals Flask-SocketIO's ``request.sid``). Other
 clients (field apps, load tools) send the same messages as Socket.IO events.
+
+A socket connects only with a signed-in session whose role may see the map; it
+joins its session's, role's and station's rooms, and every batch it gets is
+seen through its viewer's lens (station, callers). The HTTP routes act only on
+a socket of the caller's own session.
 """
 
 from __future__ import annotations
@@ -11,8 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
-from flask_socketio import SocketIO
+from flask_socketio import SocketIO, join_room
 
+from auth.guard import current_viewer, guard, security
+from auth.lens import lens_for
+from auth.roles import Permission, Viewer
+from auth.web import session_room, viewer_rooms
+from geo.index import GridIndex
+from store import audit
 from streams.push import PushHub, parse_id
 
 SUBSCRIBE = "/live/subscribe"
@@ -29,8 +40,25 @@ def _valid_id(value: Any) -> str | None:
     return value
 
 
-def register(server: Flask, socketio: SocketIO, hub: PushHub) -> None:
+def register(server: Flask, socketio: SocketIO, hub: PushHub, grids: GridIndex) -> None:
     """Attach the handlers."""
+
+    def station_of(code: str) -> str | None:
+        grid = grids.get(code)
+        return grid.station if grid else None
+
+    def subscribe(sid: str, viewer: Viewer, last_id: Any) -> None:
+        hub.subscribe(sid, _valid_id(last_id), lens=lens_for(viewer, station_of))
+
+    @socketio.on("connect")
+    def _connect(*_: Any) -> None:
+        viewer = current_viewer()
+        if viewer is None or not viewer.can(Permission.VIEW_MAP):
+            security().record(viewer, "socket.connect", outcome=audit.Outcome.REFUSED, detail="not signed in"
+                              if viewer is None else f"needs {Permission.VIEW_MAP.value}")
+            raise ConnectionRefusedError("sign-in required")
+        for room in viewer_rooms(viewer):
+            join_room(room)
 
     @socketio.on("disconnect")
     def _disconnect(*_: Any) -> None:
@@ -38,30 +66,37 @@ def register(server: Flask, socketio: SocketIO, hub: PushHub) -> None:
 
     # Clients that hold their socket (not dash-socketio pages) may speak the protocol over it.
     @socketio.on("subscribe")
-    def _subscribe_event(body: Any) -> None:
-        hub.subscribe(request.sid, _valid_id((body or {}).get("last_id")))  # type: ignore[attr-defined]
+    @guard(Permission.VIEW_MAP, "live.subscribe", socket=True)
+    def _subscribe_event(body: Any, viewer: Viewer) -> None:
+        subscribe(request.sid, viewer, (body or {}).get("last_id"))  # type: ignore[attr-defined]
 
     @socketio.on("ack")
-    def _ack_event(body: Any) -> None:
+    @guard(Permission.VIEW_MAP, "live.ack", socket=True)
+    def _ack_event(body: Any, viewer: Viewer) -> None:
         seq = (body or {}).get("seq")
         if isinstance(seq, int):
             hub.ack(request.sid, seq)  # type: ignore[attr-defined]
 
-    def connected(sid: Any) -> bool:
-        return isinstance(sid, str) and socketio.server.manager.is_connected(sid, "/")
+    def own_socket(sid: Any, viewer: Viewer) -> bool:
+        """A connected socket of this very session (not someone else's, not another session's)."""
+        if not isinstance(sid, str) or not socketio.server.manager.is_connected(sid, "/"):
+            return False
+        return session_room(viewer.session_id) in socketio.server.manager.get_rooms(sid, "/")
 
     @server.post(SUBSCRIBE)
-    def _subscribe():  # type: ignore[no-untyped-def]
+    @guard(Permission.VIEW_MAP, "live.subscribe")
+    def _subscribe(viewer: Viewer):  # type: ignore[no-untyped-def]
         body = request.get_json(silent=True) or {}
-        if not connected(body.get("sid")):
+        if not own_socket(body.get("sid"), viewer):
             return jsonify(error="unknown socket"), 404
-        hub.subscribe(body["sid"], _valid_id(body.get("last_id")))
+        subscribe(body["sid"], viewer, body.get("last_id"))
         return jsonify(ok=True)
 
     @server.post(ACK)
-    def _ack():  # type: ignore[no-untyped-def]
+    @guard(Permission.VIEW_MAP, "live.ack")
+    def _ack(viewer: Viewer):  # type: ignore[no-untyped-def]
         body = request.get_json(silent=True) or {}
         seq = body.get("seq")
-        if not connected(body.get("sid")) or not isinstance(seq, int):
+        if not own_socket(body.get("sid"), viewer) or not isinstance(seq, int):
             return jsonify(error="bad ack"), 400
         return jsonify(ok=hub.ack(body["sid"], seq))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import (
+    DDL,
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -123,6 +125,83 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True)),
     Index("ix_outbox_unsent", "sent_at", "id"),
 )
+
+
+# -- people and the audit log -------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(64), nullable=False, default=""),
+    Column("role", String(24), nullable=False),
+    Column("station", String(8)),  # a station officer's station code
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+# Big screens sign in with a revocable token; only its SHA-256 is kept.
+kiosk_tokens = Table(
+    "kiosk_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(64), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+GENESIS = "0" * 64
+
+# Append-only and hash-chained (store/audit.py); audit_head holds the chain's end.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("target", String(120), nullable=False),
+    Column("outcome", String(12), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_actor", "actor", "seq"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# The database itself refuses changes to past records.
+_SQLITE_GUARDS = [
+    DDL("CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"),
+    DDL("CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"),
+]
+_POSTGRES_GUARDS = [
+    DDL("CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql"),
+    DDL("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"),
+]
+for _ddl in _SQLITE_GUARDS:
+    event.listen(audit_log, "after_create", _ddl.execute_if(dialect="sqlite"))
+for _ddl in _POSTGRES_GUARDS:
+    event.listen(audit_log, "after_create", _ddl.execute_if(dialect="postgresql"))
+event.listen(audit_head, "after_create", DDL(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')"))
 
 
 def database_url(configured: str, var_dir: Path) -> str:

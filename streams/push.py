@@ -38,6 +38,9 @@ RESEND_AFTER_S = 2.0
 RING_SIZE = 20_000  # recent events kept in memory, so most batches never touch Redis
 
 Emit = Callable[[str, dict[str, Any]], None]
+# What one page may see of an event: ``lens(type, data)`` returns the data to show, or None to withhold it.
+Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
+SNAPSHOT_KINDS = {"incidents": "incident", "units": "unit", "instructions": "instruction"}
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:
@@ -53,6 +56,7 @@ class _Page:
     tries: int = 0
     inflight: dict[str, Any] | None = None
     sent_at: float = 0.0
+    lens: Lens | None = None
 
 
 @dataclass
@@ -100,10 +104,10 @@ class PushHub:
 
     # -- page lifecycle (called from Socket.IO and HTTP handlers) -----------
 
-    def subscribe(self, sid: str, last_id: str | None) -> None:
-        """Start (or resume, from ``last_id``) delivery to page ``sid``."""
+    def subscribe(self, sid: str, last_id: str | None, lens: Lens | None = None) -> None:
+        """Start (or resume, from ``last_id``) delivery to page ``sid``, seen through ``lens``."""
         with self._lock:
-            page = _Page(sid=sid, cursor=last_id or "")
+            page = _Page(sid=sid, cursor=last_id or "", lens=lens)
             self.pages[sid] = page
             if not last_id or not self._retained(last_id):
                 self._send_snapshot(page)
@@ -208,4 +212,21 @@ class PushHub:
         page.inflight["emitted_ms"] = time.time() * 1000  # lets a page measure delivery time
         self.stats.batches += 1
         assert page.inflight is not None
-        self.emit(page.sid, page.inflight)
+        self.emit(page.sid, _through(page.lens, page.inflight) if page.lens else page.inflight)
+
+
+def _through(lens: Lens, batch: dict[str, Any]) -> dict[str, Any]:
+    """The batch as one viewer may see it (sequence and cursor unchanged, so the protocol holds)."""
+    def seen(kind: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [shown for shown in (lens(kind, item) for item in items) if shown is not None]
+
+    events = []
+    for event in batch["events"]:
+        data = lens(event["type"], event["data"])
+        if data is not None:
+            events.append({**event, "data": data})
+    out = {**batch, "events": events}
+    if batch.get("snapshot"):
+        snap = batch["snapshot"]
+        out["snapshot"] = {**snap, **{name: seen(kind, snap[name]) for name, kind in SNAPSHOT_KINDS.items()}}
+    return out

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
+    from playwright.sync_api import Page
+
+    from app import PinganApp
 
 T = TypeVar("T")
 
@@ -82,3 +90,41 @@ def send_output(dependencies: list[dict]) -> str:
 
     return next(d["output"] for d in dependencies if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@")
                 and any(i["id"] == DispatchID.SEND for i in d["inputs"]))
+
+
+# -- signing in --------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery"
+_LOGIN_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def make_user(app: PinganApp, role: str, station: str | None = None, username: str | None = None) -> str:
+    """Create an account with :data:`PASSWORD` in the app's system of record; returns its name."""
+    username = username or f"{role.replace('_', '-')}-{secrets.token_hex(3)}"
+    if role == "station_officer" and station is None:
+        station = next(iter(app.grids.stations("en")))[0]
+    app.security.users.create(username, PASSWORD, role, station=station)
+    return username
+
+
+def login_form(html: str, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """The sign-in form as a browser submits it (with the form's CSRF token)."""
+    match = _LOGIN_CSRF.search(html)
+    assert match, "no CSRF token in the sign-in page"
+    return {"csrf": match.group(1), "username": username, "password": password}
+
+
+def sign_in_client(client: FlaskClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign a Flask test client in; returns the headers its state-changing requests need."""
+    form = login_form(client.get("/login").get_data(as_text=True), username, password)
+    response = client.post("/login", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    return {"X-CSRFToken": cookie.value}
+
+
+def sign_in_page(page: Page, base_url: str, username: str, password: str = PASSWORD, then: str = "/") -> None:
+    from bench.browser import sign_in_page as form_sign_in
+
+    form_sign_in(page, base_url, username, password, then)

@@ -33,6 +33,13 @@ def test_arch001_domain_imports_no_ui() -> None:
     assert (PROJECT_ROOT / "geo").is_dir()
 
 
+def test_arch004_security_imports_no_ui() -> None:
+    """auth/ (sign-in, roles, the guard) works on Flask and the store; it never reaches into the UI."""
+    ui = {"dash", "dash_leaflet", "dash_extensions", "dash_socketio", "callbacks", "layouts"}
+    for path in (PROJECT_ROOT / "auth").glob("**/*.py"):
+        assert not imported_modules(path) & ui, path
+
+
 def test_arch002_layouts_do_not_import_callbacks() -> None:
     for path in (PROJECT_ROOT / "layouts").glob("*.py"):
         assert "callbacks" not in imported_modules(path), path

@@ -13,18 +13,24 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from auth.users import UserStore
 from bench.common import free_port
-from bench.live_client import LiveClient
+from bench.live_client import LiveClient, sign_in
 from settings import PROJECT_ROOT
 from store.db import incidents, make_engine
 from streams import keys
 from tests.conftest import LiveServer
-from tests.helpers import incident, wait_until
+from tests.helpers import PASSWORD, incident, make_user, wait_until
+
+
+def signed_in_client(server: LiveServer, role: str = "duty_officer", over_http: bool = False) -> LiveClient:
+    username = make_user(server.app, role)
+    return LiveClient(server.url, sign_in(server.url, username, PASSWORD), over_http=over_http)
 
 
 @pytest.mark.parametrize("over_http", [True, False], ids=["acks-over-http", "acks-over-socket"])
 def test_live001_client_receives_every_event_once(live_server: LiveServer, r: redis.Redis, over_http: bool) -> None:
-    client = LiveClient(live_server.url, over_http=over_http).connect()
+    client = signed_in_client(live_server, over_http=over_http).connect()
     try:
         wait_until(lambda: client.snapshots == 1, what="the snapshot")
         pipe = r.pipeline(transaction=False)
@@ -39,7 +45,7 @@ def test_live001_client_receives_every_event_once(live_server: LiveServer, r: re
 
 
 def test_live002_reconnect_resumes_without_gap_or_duplicate(live_server: LiveServer, r: redis.Redis) -> None:
-    client = LiveClient(live_server.url).connect()
+    client = signed_in_client(live_server).connect()
     try:
         for n in range(5):
             r.xadd(keys.INCIDENTS, incident(f"R-{n}"))
@@ -61,7 +67,7 @@ def _start_app(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
     def answers() -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                 return response.status == 200
         except OSError:
             return False
@@ -76,9 +82,13 @@ def test_live003_two_app_processes_both_deliver_and_process_once(
     database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database, "SIMULATOR": "0",
            "VAR_DIR": str(tmp_path)}
+    accounts = make_engine(database)
+    UserStore(accounts).create("watch", PASSWORD, "duty_officer")
+    accounts.dispose()
     ports = [free_port(), free_port()]
     procs = [_start_app(port, env) for port in ports]
-    clients = [LiveClient(f"http://127.0.0.1:{port}").connect() for port in ports]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    clients = [LiveClient(url, sign_in(url, "watch", PASSWORD)).connect() for url in urls]
     try:
         for n in range(300):
             r.xadd(keys.INCIDENTS, incident(f"T-{n}"))

@@ -11,11 +11,19 @@ from layouts.ids import ID, Route
 from settings import Settings
 from store.db import incidents
 from streams import keys
-from tests.helpers import SEAT, send_output, send_request
+from tests.helpers import SEAT, make_user, send_output, send_request, sign_in_client
+
+
+def signed_in(settings: Settings, role: str = "duty_officer"):  # type: ignore[no-untyped-def]
+    """A fresh app and a test client signed in as ``role``, with the headers its POSTs need."""
+    app = create_app(settings)
+    client = app.server.test_client()
+    headers = sign_in_client(client, make_user(app, role))
+    return app, client, headers
 
 
 def test_route001_geometry_is_served_gzip_and_cacheable(settings: Settings) -> None:
-    client = create_app(settings).server.test_client()
+    _, client, _ = signed_in(settings)
     response = client.get(Route.GRIDS, headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
@@ -28,7 +36,7 @@ def test_route001_geometry_is_served_gzip_and_cacheable(settings: Settings) -> N
 
 
 def test_route002_all_geometry_routes_answer(settings: Settings) -> None:
-    client = create_app(settings).server.test_client()
+    _, client, _ = signed_in(settings)
     for route in Route:
         response = client.get(route)
         assert response.status_code == 200, route
@@ -36,7 +44,7 @@ def test_route002_all_geometry_routes_answer(settings: Settings) -> None:
 
 
 def test_route003_page_preloads_geometry_and_sets_language(settings: Settings) -> None:
-    client = create_app(settings).server.test_client()
+    _, client, _ = signed_in(settings)
     html = client.get("/").get_data(as_text=True)
     assert '<html lang="zh-CN">' in html
     assert f'href="{Route.GRIDS}" as="fetch"' in html
@@ -44,7 +52,7 @@ def test_route003_page_preloads_geometry_and_sets_language(settings: Settings) -
 
 def test_route004_details_callback_ignores_forged_feature_text(settings: Settings) -> None:
     """A forged click carrying markup gets a plain-text refusal, never HTML."""
-    client = create_app(settings).server.test_client()
+    _, client, headers = signed_in(settings)
     body = {
         "output": f"..{ID.DETAILS_BODY}.children...{ID.SELECTED_GRID}.data..",
         "outputs": [{"id": ID.DETAILS_BODY, "property": "children"}, {"id": ID.SELECTED_GRID, "property": "data"}],
@@ -55,7 +63,7 @@ def test_route004_details_callback_ignores_forged_feature_text(settings: Setting
         ],
         "changedPropIds": [f"{ID.GRID_LAYER}.clickData"],
     }
-    response = client.post("/_dash-update-component", json=body)
+    response = client.post("/_dash-update-component", json=body, headers=headers)
     assert response.status_code == 200
     children = response.get_json()["response"][ID.DETAILS_BODY]["children"]
     assert isinstance(children, str)  # rendered by React as text
@@ -64,7 +72,7 @@ def test_route004_details_callback_ignores_forged_feature_text(settings: Setting
 
 def test_route005_a_retried_send_request_makes_one_instruction(settings: Settings, r) -> None:  # type: ignore[no-untyped-def]
     """The same Dash callback POST sent twice (a network retry) issues one instruction."""
-    app = create_app(settings)
+    app, app_client, headers = signed_in(settings)
     r.hset(keys.UNIT_STATE, "PU-1", json.dumps({"unit_id": "PU-1", "lon": SEAT[0], "lat": SEAT[1],
                                                   "status": "available", "observed_at": 0}))
     now = datetime.now(UTC)
@@ -72,11 +80,10 @@ def test_route005_a_retried_send_request_makes_one_instruction(settings: Setting
         conn.execute(incidents.insert().values(
             event_id="E-1", stream_id="1-0", reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],
             grid="SC-048", category="noise", priority=2, address="x", description="", source="110"))
-    app_client = app.server.test_client()
     body = send_request(send_output(app_client.get("/_dash-dependencies").get_json()), "E-1", "PU-1", "retry-key",
                         body="go")
-    first = app_client.post("/_dash-update-component", json=body)
-    second = app_client.post("/_dash-update-component", json=body)
+    first = app_client.post("/_dash-update-component", json=body, headers=headers)
+    second = app_client.post("/_dash-update-component", json=body, headers=headers)
     assert first.status_code == second.status_code == 200
     assert "INS-" in str(first.get_json()) and "INS-" in str(second.get_json())
     assert len(r.xrange(keys.OUT_INSTRUCTIONS)) == 1

@@ -38,7 +38,7 @@ def test_dispatch_ui001_click_send_acknowledge_arrive_report_close(
     now = datetime.now(UTC).isoformat()
     r.xadd(keys.UNITS, unit("PU-007", now, lon=f"{SEAT[0] + 0.004:.6f}", lat=f"{SEAT[1]:.6f}"))
     r.xadd(keys.UNITS, unit("PU-008", now, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}", status="busy"))
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("LOOP-1", category="fight", priority="1"))
 
     page.locator(f"#{LiveID.FEED} [data-event-id='LOOP-1']").click()
@@ -70,7 +70,7 @@ def test_dispatch_ui001_click_send_acknowledge_arrive_report_close(
 
 def test_dispatch_ui002_double_click_sends_once(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
     r.xadd(keys.UNITS, unit("PU-009", datetime.now(UTC).isoformat()))
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("DBL-1"))
     page.locator(f"#{LiveID.FEED} [data-event-id='DBL-1']").click()
     expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-009']")).to_be_checked()
@@ -87,7 +87,7 @@ def test_dispatch_ui003_reassign_from_the_open_instructions_list(
     now = datetime.now(UTC).isoformat()
     r.xadd(keys.UNITS, unit("PU-021", now, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
     r.xadd(keys.UNITS, unit("PU-022", now, lon=f"{SEAT[0] + 0.01:.6f}", lat=f"{SEAT[1]:.6f}"))
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("RE-1"))
     page.locator(f"#{LiveID.FEED} [data-event-id='RE-1']").click()
     expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-021']")).to_be_checked()

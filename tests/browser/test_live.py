@@ -25,8 +25,8 @@ SCREEN_POINT = """(id) => {
 }"""
 
 
-def open_live(page: Page, url: str) -> None:
-    open_map(page, url)
+def open_live(page: Page, server: LiveServer, role: str = "duty_officer") -> None:
+    open_map(page, server, role)
     expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
     page.evaluate("() => window.pingan.live.recordDraws()")
 
@@ -34,7 +34,7 @@ def open_live(page: Page, url: str) -> None:
 def test_live_ui001_incident_written_to_redis_appears_on_map_and_feed(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("UI-1", category="fight", priority="1", address="朔城区鄯阳街8号"))
     page.wait_for_function("() => window.pingan.live.state.drawn.has('UI-1')")
     assert page.evaluate(ON_MAP, "UI-1")
@@ -45,7 +45,7 @@ def test_live_ui001_incident_written_to_redis_appears_on_map_and_feed(
 
 
 def test_live_ui002_hostile_text_is_shown_as_text(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     address = "<script>window.__xss = 1</script>"
     description = '<img src=x onerror="window.__xss = 2">'
     r.xadd(keys.INCIDENTS, incident("XSS-1", address=address[:200], description=description))
@@ -59,7 +59,7 @@ def test_live_ui002_hostile_text_is_shown_as_text(live_server: LiveServer, page:
 
 
 def test_live_ui003_every_event_sent_is_shown_once(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     sent = [f"B-{n}" for n in range(400)]
     pipe = r.pipeline(transaction=False)
     for event_id in sent[:250]:  # a burst
@@ -76,7 +76,7 @@ def test_live_ui003_every_event_sent_is_shown_once(live_server: LiveServer, page
 
 def test_live_ui004_sensor_alert_flashes_at_its_device(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
     device = next(d for d in live_server.app.devices.devices.values() if d.type == "behaviour")
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.SENSORS, {"event_id": "AL-UI-1", "device_id": device.device_id,
                           "observed_at": "2026-11-27T16:45:00+08:00", "kind": "alert", "scenario": "fight"})
     flash = page.locator(".alert-marker .alert-flash[data-event-id='AL-UI-1']")
@@ -86,7 +86,7 @@ def test_live_ui004_sensor_alert_flashes_at_its_device(live_server: LiveServer, 
 
 
 def test_live_ui005_selected_grid_shows_its_live_count(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     seat_grid = live_server.app.grids.locate_codes([SEAT[0]], [SEAT[1]])[0]
     page.mouse.click(*grid_centre(page, seat_grid))
     expect(page.locator(f"#{LiveID.GRID_LIVE}")).to_have_text("今日警情: 0 起")
@@ -98,7 +98,7 @@ def test_live_ui005_selected_grid_shows_its_live_count(live_server: LiveServer, 
 def test_live_ui006_connection_indicator_goes_stale_without_events(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("ST-1"))
     page.wait_for_function("() => window.pingan.live.state.drawn.has('ST-1')")
     # Pretend the last event came two minutes ago (the page's clock is its own).
@@ -111,14 +111,14 @@ def test_live_ui006_connection_indicator_goes_stale_without_events(
 def test_live_ui007_patrol_units_move_with_heading_and_status(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
-    open_live(page, live_server.url)
+    open_live(page, live_server)
     r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": "2026-11-27T16:45:00+08:00", "lon": "112.43",
                         "lat": "39.33", "status": "available", "heading": "90"})
     unit_js = ("() => { const u = window.pingan.live.state.units.get('PU-100');"
                " return u && u.marker ? [u.marker.dot.getLatLng().lng, u.marker.dot.options.fillColor] : null; }")
-    page.wait_for_function(f"({unit_js})() !== null")
+    page.wait_for_function(f"() => ({unit_js})() !== null")
     assert page.evaluate(unit_js) == [112.43, "#00e676"]
     r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": "2026-11-27T16:45:05+08:00", "lon": "112.44",
                         "lat": "39.33", "status": "busy", "heading": "90"})
-    page.wait_for_function(f"({unit_js})()[0] === 112.44")
+    page.wait_for_function(f"() => ({unit_js})()[0] === 112.44")
     assert page.evaluate(unit_js) == [112.44, "#ffab00"]

@@ -12,14 +12,18 @@ from bench.browser import GRIDS_DRAWN_PROBE
 from i18n import text
 from layouts.ids import ID
 from tests.conftest import LiveServer, start_live_server
+from tests.helpers import make_user, sign_in_page
 
 GRID_COUNT = 863
 
 
-def open_map(page: Page, url: str) -> None:
+def open_map(page: Page, server: LiveServer, role: str = "duty_officer") -> str:
+    """Sign a new ``role`` account in through the form and wait for the grids; returns the username."""
+    username = make_user(server.app, role)
     page.add_init_script(GRIDS_DRAWN_PROBE)
-    page.goto(url)
-    page.wait_for_function("window.__gridsDrawnAt !== null")
+    sign_in_page(page, server.url, username)
+    page.wait_for_function("() => window.__gridsDrawnAt !== null")
+    return username
 
 
 def grid_centre(page: Page, code: str) -> tuple[float, float]:
@@ -35,14 +39,14 @@ def grid_centre(page: Page, code: str) -> tuple[float, float]:
 
 
 def test_map001_all_grids_drawn(live_server: LiveServer, page: Page, console_errors: list[str]) -> None:
-    open_map(page, live_server.url)
+    open_map(page, live_server)
     assert page.locator("path.grid-cell").count() == GRID_COUNT
     assert page.locator("path.station-outline").count() == 12
     assert console_errors == []
 
 
 def test_map002_hover_shows_tooltip(live_server: LiveServer, page: Page) -> None:
-    open_map(page, live_server.url)
+    open_map(page, live_server)
     grid = live_server.app.grids.get("SC-006")
     assert grid is not None
     x, y = grid_centre(page, "SC-006")
@@ -54,7 +58,7 @@ def test_map002_hover_shows_tooltip(live_server: LiveServer, page: Page) -> None
 
 
 def test_map003_click_opens_details(live_server: LiveServer, page: Page) -> None:
-    open_map(page, live_server.url)
+    open_map(page, live_server)
     grid = live_server.app.grids.get("SC-500")
     assert grid is not None
     page.mouse.click(*grid_centre(page, "SC-500"))
@@ -78,7 +82,7 @@ def test_map004_unreachable_tiles_leave_map_usable(
     offline = replace(settings, tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png")
     server = start_live_server(offline)
     try:
-        open_map(page, server.url)
+        open_map(page, server)
         page.wait_for_function(
             "() => document.querySelectorAll('img.leaflet-tile').length > 0 && "
             "[...document.querySelectorAll('img.leaflet-tile')].every(i => i.complete)"
@@ -96,7 +100,7 @@ def test_map004_unreachable_tiles_leave_map_usable(
 
 
 def test_map005_labels_appear_at_street_zoom(live_server: LiveServer, page: Page) -> None:
-    open_map(page, live_server.url)
+    open_map(page, live_server)
     assert page.locator(".grid-label").count() == 0
     page.evaluate("() => window.pingan.map.leaflet.setView([39.331, 112.432], 15)")
     seat_grid = live_server.app.grids.locate_codes([112.432], [39.331])[0]
@@ -111,7 +115,7 @@ def test_map006_english_interface(page: Page, tmp_path: Path, settings, language
     english = replace(settings, language=language)
     server = start_live_server(english)
     try:
-        open_map(page, server.url)
+        open_map(page, server)
         expect(page.locator("h1")).to_have_text(text("app.title", language))
         grid = server.app.grids.get("SC-100")
         assert grid is not None

@@ -1,0 +1,122 @@
+"""The administrator's pages (users, kiosk tokens) and the audit log viewer.
+
+Server-rendered forms (Jinja escapes every value); each POST is CSRF-checked by
+:mod:`auth.web` and guarded like a callback. New and reset passwords are random,
+shown once on the page and never stored in clear.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, Response, render_template, request, stream_with_context, url_for
+
+from auth.guard import guard, security
+from auth.roles import Permission, Role, Viewer
+from auth.users import UserError
+from auth.web import template_values
+from i18n import text
+
+ADMIN = "/admin"
+AUDIT = "/audit"
+AUDIT_CSV = "/audit.csv"
+
+
+def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> None:
+    """Attach the pages. ``stations`` are (code, name) pairs for the forms."""
+
+    def page(viewer: Viewer, message: str = "", secret: str = "", secret_label: str = "") -> str:
+        sec = security()
+        now_users = []
+        for user in sec.users.all():
+            locked = user["locked_until"] is not None and user["failed_logins"] >= sec.users.max_failures
+            now_users.append({**user, "locked": locked})
+        return render_template("admin.html", **template_values(language, viewer), csrf=_csrf(viewer),
+                               users=now_users, tokens=sec.users.kiosk_tokens(), roles=[r.value for r in Role],
+                               stations=stations, message=message, secret=secret, secret_label=secret_label)
+
+    @server.get(ADMIN)
+    @guard(Permission.MANAGE_USERS, "admin.view")
+    def _admin(viewer: Viewer) -> str:
+        return page(viewer)
+
+    @server.post(ADMIN + "/users")
+    @guard(Permission.MANAGE_USERS, "user.create")
+    def _create(viewer: Viewer) -> tuple[str, int] | str:
+        password = secrets.token_urlsafe(12)
+        username = request.form.get("username", "").strip().lower()
+        try:
+            security().users.create(username, password, request.form.get("role", ""),
+                                    station=request.form.get("station") or None, by=viewer.username)
+        except UserError as exc:
+            return page(viewer, message=str(exc)), 400
+        return page(viewer, message=text("admin.created", language, username=username), secret=password,
+                    secret_label=text("admin.password_once", language, username=username))
+
+    @server.post(ADMIN + "/users/<username>/<op>")
+    @guard(Permission.MANAGE_USERS, "user.change")
+    def _change(username: str, op: str, viewer: Viewer) -> tuple[str, int] | str:
+        users = security().users
+        secret = ""
+        try:
+            if op == "reset":
+                secret = secrets.token_urlsafe(12)
+                users.set_password(username, secret, by=viewer.username)
+            elif op == "unlock":
+                users.unlock(username, by=viewer.username)
+            elif op in {"disable", "enable"}:
+                if username == viewer.username:
+                    raise UserError(text("admin.not_self", language))
+                users.set_active(username, op == "enable", by=viewer.username)
+            elif op == "role":
+                if username == viewer.username:
+                    raise UserError(text("admin.not_self", language))
+                users.set_role(username, request.form.get("role", ""), by=viewer.username,
+                               station=request.form.get("station") or None)
+            else:
+                return page(viewer, message=op[:20]), 404
+        except UserError as exc:
+            return page(viewer, message=str(exc)), 400
+        if op in {"reset", "disable", "role"}:
+            # Whatever the person had open is signed out (their sockets are cut as the sessions end).
+            security().sessions.end_all(username=username)
+        label = text("admin.password_once", language, username=username) if secret else ""
+        return page(viewer, message=text("admin.done", language), secret=secret, secret_label=label)
+
+    @server.post(ADMIN + "/kiosk")
+    @guard(Permission.MANAGE_USERS, "kiosk.issue")
+    def _issue(viewer: Viewer) -> str:
+        token_id, token = security().users.issue_kiosk_token(request.form.get("label", "").strip(), viewer.username)
+        url = request.host_url.rstrip("/") + url_for("_kiosk", token=token)
+        return page(viewer, message=text("admin.done", language), secret=url,
+                    secret_label=text("admin.kiosk.once", language, token_id=token_id))
+
+    @server.post(ADMIN + "/kiosk/<token_id>/revoke")
+    @guard(Permission.MANAGE_USERS, "kiosk.revoke")
+    def _revoke(token_id: str, viewer: Viewer) -> tuple[str, int] | str:
+        try:
+            security().users.revoke_kiosk_token(token_id[:16], viewer.username)
+        except UserError as exc:
+            return page(viewer, message=str(exc)), 400
+        security().sessions.end_all(kiosk_id=token_id)
+        return page(viewer, message=text("admin.done", language))
+
+    @server.get(AUDIT)
+    @guard(Permission.VIEW_AUDIT, "audit.view")
+    def _audit(viewer: Viewer) -> str:
+        log = security().audit
+        actor, action = request.args.get("actor", "")[:64], request.args.get("action", "")[:48]
+        return render_template("audit.html", **template_values(language, viewer), csrf=_csrf(viewer),
+                               records=log.records(actor=actor, action=action), check=log.verify(),
+                               actor=actor, action=action)
+
+    @server.get(AUDIT_CSV)
+    @guard(Permission.VIEW_AUDIT, "audit.export")
+    def _audit_csv(viewer: Viewer) -> Response:
+        security().record(viewer, "audit.export")
+        return Response(stream_with_context(security().audit.export_csv()), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=pingan-audit.csv"})
+
+
+def _csrf(viewer: Viewer) -> str:
+    return security().sessions.csrf_token(viewer.session_id) or ""

@@ -1,0 +1,40 @@
+"""What a viewer may see of pushed events: their station's grids, callers masked or withheld."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from auth.roles import Permission, Viewer
+from streams.live import mask_caller
+from streams.push import Lens
+
+
+def lens_for(viewer: Viewer, station_of: Callable[[str], str | None]) -> Lens | None:
+    """The viewer's lens over live events (``None``: sees them as published).
+
+    Published events already carry callers masked; a role without
+    ``VIEW_CALLERS_MASKED`` (the big screen) gets no caller field at all, and a
+    role without ``VIEW_ALL_STATIONS`` gets only events in its station's grids.
+    """
+    all_stations = viewer.can(Permission.VIEW_ALL_STATIONS)
+    callers = viewer.can(Permission.VIEW_CALLERS_MASKED)
+    if all_stations and callers:
+        return None
+
+    def lens(_kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        grid = data.get("grid")
+        if not all_stations and grid is not None and not viewer.sees_station(station_of(str(grid))):
+            return None
+        if not callers and "caller" in data:
+            return {k: v for k, v in data.items() if k != "caller"}
+        return data
+
+    return lens
+
+
+def shown_caller(viewer: Viewer, caller: str | None) -> str | None:
+    """A caller's number in full, masked, or not at all, by the viewer's role."""
+    if viewer.can(Permission.VIEW_PERSONAL_DATA):
+        return caller
+    return mask_caller(caller) if viewer.can(Permission.VIEW_CALLERS_MASKED) else None

@@ -1,0 +1,77 @@
+"""Roles and what each may do: least privilege, in one table.
+
+A permission names an act or a kind of data, never a screen. Callbacks,
+Socket.IO handlers and routes ask for a permission through :mod:`auth.guard`;
+nothing else compares role names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    DUTY_OFFICER = "duty_officer"
+    STATION_OFFICER = "station_officer"
+    CHIEF = "chief"
+    SCREEN = "screen"  # a big screen, signed in by a kiosk token
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    VIEW_MAP = "view_map"  # the grid map and the live picture
+    VIEW_ALL_STATIONS = "view_all_stations"  # otherwise only the viewer's own station
+    VIEW_PERSONAL_DATA = "view_personal_data"  # callers' numbers in full
+    VIEW_CALLERS_MASKED = "view_callers_masked"  # callers' numbers masked (without it: none at all)
+    OPEN_INCIDENT = "open_incident"  # the incident panel with its units and log
+    DISPATCH = "dispatch"  # send, reassign, divert, close and cancel instructions
+    VERIFY_ALERTS = "verify_alerts"
+    HANDLE_LEADS = "handle_leads"
+    VIEW_REPORTS = "view_reports"
+    VIEW_AUDIT = "view_audit"
+    MANAGE_USERS = "manage_users"
+
+
+_COMMON = {Permission.VIEW_MAP, Permission.VIEW_CALLERS_MASKED}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.DUTY_OFFICER: frozenset(_COMMON | {
+        Permission.VIEW_ALL_STATIONS, Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT,
+        Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS}),
+    Role.STATION_OFFICER: frozenset(_COMMON | {
+        Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS}),
+    Role.CHIEF: frozenset(_COMMON | {
+        Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT}),
+    Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.VIEW_ALL_STATIONS}),
+    Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: the signed-in person (or screen) behind a request or a socket.
+
+    Implements what Flask-Login expects of a user; its id is the server-side
+    session's id, so a session can be ended (logout, idle lock, revocation)
+    without touching the user.
+    """
+
+    username: str
+    role: Role
+    session_id: str
+    station: str | None = None
+    kiosk: str | None = None  # the kiosk token's id, for a big screen
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return self.session_id
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def sees_station(self, station: str | None) -> bool:
+        return self.can(Permission.VIEW_ALL_STATIONS) or (station is not None and station == self.station)

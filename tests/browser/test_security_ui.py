@@ -1,0 +1,75 @@
+"""Security as the person at the desk meets it: sign-in, roles, hostile text, the idle lock, sign-out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import redis
+from playwright.sync_api import Page, expect
+
+from auth.roles import Role
+from layouts.ids import AuthID, DispatchID, LiveID
+from settings import Settings
+from streams import keys
+from tests.browser.test_live import open_live
+from tests.browser.test_map import open_map
+from tests.conftest import LiveServer, start_live_server
+from tests.helpers import incident, make_user, sign_in_page
+
+HOSTILE = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=1</script>"
+
+
+def test_sec_ui001_sign_in_page_first_then_the_map(live_server: LiveServer, page: Page) -> None:
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(f"{live_server.url}/login?next=%2F")
+    username = make_user(live_server.app, Role.DUTY_OFFICER)
+    page.fill("#login-username", username)
+    page.fill("#login-password", "wrong password")
+    page.click("#login-submit")
+    expect(page.locator(".login-message")).to_have_text("用户名或密码错误。")
+    sign_in_page(page, live_server.url, username)
+    expect(page.locator(f"#{AuthID.USER}")).to_contain_text(username)
+
+
+def test_sec_ui002_hostile_text_in_an_incident_is_shown_as_text_in_the_panel(
+    live_server: LiveServer, page: Page, r: redis.Redis, console_errors: list[str]
+) -> None:
+    open_live(page, live_server)
+    r.xadd(keys.INCIDENTS, incident("XSS-1", address=HOSTILE[:200], description=HOSTILE))
+    page.locator(f"#{LiveID.FEED} [data-event-id='XSS-1']").click()
+    panel = page.locator(f"#{DispatchID.BODY}")
+    expect(panel.locator("[data-field='dispatch.field.address']")).to_have_text(HOSTILE[:200])
+    expect(panel.locator("[data-field='dispatch.field.description']")).to_have_text(HOSTILE)
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert page.locator("#dispatch-body img, #live-feed img").count() == 0
+    assert console_errors == []  # nothing was blocked by the CSP either: nothing tried to run
+
+
+def test_sec_ui003_a_chief_reads_but_cannot_dispatch(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
+    open_live(page, live_server, role=Role.CHIEF)
+    r.xadd(keys.INCIDENTS, incident("CHIEF-1"))
+    page.locator(f"#{LiveID.FEED} [data-event-id='CHIEF-1']").click()
+    panel = page.locator(f"#{DispatchID.BODY}")
+    expect(panel.locator(".incident-id")).to_have_text("CHIEF-1")
+    expect(panel.locator("[data-field='dispatch.field.caller']")).to_have_text("138******78")
+    expect(panel).to_contain_text("当前角色只能查看")
+    assert page.locator(f"#{DispatchID.SEND}").count() == 0
+
+
+def test_sec_ui004_idle_page_locks_itself(settings: Settings, page: Page) -> None:
+    server = start_live_server(replace(settings, idle_lock_minutes=0.05))  # 3 s without input
+    try:
+        open_map(page, server)
+        page.wait_for_url(f"{server.url}/login?why=idle", timeout=20_000)
+        expect(page.locator(".login-message")).to_contain_text("无操作")
+        assert page.context.request.get(f"{server.url}/_dash-layout").status == 401
+    finally:
+        server.stop()
+
+
+def test_sec_ui005_sign_out_ends_the_session(live_server: LiveServer, page: Page) -> None:
+    open_map(page, live_server)
+    page.click(f"#{AuthID.LOGOUT}")
+    page.wait_for_url(f"{live_server.url}/login?why=logout")
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(f"{live_server.url}/login?next=%2F")
