@@ -98,7 +98,7 @@
   }
 
   function selectIncident(eventId, replaces) {
-    if (!state.texts) { return; }
+    if (!state.texts || !state.texts.canOpenIncident) { return; }
     // A plain click dispatches afresh; "reassign" carries the instruction being replaced.
     window.dash_clientside.set_props(state.texts.replacesStoreId, { data: replaces || null });
     window.dash_clientside.set_props(state.texts.incidentStoreId, { data: eventId });
@@ -325,8 +325,10 @@
       li.appendChild(el("span", "instr-unit", ins.unit_id));
       li.appendChild(el("span", "instr-state", t("state." + ins.state)));
       li.appendChild(el("span", "instr-incident", ins.incident_id));
-      if (REASSIGNABLE[ins.state]) { li.appendChild(actionButton(ins, "reassign")); }
-      li.appendChild(actionButton(ins, ins.state === "result_reported" ? "close" : "cancel"));
+      if (state.texts.canDispatch) {
+        if (REASSIGNABLE[ins.state]) { li.appendChild(actionButton(ins, "reassign")); }
+        li.appendChild(actionButton(ins, ins.state === "result_reported" ? "close" : "cancel"));
+      }
       li.addEventListener("click", function () { selectIncident(ins.incident_id); });
       fragment.appendChild(li);
     });

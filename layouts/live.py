@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 from dash_socketio import DashSocketIO
 
+from auth.roles import Permission, Viewer
 from i18n import CATALOGUE, text
 from layouts.ids import DispatchID, LiveID
 from settings import Settings
@@ -14,10 +15,15 @@ _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "aler
                   "state.", "instructions.", "dispatch.reassigning")
 
 
-def page_texts(settings: Settings) -> dict[str, object]:
-    """Labels for the page script, plus the settings it runs by."""
+def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, object]:
+    """Labels for the page script, plus the settings it runs by and what the viewer may do.
+
+    The flags only spare a viewer buttons that would be refused: the server decides.
+    """
     catalogue = CATALOGUE[settings.language]
     return {
+        "canOpenIncident": bool(viewer and viewer.can(Permission.OPEN_INCIDENT)),
+        "canDispatch": bool(viewer and viewer.can(Permission.DISPATCH)),
         "text": {k: v for k, v in catalogue.items() if k.startswith(_TEXT_PREFIXES)},
         "staleAfterS": settings.stale_after_s,
         "lang": settings.language,
@@ -49,10 +55,10 @@ def feed_panel(settings: Settings) -> html.Section:
     ])
 
 
-def live_components(settings: Settings) -> list[object]:
+def live_components(settings: Settings, viewer: Viewer | None = None) -> list[object]:
     """Non-visual parts: the socket, the local one-second tick, the page texts."""
     return [
         DashSocketIO(id=LiveID.SOCKET, eventNames=["batch"]),
         dcc.Interval(id=LiveID.TICK, interval=1000),  # a local clock for staleness; no server call
-        dcc.Store(id=LiveID.TEXTS, data=page_texts(settings)),
+        dcc.Store(id=LiveID.TEXTS, data=page_texts(settings, viewer)),
     ]

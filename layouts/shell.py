@@ -118,7 +118,7 @@ def page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                 dispatch_panel(settings), instructions_panel(settings), details_panel(settings), feed_panel(settings),
             ]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),
-            *live_components(settings),
+            *live_components(settings, viewer),
             dcc.Interval(id=ID.CLOCK_TICK, interval=1000)  # a local clock, no server call,
         ],
     )

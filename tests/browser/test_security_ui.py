@@ -8,6 +8,8 @@ import redis
 from playwright.sync_api import Page, expect
 
 from auth.roles import Role
+from bench.browser import GRIDS_DRAWN_PROBE
+from i18n import text
 from layouts.ids import AuthID, DispatchID, LiveID
 from settings import Settings
 from streams import keys
@@ -73,3 +75,21 @@ def test_sec_ui005_sign_out_ends_the_session(live_server: LiveServer, page: Page
     page.wait_for_url(f"{live_server.url}/login?why=logout")
     page.goto(live_server.url + "/")
     expect(page).to_have_url(f"{live_server.url}/login?next=%2F")
+
+
+def test_sec_ui006_big_screen_signs_in_by_kiosk_token_and_only_watches(
+    live_server: LiveServer, page: Page, r: redis.Redis, console_errors: list[str]
+) -> None:
+    _, token = live_server.app.security.users.issue_kiosk_token("command hall wall", "test")
+    page.add_init_script(GRIDS_DRAWN_PROBE)
+    page.goto(f"{live_server.url}/kiosk/{token}")
+    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_function("() => window.__gridsDrawnAt !== null")
+    expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
+    r.xadd(keys.INCIDENTS, incident("WALL-1"))
+    page.wait_for_function("() => window.pingan.live.state.incidents.has('WALL-1')")
+    assert page.evaluate("() => !('caller' in window.pingan.live.state.incidents.get('WALL-1').data)")
+    page.locator(f"#{LiveID.FEED} [data-event-id='WALL-1']").click()
+    expect(page.locator(f"#{DispatchID.BODY}")).to_have_text(text("dispatch.empty", "zh-CN"))
+    assert page.locator(f"#{AuthID.LOGOUT}").count() == 0
+    assert console_errors == []
