@@ -14,7 +14,7 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -77,6 +77,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
         SESSION_COOKIE_SECURE=settings.secure_cookies,
     )
     server.extensions[EXTENSION] = security
+    server.jinja_env.filters["beijing"] = beijing_time
     manager = LoginManager(server)
 
     @manager.user_loader
@@ -217,7 +218,7 @@ def _next_page(viewer: Viewer) -> str:
 
 def _sign_in_message(status: SignIn, locked_until: datetime | None, lang: str) -> str:
     if status is SignIn.LOCKED and locked_until is not None:
-        return text("login.locked", lang, until=locked_until.astimezone().strftime("%H:%M"))
+        return text("login.locked", lang, until=beijing_time(locked_until)[11:16])
     return text(f"login.{status.value}", lang)
 
 
@@ -292,6 +293,17 @@ class SocketCutter:
                 stop.wait(0.5)
             finally:
                 pubsub.close()
+
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing_time(value: datetime | None) -> str:
+    """A stored (UTC) time as the command centre reads it."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def session_room(session_id: str) -> str:

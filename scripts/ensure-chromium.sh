@@ -4,7 +4,10 @@
 # stops with a clear message. Playwright drives it; no browser is downloaded.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1; then
+# A Chinese font too: without one the zh-CN pages (and their screenshots) show empty boxes.
+has_cjk_font() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; }
+
+if command -v chromium >/dev/null 2>&1 && has_cjk_font; then
   exit 0
 fi
 
@@ -13,12 +16,12 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   SUDO="sudo -n"
 else
-  echo "chromium is missing and this user may not install packages." >&2
-  echo "Ask an administrator to run: apt-get install -y chromium" >&2
+  echo "chromium or a Chinese font is missing and this user may not install packages." >&2
+  echo "Ask an administrator to run: apt-get install -y chromium fonts-wqy-microhei" >&2
   exit 1
 fi
 
-echo "Installing Debian's chromium (needed by the browser tests)..."
+echo "Installing Debian's chromium and a Chinese font (needed by the browser tests)..."
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 command -v chromium >/dev/null
