@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 # The closed network refuses Chromium's background connections: switch them off.
 CHROMIUM_ARGS = [
@@ -34,3 +38,27 @@ def chromium_path() -> str:
     if path is None:
         raise RuntimeError("chromium is not installed: run `make browser` (Debian package `chromium`)")
     return path
+
+
+VIEWPORT = {"width": 1920, "height": 1080}
+
+
+def new_context(browser: Browser) -> BrowserContext:
+    """Every browser profile the tests and benchmarks use comes from here.
+
+    The one place to log a profile in once pages need a session (its cookies then serve
+    every page opened in it).
+    """
+    return browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+
+
+def open_page(browser: Browser, url: str, ready: str | None = None, init_script: str | None = None,
+              timeout_ms: float = 60_000) -> Page:
+    """A fresh profile and page at ``url``; waits for the JS condition ``ready`` when given."""
+    page = new_context(browser).new_page()
+    if init_script:
+        page.add_init_script(init_script)
+    page.goto(url)
+    if ready:
+        page.wait_for_function(ready, timeout=timeout_ms)
+    return page

@@ -1,6 +1,8 @@
 """A screen without a browser: a python-socketio client that speaks the push protocol.
 
-Used by tests (two app processes both deliver) and benchmarks (server fan-out).
+Used by tests (two app processes both deliver), faults (an app process killed) and
+benchmarks (server fan-out). Create clients with :func:`open_client` only: it is the one
+place that will authenticate them once Socket.IO connections need a login.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import socketio
 class LiveClient:
     """Connect, subscribe, apply batches in order and acknowledge them, like a page does."""
 
-    def __init__(self, base_url: str, over_http: bool = False) -> None:
+    def __init__(self, base_url: str, over_http: bool = False, reconnection: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.over_http = over_http  # acknowledge like a dash page (HTTP POST) or over the socket
         self.http = requests.Session()
-        self.sio = socketio.Client(reconnection=True)
+        # reconnection=False: the caller decides where to reconnect (e.g. another app process).
+        self.sio = socketio.Client(reconnection=reconnection)
         self.seq = 0
         self.last_id: str | None = None
         self.snapshots = 0
@@ -30,9 +33,16 @@ class LiveClient:
         self.duplicates = 0
         self.seen_ids: set[str] = set()
         self.gaps = 0
+        # Incidents delivered again as deltas (not explained by a snapshot overlap): must stay 0.
+        self.redelivered = 0
+        self.snapshot_ids: set[str] = set()
+        self.connects = 0
+        self.disconnects = 0
+        self.connected = False
         self.changed = threading.Condition()
         self.sio.on("batch", self._on_batch)
         self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
 
     def connect(self) -> LiveClient:
         self.sio.connect(self.base_url, transports=["websocket"], wait_timeout=10)
@@ -42,9 +52,30 @@ class LiveClient:
         self.sio.disconnect()
         self.http.close()
 
+    def move_to(self, base_url: str) -> LiveClient:
+        """Reconnect to another app process (what a proxy does when a backend dies); resumes from last_id."""
+        with contextlib.suppress(Exception):  # the old server may be gone already
+            self.sio.disconnect()
+        self.base_url = base_url.rstrip("/")
+        return self.connect()
+
+    def wait_disconnected(self, timeout: float = 30.0) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: not self.connected, timeout):
+                raise AssertionError(f"{self.base_url}: still connected after {timeout} s")
+
     def _on_connect(self) -> None:
         self.seq = 0
+        with self.changed:
+            self.connected = True
+            self.connects += 1
         self._post("/live/subscribe", {"sid": self.sio.get_sid(), "last_id": self.last_id})
+
+    def _on_disconnect(self, *_: Any) -> None:
+        with self.changed:
+            self.connected = False
+            self.disconnects += 1
+            self.changed.notify_all()
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
         if not self.over_http:
@@ -69,7 +100,11 @@ class LiveClient:
                 self.snapshots += 1
                 # Incidents kept before the snapshot arrive in it rather than as events.
                 kept = batch["snapshot"]["incidents"]
+                self.snapshot_ids.update(inc["event_id"] for inc in kept)
                 events = [{"id": None, "type": "incident", "data": inc} for inc in kept] + events
+            self.redelivered += sum(1 for e in events if e["id"] is not None and e["type"] == "incident"
+                                    and e["data"]["event_id"] in self.seen_ids
+                                    and e["data"]["event_id"] not in self.snapshot_ids)
             # Like a page: an incident is keyed by its event_id, so one in both the snapshot and
             # the deltas after its cursor is shown once.
             events = [e for e in events if e["type"] != "incident" or e["data"]["event_id"] not in self.seen_ids]
@@ -94,3 +129,10 @@ class LiveClient:
                 if remaining <= 0:
                     raise AssertionError(f"{len(got)} of {count} {kind} events after {timeout} s")
                 self.changed.wait(remaining)
+
+
+def open_client(base_url: str, *, over_http: bool = False, reconnection: bool = True,
+                connect: bool = True) -> LiveClient:
+    """The one way to make a LiveClient (and, later, the one place that logs it in)."""
+    client = LiveClient(base_url, over_http=over_http, reconnection=reconnection)
+    return client.connect() if connect else client

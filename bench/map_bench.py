@@ -20,7 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path
+from bench.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path, new_context
 from bench.common import free_port, report, start_server, stop_server
 from layouts.ids import Route
 
@@ -40,7 +40,7 @@ def _draw_times(url: str, mode: str) -> list[float]:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
 
         def fresh_context():  # an empty profile: nothing cached
-            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            context = new_context(browser)
             context.add_init_script(GRIDS_DRAWN_PROBE)
             return context
 

@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import func, select
 
 from bench.common import free_port
-from bench.live_client import LiveClient
+from bench.live_client import open_client
 from settings import PROJECT_ROOT
 from store.db import incidents, make_engine
 from streams import keys
@@ -24,7 +24,7 @@ from tests.helpers import incident, wait_until
 
 @pytest.mark.parametrize("over_http", [True, False], ids=["acks-over-http", "acks-over-socket"])
 def test_live001_client_receives_every_event_once(live_server: LiveServer, r: redis.Redis, over_http: bool) -> None:
-    client = LiveClient(live_server.url, over_http=over_http).connect()
+    client = open_client(live_server.url, over_http=over_http)
     try:
         wait_until(lambda: client.snapshots == 1, what="the snapshot")
         pipe = r.pipeline(transaction=False)
@@ -39,7 +39,7 @@ def test_live001_client_receives_every_event_once(live_server: LiveServer, r: re
 
 
 def test_live002_reconnect_resumes_without_gap_or_duplicate(live_server: LiveServer, r: redis.Redis) -> None:
-    client = LiveClient(live_server.url).connect()
+    client = open_client(live_server.url)
     try:
         for n in range(5):
             r.xadd(keys.INCIDENTS, incident(f"R-{n}"))
@@ -78,7 +78,7 @@ def test_live003_two_app_processes_both_deliver_and_process_once(
            "VAR_DIR": str(tmp_path)}
     ports = [free_port(), free_port()]
     procs = [_start_app(port, env) for port in ports]
-    clients = [LiveClient(f"http://127.0.0.1:{port}").connect() for port in ports]
+    clients = [open_client(f"http://127.0.0.1:{port}") for port in ports]
     try:
         for n in range(300):
             r.xadd(keys.INCIDENTS, incident(f"T-{n}"))
