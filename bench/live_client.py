@@ -79,7 +79,9 @@ class LiveClient:
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
         if not self.over_http:
-            self.sio.emit(path.rsplit("/", 1)[-1], body)
+            # A socket that just dropped takes its batch with it: the next connection re-subscribes.
+            with contextlib.suppress(socketio.exceptions.BadNamespaceError):
+                self.sio.emit(path.rsplit("/", 1)[-1], body)
             return
         # On failure the hub re-sends unacknowledged batches; a reconnect re-subscribes.
         with contextlib.suppress(requests.RequestException):
