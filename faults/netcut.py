@@ -1,5 +1,8 @@
 """A TCP proxy between a browser and the app whose network can be cut, two ways.
 
+It also stands in for a sticky load balancer: every connection of one page goes to one
+backend, and ``route_to`` moves new connections to another one.
+
 - ``reset``: every open connection is reset (RST) and new ones are refused until the cut
   ends: what a browser sees when a proxy, NAT or VPN restarts.
 - ``blackhole``: bytes stop flowing both ways (held, not lost) and new connections hang until
@@ -86,6 +89,10 @@ class CutProxy:
             return
         for link in links:
             link.interrupt()
+
+    def route_to(self, target_port: int) -> None:
+        """Send new connections to another backend, as a load balancer does when one dies."""
+        self.target = (self.target[0], target_port)
 
     def restore(self) -> None:
         with self.lock:

@@ -137,6 +137,26 @@ PAGE_STATE = """() => {
 }"""
 
 
+MARKER_LIMIT = 500  # the page keeps the newest 500 incidents (assets/pingan_live.js)
+FEED_LIMIT = 100
+
+
+def page_problems(state: dict[str, Any], published_order: list[str]) -> list[str]:
+    """What differs between one page and the server: empty when the screen is right."""
+    shown = published_order[-MARKER_LIMIT:]
+    problems = []
+    if state["incidents"] != shown:
+        problems.append(f"shows {len(state['incidents'])} incidents, the server's newest {len(shown)} differ")
+    if not state["markers"] == state["markerIds"] == len(shown):
+        problems.append(f"{state['markers']} markers for {state['markerIds']} incidents, want {len(shown)}")
+    twice = sorted(k for k, c in state["delivered"].items() if c > 1)
+    if sorted(state["delivered"]) != sorted(published_order) or twice:
+        problems.append(f"delivered {len(state['delivered'])} of {len(published_order)}, twice: {twice[:5]}")
+    if not state["feedRows"] == state["feedDistinct"] == min(len(shown), FEED_LIMIT):
+        problems.append(f"feed has {state['feedRows']} rows, {state['feedDistinct']} distinct")
+    return problems
+
+
 @dataclass
 class Cut:
     page: int
@@ -219,6 +239,7 @@ def test_fault005_pages_ride_out_dropped_connections(
         stop_server(proc)
 
     kept = sorted(kept_ids(engine))
+    order = published(r)
     statuses = kept_statuses(engine)
     catch_up: list[float] = []
     lines = []
@@ -243,12 +264,10 @@ def test_fault005_pages_ride_out_dropped_connections(
               f"{repeats} delivered twice, {state['connects']} socket reconnections, {state['batches']} batches, "
               f"proxy connections {proxies[n].connections} (refused during resets {proxies[n].refused})")
     assert len(cuts) == pages_n * cuts_n
+    assert sorted(order) == kept  # the system of record and what was published agree
     for state in states:
-        assert sorted(state["incidents"]) == kept  # the screen equals the system of record
-        assert state["markers"] == state["markerIds"] == len(kept)  # each drawn once on the map
-        assert sorted(state["delivered"]) == kept and set(state["delivered"].values()) == {1}  # none twice
-        assert state["feedRows"] == state["feedDistinct"] == min(len(kept), 100)
-        assert state["statuses"] == statuses
+        assert page_problems(state, order) == []  # the screen equals the system of record, each once
+        assert state["statuses"] == {k: statuses[k] for k in state["incidents"]}
         assert state["units"] == server_units
 
 
@@ -264,8 +283,12 @@ def each(clients: list[Any], action: Callable[[Any], object]) -> None:
 def test_fault006_app_process_stopped_its_clients_move(
     system, long_form: bool, tmp_path: Path  # type: ignore[no-untyped-def]
 ) -> None:
-    """SIGTERM and SIGKILL one of two app processes: its clients reconnect to the other with their
-    last id; the other's clients do not notice; every kept incident reaches every client once."""
+    """SIGTERM, then SIGKILL, one of two app processes sharing one Redis. Its python-socketio clients
+    reconnect to the other with their last id; its Chromium pages reconnect through a sticky proxy
+    that fails over to the other. The survivor's clients notice nothing; every kept incident
+    reaches every client and page exactly once."""
+    from playwright.sync_api import sync_playwright
+
     from bench.live_client import LiveClient, open_client
 
     url, database, engine = system
@@ -277,69 +300,100 @@ def test_fault006_app_process_stopped_its_clients_move(
     clients_n, rounds = (40, 3) if long_form else (8, 1)
     clients = [open_client(base[n % 2], reconnection=False) for n in range(clients_n)]
     home = [n % 2 for n in range(clients_n)]  # which process each client is on
-    feed = Feed(url, rate=20, cap=10**9, tag="SO")
+    balancers = [CutProxy(port) for port in ports]  # page n starts on process n
+    feed = Feed(url, rate=10, cap=10**9, tag="SO")
     rows: list[str] = []
     try:
-        wait_until(lambda: all(c.snapshots == 1 for c in clients), what="every client's snapshot")
-        feed.start()
-        for round_n in range(rounds):
-            for sig, victim in ((signal.SIGTERM, 0), (signal.SIGKILL, 1)):
-                survivor = 1 - victim
-                flowing = len(feed.accepted) + 60
-                wait_until(lambda flowing=flowing: len(feed.accepted) >= flowing, what="load to flow")
-                movers = [c for c, h in zip(clients, home, strict=True) if h == victim]
-                stayers = [c for c, h in zip(clients, home, strict=True) if h == survivor]
-                stayer_disconnects = sum(c.disconnects for c in stayers)
-                procs[victim].send_signal(sig)
-                killed_at = time.monotonic()
-                for client in movers:
-                    client.wait_disconnected()
-                noticed_s = time.monotonic() - killed_at
-                procs[victim].wait(timeout=30)
-                target = len(published(r))
-                each(movers, lambda c, to=base[survivor]: c.move_to(to))  # as a proxy would route them
-                for client in movers:
-                    client.wait_for(target, timeout=60)
-                caught_s = time.monotonic() - killed_at
-                assert sum(c.disconnects for c in stayers) == stayer_disconnects  # the others noticed nothing
-                home = [survivor] * clients_n
-                # Bring the stopped process back and rebalance half the clients onto it.
-                procs[victim], started_s = start_server(ports[victim], tmp_path / f"app{victim}", env)
-                moving_at = time.monotonic()
-                each(clients[victim::2], lambda c, to=base[victim]: c.move_to(to))
-                home = [n % 2 for n in range(clients_n)]
-                rebalanced_s = time.monotonic() - moving_at
-                rows.append(f"round {round_n} {signal.Signals(sig).name}: {len(movers)} clients lost their socket "
-                            f"within {noticed_s:.2f} s, moved and had every published incident "
-                            f"{caught_s:.2f} s after the signal; restart took {started_s:.1f} s, "
-                            f"moving {clients_n // 2} back {rebalanced_s:.1f} s")
-        feed.halt.set()
-        feed.join()
-        halted_at = time.monotonic()
-        wait_until(lambda: sorted(kept_ids(engine)) == sorted(feed.accepted), timeout=120,
-                   what="every accepted incident kept (a killed consumer's entries are reclaimed after 30 s idle)")
-        kept_s = time.monotonic() - halted_at
-        kept = sorted(kept_ids(engine))
-        for client in clients:
-            client.wait_for(len(kept), timeout=60)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            pages = [open_page(browser, lb.url, LIVE_READY) for lb in balancers]
+            for page in pages:
+                page.evaluate(INSTRUMENT)
+            wait_until(lambda: all(c.snapshots == 1 for c in clients), what="every client's snapshot")
+            feed.start()
+            for round_n in range(rounds):
+                for sig, victim in ((signal.SIGTERM, 0), (signal.SIGKILL, 1)):
+                    survivor = 1 - victim
+                    flowing = len(feed.accepted) + 40
+                    wait_until(lambda flowing=flowing: len(feed.accepted) >= flowing, what="load to flow")
+                    movers = [c for c, h in zip(clients, home, strict=True) if h == victim]
+                    stayers = [c for c, h in zip(clients, home, strict=True) if h == survivor]
+                    stayer_disconnects = sum(c.disconnects for c in stayers)
+                    procs[victim].send_signal(sig)
+                    killed_at = time.monotonic()
+                    for lb in balancers:  # the balancer's health check fails the dead backend over
+                        if lb.target[1] == ports[victim]:
+                            lb.route_to(ports[survivor])
+                    for client in movers:
+                        client.wait_disconnected()
+                    noticed_s = time.monotonic() - killed_at
+                    procs[victim].wait(timeout=30)
+                    target = published(r)
+                    each(movers, lambda c, to=base[survivor]: c.move_to(to))  # as the balancer would route them
+                    for client in movers:
+                        client.wait_for(len(target), timeout=60)
+                    clients_s = time.monotonic() - killed_at
+                    for page in pages:
+                        page.wait_for_function("(ids) => ids.every(id => id in window.__faults.delivered)",
+                                               arg=target, timeout=60_000)
+                    pages_s = time.monotonic() - killed_at
+                    assert sum(c.disconnects for c in stayers) == stayer_disconnects  # the others noticed nothing
+                    # Bring the stopped process back; move half the clients and one page onto it.
+                    procs[victim], started_s = start_server(ports[victim], tmp_path / f"app{victim}", env)
+                    moving_at = time.monotonic()
+                    each(clients[victim::2], lambda c, to=base[victim]: c.move_to(to))
+                    home = [n % 2 for n in range(clients_n)]
+                    rebalanced_s = time.monotonic() - moving_at
+                    balancers[victim].route_to(ports[victim])
+                    connects = pages[victim].evaluate("() => window.__faults.connects")
+                    balancers[victim].cut("reset")  # drain: the page reconnects, now to its old process
+                    balancers[victim].restore()
+                    pages[victim].wait_for_function(f"() => window.__faults.connects > {connects}", timeout=30_000)
+                    rows.append(f"round {round_n} {signal.Signals(sig).name}: {len(movers)} clients lost their "
+                                f"socket within {noticed_s:.2f} s; every published incident on the moved clients "
+                                f"{clients_s:.2f} s and on both pages {pages_s:.2f} s after the signal; restart "
+                                f"{started_s:.1f} s, moving {clients_n // 2} clients back {rebalanced_s:.1f} s")
+            feed.halt.set()
+            feed.join()
+            halted_at = time.monotonic()
+            wait_until(lambda: sorted(kept_ids(engine)) == sorted(feed.accepted), timeout=120,
+                       what="every accepted incident kept (a killed consumer's entries are reclaimed after 30 s idle)")
+            kept_s = time.monotonic() - halted_at
+            kept = sorted(kept_ids(engine))
+            order = published(r)
+            for client in clients:
+                client.wait_for(len(kept), timeout=60)
+            for page in pages:
+                page.wait_for_function(f"() => Object.keys(window.__faults.delivered).length >= {len(kept)}",
+                                       timeout=60_000)
+            states = [page.evaluate(PAGE_STATE) for page in pages]
+            browser.close()
     finally:
         feed.halt.set()
         each(clients, LiveClient.close)
+        for lb in balancers:
+            lb.close()
         for proc in procs:
             stop_server(proc)
 
     def incident_ids(client: LiveClient) -> list[str]:
         return [e["data"]["event_id"] for e in client.events if e["type"] == "incident"]
 
-    print(f"\n[fault006] 2 app processes on one Redis, {clients_n} python-socketio clients, 20 incidents/s: "
-          f"{len(feed.accepted)} accepted, {len(kept)} kept ({kept_s:.1f} s after the load stopped), "
-          f"{len(published(r))} published")
+    print(f"\n[fault006] 2 app processes on one Redis, {clients_n} python-socketio clients and 2 Chromium pages, "
+          f"10 incidents/s: {len(feed.accepted)} accepted, {len(kept)} kept ({kept_s:.1f} s after the load "
+          f"stopped), {len(order)} published")
     for row in rows:
         print(f"  {row}")
-    print(f"  every client: {min(len(incident_ids(c)) for c in clients)}-{max(len(incident_ids(c)) for c in clients)} "
-          f"incidents, {sum(c.redelivered for c in clients)} delivered twice, {sum(c.gaps for c in clients)} gaps, "
-          f"{sum(c.connects for c in clients)} connections in all")
-    assert kept == sorted(feed.accepted) and sorted(published(r)) == kept
+    print(f"  clients: {min(len(incident_ids(c)) for c in clients)}-{max(len(incident_ids(c)) for c in clients)} "
+          f"incidents each, {sum(c.redelivered for c in clients)} delivered twice, {sum(c.gaps for c in clients)} "
+          f"gaps, {sum(c.connects for c in clients)} connections in all")
+    for n, state in enumerate(states):
+        print(f"  page {n}: {len(state['delivered'])} incidents delivered, "
+              f"{sum(c - 1 for c in state['delivered'].values())} twice, {len(state['incidents'])} on screen "
+              f"(the newest {MARKER_LIMIT}), {state['connects']} reconnections")
+    assert kept == sorted(feed.accepted) and sorted(order) == kept
     for client in clients:
-        assert sorted(incident_ids(client)) == kept
+        assert incident_ids(client) == order  # each once, in the published order
         assert client.redelivered == 0
+    for state in states:
+        assert page_problems(state, order) == []
