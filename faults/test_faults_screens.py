@@ -397,3 +397,19 @@ def test_fault006_app_process_stopped_its_clients_move(
         assert client.redelivered == 0
     for state in states:
         assert page_problems(state, order) == []
+
+
+# -- fan-out, short: many clients at peak x10, none lost, none dropped ------------------------------
+
+def test_fault007_fan_out_at_ten_times_peak_loses_nothing(long_form: bool, tmp_path: Path) -> None:
+    """python-socketio clients in several processes, 100 events/s (assumed peak 10/s x10).
+
+    The latency sweep is ``make bench BENCH=fanout``; here only loss and disconnects are asserted
+    (latency on 2 shared cores is too noisy to gate CI on)."""
+    from bench.fanout_bench import RATE, run_step
+
+    clients, seconds = (100, 30.0) if long_form else (20, 5.0)
+    step = run_step(clients, tmp_path, rate=RATE, seconds=seconds, per_process=10)
+    print(f"\n[fault007] {clients} clients in {step.processes} processes, {RATE} ev/s for {seconds:.0f} s: "
+          f"{step.summary()}")
+    assert step.lost == 0 and step.disconnects == 0 and step.failed_connects == 0
