@@ -1,7 +1,7 @@
 # Ping'an Command — the two commands of the README, and their helpers.
 #   make run    the dashboard with the simulator at http://127.0.0.1:8050
 #   make test   lint and the whole test suite (installs what it needs)
-#   make bench  the benchmarks, printing their figures
+#   make bench  the benchmarks, printing their figures (BENCH=fanout: only the named ones)
 
 PYTHON ?= python3
 VENV := .venv
@@ -31,7 +31,7 @@ test: setup browser lint
 	$(PY) -m pytest -q
 
 bench: setup browser
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 grids: setup
 	$(PY) -m geo.grids

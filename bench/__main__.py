@@ -1,18 +1,33 @@
-"""Run every benchmark: `python -m bench` (what `make bench` calls)."""
+"""Run the benchmarks: `python -m bench` (what `make bench` calls) runs all of them;
+`python -m bench fanout` (or `make bench BENCH=fanout`) runs only the named ones."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+from collections.abc import Callable
 
-from bench import dispatch_bench, map_bench, push_bench
+from bench import dispatch_bench, fanout_bench, map_bench, push_bench
+
+BENCHES: dict[str, Callable[[], None]] = {
+    "map": map_bench.run,
+    "push": push_bench.run,
+    "dispatch": dispatch_bench.run,
+    "fanout": fanout_bench.run,
+}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Ping'an Command benchmarks")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHES)} (default: all)")
+    names = parser.parse_args().names or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHES)}")
     print(f"Ping'an Command benchmarks: {os.cpu_count()} cores, Python {platform.python_version()}")
-    map_bench.run()
-    push_bench.run()
-    dispatch_bench.run()
+    for name in names:
+        BENCHES[name]()
 
 
 if __name__ == "__main__":

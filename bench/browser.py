@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 # The closed network refuses Chromium's background connections: switch them off.
 CHROMIUM_ARGS = [
@@ -38,6 +39,37 @@ def chromium_path() -> str:
     if path is None:
         raise RuntimeError("chromium is not installed: run `make browser` (Debian package `chromium`)")
     return path
+
+
+VIEWPORT = {"width": 1920, "height": 1080}
+
+
+def new_context(browser: Browser) -> BrowserContext:
+    """Every browser profile the tests and benchmarks use comes from here.
+
+    The one place to log a profile in once pages need a session (its cookies then serve
+    every page opened in it).
+    """
+    return browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+
+
+def open_page(browser: Browser, url: str, ready: str | None = None, init_script: str | None = None,
+              timeout_ms: float = 60_000, signed_in: bool = True) -> Page:
+    """A fresh profile and page at ``url`` (signed in as the bench account through the form, unless
+    ``signed_in=False``); waits for the JS condition ``ready`` when given."""
+    from bench.common import BENCH_PASSWORD, BENCH_USER
+
+    page = new_context(browser).new_page()
+    if init_script:
+        page.add_init_script(init_script)
+    if signed_in:
+        parts = urlsplit(url)
+        sign_in_page(page, f"{parts.scheme}://{parts.netloc}", BENCH_USER, BENCH_PASSWORD, then=parts.path or "/")
+    else:
+        page.goto(url)
+    if ready:
+        page.wait_for_function(ready, timeout=timeout_ms)
+    return page
 
 
 def sign_in_page(page: Page, base_url: str, username: str, password: str, then: str = "/") -> None:

@@ -45,10 +45,12 @@ def add_account(env: dict[str, str], username: str = BENCH_USER, role: str = "du
 def start_server(port: int, var_dir: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
     """Start ``python app.py`` (with the bench account) and return it with the seconds until it answered.
 
-    Sign-ins are not rate limited here: load tools sign many clients in at once.
+    Sign-ins are not rate limited here (load tools sign many clients in at once), and every
+    server shares one secret key, so a session works on all processes of a drill, as behind a
+    load balancer in production.
     """
     env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir), "SIMULATOR": "0",
-           "LOGIN_PER_MINUTE": "1000000", **(extra_env or {})}
+           "LOGIN_PER_MINUTE": "1000000", "SECRET_KEY": "bench-secret-not-for-production", **(extra_env or {})}
     add_account(env)
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,

@@ -1,6 +1,8 @@
 """A screen without a browser: a python-socketio client that speaks the push protocol.
 
-Used by tests (two app processes both deliver) and benchmarks (server fan-out).
+Used by tests (two app processes both deliver), faults (an app process killed) and
+benchmarks (server fan-out). Create clients with :func:`open_client` only: it is the one
+place that will authenticate them once Socket.IO connections need a login.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import socketio
 class LiveClient:
     """Connect, subscribe, apply batches in order and acknowledge them, like a page does."""
 
-    def __init__(self, base_url: str, http: requests.Session, over_http: bool = False) -> None:
+    def __init__(self, base_url: str, http: requests.Session, over_http: bool = False,
+                 reconnection: bool = True) -> None:
         """``http`` is a signed-in session (see :func:`sign_in`): the socket connects with its cookies."""
         self.base_url = base_url.rstrip("/")
         self.over_http = over_http  # acknowledge like a dash page (HTTP POST) or over the socket
         self.http = http
-        self.sio = socketio.Client(reconnection=True)
+        # reconnection=False: the caller decides where to reconnect (e.g. another app process).
+        self.sio = socketio.Client(reconnection=reconnection)
         self.seq = 0
         self.last_id: str | None = None
         self.snapshots = 0
@@ -32,9 +36,16 @@ class LiveClient:
         self.duplicates = 0
         self.seen_ids: set[str] = set()
         self.gaps = 0
+        # Incidents delivered again as deltas (not explained by a snapshot overlap): must stay 0.
+        self.redelivered = 0
+        self.snapshot_ids: set[str] = set()
+        self.connects = 0
+        self.disconnects = 0
+        self.connected = False
         self.changed = threading.Condition()
         self.sio.on("batch", self._on_batch)
         self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
 
     def connect(self) -> LiveClient:
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
@@ -45,13 +56,36 @@ class LiveClient:
         self.sio.disconnect()
         self.http.close()
 
+    def move_to(self, base_url: str) -> LiveClient:
+        """Reconnect to another app process (what a proxy does when a backend dies); resumes from last_id."""
+        with contextlib.suppress(Exception):  # the old server may be gone already
+            self.sio.disconnect()
+        self.base_url = base_url.rstrip("/")
+        return self.connect()
+
+    def wait_disconnected(self, timeout: float = 30.0) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: not self.connected, timeout):
+                raise AssertionError(f"{self.base_url}: still connected after {timeout} s")
+
     def _on_connect(self) -> None:
         self.seq = 0
+        with self.changed:
+            self.connected = True
+            self.connects += 1
         self._post("/live/subscribe", {"sid": self.sio.get_sid(), "last_id": self.last_id})
+
+    def _on_disconnect(self, *_: Any) -> None:
+        with self.changed:
+            self.connected = False
+            self.disconnects += 1
+            self.changed.notify_all()
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
         if not self.over_http:
-            self.sio.emit(path.rsplit("/", 1)[-1], body)
+            # A socket that just dropped takes its batch with it: the next connection re-subscribes.
+            with contextlib.suppress(socketio.exceptions.BadNamespaceError):
+                self.sio.emit(path.rsplit("/", 1)[-1], body)
             return
         # On failure the hub re-sends unacknowledged batches; a reconnect re-subscribes.
         with contextlib.suppress(requests.RequestException):
@@ -72,7 +106,11 @@ class LiveClient:
                 self.snapshots += 1
                 # Incidents kept before the snapshot arrive in it rather than as events.
                 kept = batch["snapshot"]["incidents"]
+                self.snapshot_ids.update(inc["event_id"] for inc in kept)
                 events = [{"id": None, "type": "incident", "data": inc} for inc in kept] + events
+            self.redelivered += sum(1 for e in events if e["id"] is not None and e["type"] == "incident"
+                                    and e["data"]["event_id"] in self.seen_ids
+                                    and e["data"]["event_id"] not in self.snapshot_ids)
             # Like a page: an incident is keyed by its event_id, so one in both the snapshot and
             # the deltas after its cursor is shown once.
             events = [e for e in events if e["type"] != "incident" or e["data"]["event_id"] not in self.seen_ids]
@@ -97,6 +135,16 @@ class LiveClient:
                 if remaining <= 0:
                     raise AssertionError(f"{len(got)} of {count} {kind} events after {timeout} s")
                 self.changed.wait(remaining)
+
+
+def open_client(base_url: str, http: requests.Session | None = None, *, over_http: bool = False,
+                reconnection: bool = True, connect: bool = True) -> LiveClient:
+    """The one way to make a LiveClient: signed in (as the bench account unless ``http`` is given)."""
+    from bench.common import BENCH_PASSWORD, BENCH_USER
+
+    http = http or sign_in(base_url, BENCH_USER, BENCH_PASSWORD)
+    client = LiveClient(base_url, http, over_http=over_http, reconnection=reconnection)
+    return client.connect() if connect else client
 
 
 def sign_in(base_url: str, username: str, password: str) -> requests.Session:

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path
+from bench.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path, new_context
 from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, report, start_server, stop_server
 from bench.live_client import sign_in
 from layouts.ids import Route
@@ -46,7 +46,7 @@ def _draw_times(url: str, mode: str, http: requests.Session) -> list[float]:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
 
         def fresh_context():  # an empty profile: nothing cached
-            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            context = new_context(browser)
             context.add_cookies(cookies)  # type: ignore[arg-type]
             context.add_init_script(GRIDS_DRAWN_PROBE)
             return context

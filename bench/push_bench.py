@@ -29,9 +29,9 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, chromium_path, sign_in_page
+from bench.browser import CHROMIUM_ARGS, chromium_path, open_page
 from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, percentile, report, start_server, stop_server
-from bench.live_client import LiveClient, sign_in
+from bench.live_client import open_client, sign_in
 from settings import PROJECT_ROOT
 from streams import keys
 from streams.connection import EmbeddedRedis, connect
@@ -78,13 +78,7 @@ def produce(redis_url: str, rate: int, seconds: float, tag: str) -> dict[str, fl
 def open_pages(browser: Browser, url: str, count: int, ready: str, signed_in: bool = True) -> list[Page]:
     pages = []
     for _ in range(count):
-        context = browser.new_context(viewport={"width": 1920, "height": 1080})
-        page = context.new_page()
-        if signed_in:
-            sign_in_page(page, url, BENCH_USER, BENCH_PASSWORD)
-        else:
-            page.goto(url)
-        page.wait_for_function(ready, timeout=60_000)
+        page = open_page(browser, url, ready, signed_in=signed_in)
         page.evaluate(RECORD_DRAWS)
         pages.append(page)
     return pages
@@ -134,7 +128,7 @@ def page_latency(redis_url: str, app_url: str, poll_url: str) -> list[tuple[str,
 
 def fan_out(redis_url: str, app_url: str, clients: int = 50, rate: int = 100, seconds: float = 10.0) -> str:
     http = sign_in(app_url, BENCH_USER, BENCH_PASSWORD)  # one officer's session, many screens
-    screens = [LiveClient(app_url, http).connect() for _ in range(clients)]
+    screens = [open_client(app_url, http) for _ in range(clients)]
     try:
         for screen in screens:
             screen.wait_for(0)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from auth.users import UserStore
 from bench.common import free_port
-from bench.live_client import LiveClient, sign_in
+from bench.live_client import LiveClient, open_client, sign_in
 from settings import PROJECT_ROOT
 from store.db import incidents, make_engine
 from streams import keys
@@ -25,12 +25,12 @@ from tests.helpers import PASSWORD, incident, make_user, wait_until
 
 def signed_in_client(server: LiveServer, role: str = "duty_officer", over_http: bool = False) -> LiveClient:
     username = make_user(server.app, role)
-    return LiveClient(server.url, sign_in(server.url, username, PASSWORD), over_http=over_http)
+    return open_client(server.url, sign_in(server.url, username, PASSWORD), over_http=over_http)
 
 
 @pytest.mark.parametrize("over_http", [True, False], ids=["acks-over-http", "acks-over-socket"])
 def test_live001_client_receives_every_event_once(live_server: LiveServer, r: redis.Redis, over_http: bool) -> None:
-    client = signed_in_client(live_server, over_http=over_http).connect()
+    client = signed_in_client(live_server, over_http=over_http)
     try:
         wait_until(lambda: client.snapshots == 1, what="the snapshot")
         pipe = r.pipeline(transaction=False)
@@ -45,7 +45,7 @@ def test_live001_client_receives_every_event_once(live_server: LiveServer, r: re
 
 
 def test_live002_reconnect_resumes_without_gap_or_duplicate(live_server: LiveServer, r: redis.Redis) -> None:
-    client = signed_in_client(live_server).connect()
+    client = signed_in_client(live_server)
     try:
         for n in range(5):
             r.xadd(keys.INCIDENTS, incident(f"R-{n}"))
@@ -88,7 +88,7 @@ def test_live003_two_app_processes_both_deliver_and_process_once(
     ports = [free_port(), free_port()]
     procs = [_start_app(port, env) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
-    clients = [LiveClient(url, sign_in(url, "watch", PASSWORD)).connect() for url in urls]
+    clients = [open_client(url, sign_in(url, "watch", PASSWORD)) for url in urls]
     try:
         for n in range(300):
             r.xadd(keys.INCIDENTS, incident(f"T-{n}"))

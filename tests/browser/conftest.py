@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, chromium_path
+from bench.browser import CHROMIUM_ARGS, chromium_path, new_context
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def console_errors() -> list[str]:
 
 @pytest.fixture
 def page(browser: Browser, console_errors: list[str]) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    context = new_context(browser)
     page = context.new_page()
 
     def record(message: ConsoleMessage) -> None:
