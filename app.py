@@ -27,9 +27,11 @@ import auth.web
 import callbacks.dispatch
 import callbacks.live
 import callbacks.map
+import callbacks.sensors
 import routes.geo
 import routes.live
 import routes.ops
+import routes.sensors
 from auth.guard import Security, current_viewer
 from auth.sessions import SessionRegistry
 from auth.users import UserStore
@@ -40,6 +42,8 @@ from i18n import text
 from layouts.dispatch import dynamic_components
 from layouts.ids import AuthID
 from layouts.shell import index_html, page
+from sensors.alerts import AlertService
+from sensors.health import DeviceHealth, HealthMonitor
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
 from store.db import database_url, make_engine
@@ -65,6 +69,8 @@ class PinganApp:
     engine: Engine
     hub: PushHub
     dispatch: DispatchService
+    alerts: AlertService
+    health: DeviceHealth
     security: Security
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -78,6 +84,7 @@ class PinganApp:
         self._spawn("socket-cutter", auth.web.SocketCutter(connect(self.redis_url), self.socketio).run,
                     self.stop_event)
         self._spawn("outbox-relay", self.dispatch.run_relay, self.stop_event)
+        self._spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
         if consumer:
             worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, dispatch=self.dispatch)
             self._spawn("consumer", worker.run, self.stop_event)
@@ -120,8 +127,10 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     socketio = SocketIO(server, async_mode="threading",
                         cors_allowed_origins=list(settings.allowed_origins) or None)
     dispatch = DispatchService(engine, connect(redis_url), grids, language=settings.language)
+    alerts = AlertService(engine, devices, grids, relay=dispatch.relay, language=settings.language)
+    health = DeviceHealth(connect(redis_url), engine, devices)
     hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid),
-                  open_instructions=dispatch.open_instructions)
+                  open_instructions=dispatch.open_instructions, open_alerts=alerts.open_alerts)
 
     dash_app = Dash(
         __name__,
@@ -137,19 +146,21 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     dash_app.validation_layout = html.Div([page(settings), *dynamic_components(), html.Button(id=AuthID.LOGOUT)])
     client = connect(redis_url)
     security = make_security(settings, engine, client)
-    routes.geo.register(server, grids, settings.language)
+    routes.geo.register(server, grids, devices, settings.language)
     routes.live.register(server, socketio, hub, grids)
     routes.ops.register(server, client, engine, hub)
+    routes.sensors.register(server, health, devices, settings.language)
     auth.admin.register(server, settings.language, grids.stations(settings.language))
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
     callbacks.dispatch.register(dash_app, dispatch, settings)
+    callbacks.sensors.register(dash_app, alerts, settings)
     # After every callback: Dash's inline scripts are known, so the CSP can list their hashes.
     script_hashes = list(dash_app.csp_hashes())
     auth.web.install(server, security, settings, csp_hashes=lambda: script_hashes)
     return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
                      devices=devices, redis_url=redis_url, redis=client, engine=engine, hub=hub,
-                     dispatch=dispatch, security=security, embedded_redis=embedded)
+                     dispatch=dispatch, alerts=alerts, health=health, security=security, embedded_redis=embedded)
 
 
 def make_security(settings: Settings, engine: Engine, r: redis.Redis) -> Security:

@@ -251,9 +251,14 @@
         state.units.set(d.unit_id, { data: d, marker: layers ? unitMarker(d, layers.units) : null });
       }
     } else if (ev.type === "alert" || ev.type === "fault") {
+      window.pingan.alerts.add(d);  // the verification queue (pingan_alerts.js)
       if (state.alerts.has(d.event_id)) { return; }
       const marker = layers ? alertMarker(d).addTo(layers.alerts) : null;
       state.alerts.set(d.event_id, { data: d, marker: marker, at: Date.now() });
+    } else if (ev.type === "alert_verified") {
+      window.pingan.alerts.verified(d);
+    } else if (ev.type === "device_health") {
+      window.pingan.alerts.health(d);
     } else if (ev.type === "counters") {
       state.deadLetters += d.dead_letters_added || 0;
     } else if (ev.type === "instruction") {
@@ -351,6 +356,7 @@
     state.instructions.clear();
     (snap.instructions || []).forEach(function (ins) { noteBreach(ins); state.instructions.set(ins.instruction_id, ins); });
     state.instructionsDirty = true;
+    window.pingan.alerts.snapshot(snap.alerts, snap.device_health);
     forgetOldest();
     redrawFeed();
   }
@@ -434,14 +440,18 @@
       },
       update: function (batch, _tick, connected, selected, texts) {
         state.texts = texts;
+        const alerts = window.pingan.alerts;
+        alerts.setTexts(texts);
         const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (x) { return x.prop_id; });
         const isBatch = triggered.some(function (p) { return p.indexOf("data-batch") >= 0; });
-        if (batch && isBatch) { handleBatch(batch); }
+        if (batch && isBatch) { handleBatch(batch); alerts.render(); }
         if (isBatch && triggered.length === 1) {
           if (state.instructionsDirty) { state.instructionsDirty = false; renderInstructions(); }
           // Texts refresh on the one-second tick: a Dash render per batch would slow delivery.
-          return [NO(), NO(), NO(), NO(), NO(), NO()];
+          return [NO(), NO(), NO(), NO(), NO(), NO(), NO(), NO()];
         }
+        alerts.render();  // the verification clocks run every second
+        const alertCounts = alerts.counts();
         renderInstructions();  // the clocks run every second
         if (!state.layers && ensureLayers()) { redrawFeed(); }
         expireAlerts();
@@ -453,6 +463,8 @@
           changed("dead", state.deadLetters ? t("live.dead_letters", { count: state.deadLetters }) : ""),
           changed("grid", gridCount(selected)),
           changed("breaches", t("instructions.breaches", { count: state.breached.size })),
+          changed("alertCount", alertCounts[0]),
+          changed("alertBreaches", alertCounts[1]),
         ];
       },
       // Start recording when each incident is first drawn (tests and benchmarks).

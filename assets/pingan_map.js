@@ -25,6 +25,23 @@ window.pingan = Object.assign({}, window.pingan, {
         return window.pingan.map.tooltipContent(feature.properties, context.hideout || {});
       }, { sticky: true, direction: "top", className: "grid-tooltip", offset: [0, -8] });
     },
+    // Sensing devices: a small dot coloured by health (hideout.health: device_id -> offline / faulty).
+    devicePoint: function (feature, latlng, context) {
+      const health = ((context.hideout || {}).health || {})[feature.properties.device_id] || "online";
+      return L.circleMarker(latlng, {
+        radius: 4, weight: 1, color: "#0b1a2b", fillOpacity: 0.95,
+        fillColor: { online: "#26c6da", offline: "#78909c", faulty: "#ff9800" }[health],
+        className: "device-dot device-" + health,
+      });
+    },
+    deviceTooltip: function (feature, layer) {
+      layer.bindTooltip(function () {
+        return window.pingan.alerts.describe(feature.properties);
+      }, { direction: "top", className: "grid-tooltip", offset: [0, -6] });
+    },
+    compoundStyle: function () {
+      return { color: "#ffb300", weight: 1.5, dashArray: "4 3", fill: true, fillOpacity: 0.06, fillColor: "#ffb300" };
+    },
     tooltipContent: function (props, hideout) {
       const labels = hideout.labels || {};
       const root = document.createElement("div");

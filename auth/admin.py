@@ -31,7 +31,7 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
         for user in sec.users.all():
             locked = user["locked_until"] is not None and user["failed_logins"] >= sec.users.max_failures
             now_users.append({**user, "locked": locked})
-        return render_template("admin.html", **template_values(language, viewer), csrf=_csrf(viewer),
+        return render_template("admin.html", **template_values(language, viewer),
                                users=now_users, tokens=sec.users.kiosk_tokens(), roles=[r.value for r in Role],
                                stations=stations, message=message, secret=secret, secret_label=secret_label)
 
@@ -106,7 +106,7 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
     def _audit(viewer: Viewer) -> str:
         log = security().audit
         actor, action = request.args.get("actor", "")[:64], request.args.get("action", "")[:48]
-        return render_template("audit.html", **template_values(language, viewer), csrf=_csrf(viewer),
+        return render_template("audit.html", **template_values(language, viewer),
                                records=log.records(actor=actor, action=action), check=log.verify(),
                                actor=actor, action=action)
 
@@ -117,6 +117,3 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
         return Response(stream_with_context(security().audit.export_csv()), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=pingan-audit.csv"})
 
-
-def _csrf(viewer: Viewer) -> str:
-    return security().sessions.csrf_token(viewer.session_id) or ""

@@ -27,13 +27,14 @@ class Permission(StrEnum):
     OPEN_INCIDENT = "open_incident"  # the incident panel with its units and log
     DISPATCH = "dispatch"  # send, reassign, divert, close and cancel instructions
     VERIFY_ALERTS = "verify_alerts"
+    VIEW_DEVICES = "view_devices"  # device health, maintenance list, sensor statistics
     HANDLE_LEADS = "handle_leads"
     VIEW_REPORTS = "view_reports"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
 
 
-_COMMON = {Permission.VIEW_MAP, Permission.VIEW_CALLERS_MASKED}
+_COMMON = {Permission.VIEW_MAP, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DUTY_OFFICER: frozenset(_COMMON | {

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import redis
-from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session
+from flask import Flask, Response, abort, current_app, g, jsonify, redirect, render_template, request, session
 from flask_login import LoginManager, login_user, logout_user
 from flask_socketio import SocketIO
 
@@ -46,11 +46,11 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/")
 PUBLIC_PATHS = {LOGIN, "/healthz", "/metrics", "/_favicon.ico"}
 # Requests a person makes (the rest, such as acknowledging pushed batches, are the page's own).
 ACTIVITY_PATHS = {"/", "/_dash-update-component", TOUCH}
-PAGE_PATHS = {"/", "/admin", "/audit"}
+PAGE_PATHS = {"/", "/admin", "/audit", "/sensors"}
 # Everything else is the command map and its data, for roles that may see the map.
 NOT_MAP_PREFIXES = ("/admin", "/audit", LOGOUT, TOUCH)
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # shared by every server-rendered page
 
 
 def secret_key(settings: Settings) -> str:
@@ -78,6 +78,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
     )
     server.extensions[EXTENSION] = security
     server.jinja_env.filters["beijing"] = beijing_time
+    server.jinja_env.filters["epoch_beijing"] = lambda s: beijing_time(datetime.fromtimestamp(s, UTC)) if s else "—"
     manager = LoginManager(server)
 
     @manager.user_loader
@@ -319,4 +320,7 @@ def viewer_rooms(viewer: Viewer) -> list[str]:
 
 
 def template_values(lang: str, viewer: Viewer) -> dict[str, Any]:
-    return {"t": _translator(lang), "lang": lang, "viewer": viewer, "role_name": text(f"role.{viewer.role}", lang)}
+    """What every server-rendered page's frame needs (texts, the viewer, the CSRF token for its forms)."""
+    csrf = current_app.extensions[EXTENSION].sessions.csrf_token(viewer.session_id) or ""
+    return {"t": _translator(lang), "lang": lang, "viewer": viewer, "role_name": text(f"role.{viewer.role}", lang),
+            "csrf": csrf}

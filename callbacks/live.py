@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State
 
-from layouts.ids import ID, AuthID, DispatchID, LiveID
+from layouts.ids import ID, AlertID, AuthID, DispatchID, LiveID
 
 
 def register(app: Dash) -> None:
@@ -27,6 +27,8 @@ def register(app: Dash) -> None:
         Output(LiveID.DEAD_LETTERS, "children"),
         Output(LiveID.GRID_LIVE, "children"),
         Output(DispatchID.BREACHES, "children"),
+        Output(AlertID.COUNT, "children"),
+        Output(AlertID.BREACHES, "children"),
         Input(LiveID.SOCKET, "data-batch"),
         Input(LiveID.TICK, "n_intervals"),
         Input(LiveID.SOCKET, "connected"),

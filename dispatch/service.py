@@ -35,6 +35,7 @@ from geo.index import ARRIVAL_TARGET_MINUTES, GridIndex
 from i18n import text
 from store import audit
 from store.db import incidents, instruction_events, instructions, outbox, unit_reservations
+from store.outbox import queue as outbox_queue
 from streams import keys
 from streams.live import encode, incident_payload
 
@@ -377,8 +378,7 @@ class DispatchService:
                      detail=f"incident={row['incident_id']} unit={row['unit_id']} {detail}"[:1000], at=at)
 
     def _queue(self, conn: Connection, stream: str, fields: dict[str, str], now: datetime) -> None:
-        conn.execute(insert(outbox).values(stream=stream, payload=json.dumps(fields, ensure_ascii=False),
-                                           created_at=now))
+        outbox_queue(conn, stream, fields, now)
 
     def _announce(self, conn: Connection, row: dict[str, Any], now: datetime, field_message: bool) -> None:
         payload = instruction_payload(row)

@@ -17,9 +17,11 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
+import shapely.geometry
 
 from geo.grids import RANDOM_SEED
 from geo.index import GridIndex
@@ -33,6 +35,7 @@ SITE_KIND_SHARES = (0.35, 0.2, 0.3, 0.15)
 HEARTBEAT_INTERVAL_S = {"camera": 60, "behaviour": 60, "smoke": 300, "throwing_camera": 60, "door": 120}
 SMOKE_THRESHOLD_MG_M3 = 0.1
 THROWING_MIN_FLOOR = 3
+COMPOUND_MARGIN_DEG = 0.0004  # about 40 m around a compound's buildings
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,29 @@ class DeviceRegistry:
 
     def get(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)
+
+    def geojson(self) -> dict[str, Any]:
+        """Every device as a point with what the map shows (health comes live, not from here)."""
+        fields = ("device_id", "type", "grid", "site_kind", "compound", "building", "floor", "entrance")
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]},
+             "properties": {f: getattr(d, f) for f in fields if getattr(d, f) is not None}}
+            for d in self.devices.values()]}
+
+    def compounds_geojson(self) -> dict[str, Any]:
+        """Each compound's outline: its buildings' hull, widened by about 40 m."""
+        buildings: dict[str, list[tuple[float, float]]] = {}
+        grid_of: dict[str, str] = {}
+        for d in self.devices.values():
+            if d.compound:
+                buildings.setdefault(d.compound, []).append((d.lon, d.lat))
+                grid_of[d.compound] = d.grid
+        features = []
+        for compound, points in sorted(buildings.items()):
+            outline = shapely.MultiPoint(sorted(set(points))).convex_hull.buffer(COMPOUND_MARGIN_DEG)
+            features.append({"type": "Feature", "geometry": shapely.geometry.mapping(outline),
+                             "properties": {"compound": compound, "grid": grid_of[compound]}})
+        return {"type": "FeatureCollection", "features": features}
 
     def __len__(self) -> int:
         return len(self.devices)

@@ -23,6 +23,9 @@ class ID(StrEnum):
     DETAILS_BODY = "details-body"
     DETAILS_CLOSE = "details-close"
     SELECTED_GRID = "selected-grid"
+    LAYERS = "layers-control"
+    DEVICE_LAYER = "device-layer"
+    COMPOUND_LAYER = "compound-layer"
 
 
 class Route(StrEnum):
@@ -32,6 +35,8 @@ class Route(StrEnum):
     STATIONS = "/geo/stations.geojson"
     DISTRICT = "/geo/district.geojson"
     GRID_LABELS = "/geo/grid-labels.geojson"
+    DEVICES = "/geo/devices.geojson"
+    COMPOUNDS = "/geo/compounds.geojson"
 
 
 class LiveID(StrEnum):
@@ -72,3 +77,14 @@ class AuthID(StrEnum):
     USER = "auth-user"
     LOGOUT = "auth-logout"
     CONFIG = "auth-config"  # carries the idle-lock minutes for assets/pingan_auth.js
+
+
+class AlertID(StrEnum):
+    """IDs of the sensor-alert queue (its cards are drawn by assets/pingan_alerts.js)."""
+
+    QUEUE = "alert-queue"
+    LIST = "alert-list"
+    COUNT = "alert-count"
+    BREACHES = "alert-breaches"
+    ACTION = "alert-action"  # store: {event_id, verdict, reason} set by a card's button
+    MESSAGE = "alert-message"

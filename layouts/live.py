@@ -7,12 +7,13 @@ from dash_socketio import DashSocketIO
 
 from auth.roles import Permission, Viewer
 from i18n import CATALOGUE, text
-from layouts.ids import DispatchID, LiveID
+from layouts.ids import ID, AlertID, DispatchID, LiveID
 from settings import Settings
+from streams.contract import verify_within_s
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
-                  "state.", "instructions.", "dispatch.reassigning")
+                  "state.", "instructions.", "dispatch.reassigning", "site.", "device.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, object]:
@@ -24,6 +25,12 @@ def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, ob
     return {
         "canOpenIncident": bool(viewer and viewer.can(Permission.OPEN_INCIDENT)),
         "canDispatch": bool(viewer and viewer.can(Permission.DISPATCH)),
+        "canVerify": bool(viewer and viewer.can(Permission.VERIFY_ALERTS)),
+        "verifyWithinS": verify_within_s(),
+        "alertListId": AlertID.LIST,
+        "alertQueueId": AlertID.QUEUE,
+        "alertActionId": AlertID.ACTION,
+        "deviceLayerId": ID.DEVICE_LAYER,
         "text": {k: v for k, v in catalogue.items() if k.startswith(_TEXT_PREFIXES)},
         "staleAfterS": settings.stale_after_s,
         "lang": settings.language,

@@ -41,6 +41,26 @@ def grid_hideout(language: str) -> dict[str, object]:
     }
 
 
+def device_layers(settings: Settings) -> dl.LayersControl:
+    """Sensing devices (clustered, coloured by health through ``hideout``) and compound outlines,
+    as one overlay the officer can switch off."""
+    lang = settings.language
+    devices = dl.GeoJSON(
+        id=ID.DEVICE_LAYER,
+        url=Route.DEVICES,
+        cluster=True,
+        zoomToBoundsOnClick=True,
+        superClusterOptions={"radius": 40, "maxZoom": 16},
+        pointToLayer=_js("devicePoint"),
+        onEachFeature=_js("deviceTooltip"),
+        hideout={"health": {}},  # device_id -> offline / faulty, set by the page script as health changes
+    )
+    compounds = dl.GeoJSON(id=ID.COMPOUND_LAYER, url=Route.COMPOUNDS, interactive=False, style=_js("compoundStyle"))
+    return dl.LayersControl(id=ID.LAYERS, position="topright", collapsed=False, children=[
+        dl.Overlay(dl.LayerGroup([compounds, devices]), name=text("map.layer.devices", lang), checked=True),
+    ])
+
+
 def command_map(settings: Settings) -> dl.Map:
     """Build the map component (geometry loads by URL, once)."""
     layers: list[object] = []
@@ -73,6 +93,7 @@ def command_map(settings: Settings) -> dl.Map:
             interactive=False,
             style=_js("stationStyle"),
         ),
+        device_layers(settings),
     ]
     return dl.Map(
         id=ID.MAP,

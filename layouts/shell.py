@@ -13,6 +13,7 @@ from auth.roles import Permission, Viewer
 from geo.grids import GRID_COUNT
 from geo.index import Grid
 from i18n import text
+from layouts.alerts import alert_queue
 from layouts.dispatch import dispatch_panel, instructions_panel
 from layouts.ids import ID, AuthID, LiveID, Route
 from layouts.live import feed_panel, live_components, status_bar
@@ -113,7 +114,8 @@ def page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
         lang=settings.language,
         children=[
             header(settings, viewer),
-            html.Main(className="map-area", children=[command_map(settings), map_legend(settings)]),
+            html.Main(className="map-area", children=[command_map(settings), map_legend(settings),
+                                                       alert_queue(settings)]),
             html.Aside(className="side-column", children=[
                 dispatch_panel(settings), instructions_panel(settings), details_panel(settings), feed_panel(settings),
             ]),

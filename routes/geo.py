@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from geo.devices import DeviceRegistry
 from geo.grids import DISTRICT_FILE, STATIONS_FILE
 from geo.index import GridIndex
 from layouts.ids import Route
@@ -52,9 +53,11 @@ def _compact(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def register(server: Flask, grids: GridIndex, language: str) -> None:
+def register(server: Flask, grids: GridIndex, devices: DeviceRegistry, language: str) -> None:
     """Add the geometry routes to ``server`` (grid attributes in ``language``)."""
     payloads = {
+        Route.DEVICES: _Payload.of(_compact(devices.geojson())),
+        Route.COMPOUNDS: _Payload.of(_compact(devices.compounds_geojson())),
         Route.GRIDS: _Payload.of(_compact(grids.display_geojson(language))),
         Route.STATIONS: _Payload.of((grids.data_dir / STATIONS_FILE).read_bytes()),
         Route.DISTRICT: _Payload.of((grids.data_dir / DISTRICT_FILE).read_bytes()),

@@ -66,6 +66,34 @@ sensor_events = Table(
 )
 
 
+# The duty officer's verdict on a sensor alert: one per alert (the primary key is the lock).
+alert_verifications = Table(
+    "alert_verifications",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # the alert in sensor_events
+    Column("verdict", String(16), nullable=False),  # dispatched / to_grid_worker / false_alarm
+    Column("verified_at", DateTime(timezone=True), nullable=False),
+    Column("verified_by", String(64), nullable=False),
+    Column("seconds_to_verify", Float, nullable=False),  # from the alert reaching the screen
+    Column("reason", Text, nullable=False, default=""),
+    Column("incident_id", String(64)),  # the incident a confirmed alert became
+)
+
+# Every message sent to a person outside the centre (grid workers, property managers).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recipient_role", String(24), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("grid", String(8), nullable=False),
+    Column("ref", String(64), nullable=False),  # the alert or incident it is about
+    Column("text", Text, nullable=False),
+    Index("ix_notifications_ref", "ref"),
+)
+
+
 instructions = Table(
     "instructions",
     metadata,

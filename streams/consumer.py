@@ -53,9 +53,8 @@ from streams.contract import (
     SensorKind,
     UnitPositionIn,
     parse,
-    scenarios,
 )
-from streams.live import encode, incident_payload
+from streams.live import alert_payload, encode, incident_payload
 
 log = logging.getLogger(__name__)
 
@@ -323,19 +322,13 @@ class Consumer:
             pending.device_seen[device.device_id] = max(seen, pending.device_seen.get(device.device_id, 0.0))
             if reading.kind is SensorKind.HEARTBEAT:
                 continue
-            rows.append({
+            row = {
                 "event_id": reading.event_id, "stream_id": entry_id, "device_id": device.device_id,
                 "observed_at": reading.observed_at.astimezone(UTC), "ingested_at": now, "kind": reading.kind.value,
                 "scenario": reading.scenario, "value": reading.value, "floor": reading.floor, "grid": device.grid,
-            })
-            scenario = scenarios().get(reading.scenario or "", {})
-            payloads[reading.event_id] = {
-                "event_id": reading.event_id, "device_id": device.device_id, "device_type": device.type,
-                "kind": reading.kind.value, "scenario": reading.scenario, "value": reading.value,
-                "floor": reading.floor, "lon": device.lon, "lat": device.lat, "grid": device.grid,
-                "risk": scenario.get("risk"), "observed_at": reading.observed_at.isoformat(),
-                "sent_at": reading.sent_at,
             }
+            rows.append(row)
+            payloads[reading.event_id] = alert_payload(row, device) | {"sent_at": reading.sent_at}
         if rows:
             unique = list({row["event_id"]: row for row in rows}.values())
             result.duplicates += len(rows) - len(unique)

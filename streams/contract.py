@@ -11,7 +11,7 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -43,6 +43,7 @@ class Source(StrEnum):
     POLICE_110 = "110"
     HOTLINE_12345 = "12345"
     GRID = "grid"
+    SENSOR = "sensor"  # a sensor alert the duty officer confirmed
 
 
 class Datum(StrEnum):
@@ -167,9 +168,19 @@ class FeedbackIn(_Contract):
 
 
 @lru_cache(maxsize=1)
+@cache
+def _scenario_config() -> dict[str, Any]:
+    return json.loads((DATA_DIR / "scenarios.json").read_text(encoding="utf-8"))
+
+
 def scenarios() -> dict[str, dict[str, Any]]:
-    """Alert scenarios from data/scenarios.json (configuration, not code)."""
-    return json.loads((DATA_DIR / "scenarios.json").read_text(encoding="utf-8"))["scenarios"]
+    """Alert scenarios from data/scenarios.json (configuration, not code; read once per process)."""
+    return _scenario_config()["scenarios"]
+
+
+def verify_within_s() -> float:
+    """How long the duty officer has to verify a sensor alert (data/scenarios.json)."""
+    return float(_scenario_config()["verify_within_s"])
 
 
 class ContractError(ValueError):

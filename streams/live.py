@@ -15,8 +15,10 @@ from typing import Any
 import redis
 from sqlalchemy import Engine, select
 
+from geo.devices import Device
 from store.db import incidents
 from streams import keys
+from streams.contract import scenarios, verify_within_s
 
 SNAPSHOT_INCIDENT_LIMIT = 300
 
@@ -51,6 +53,22 @@ def incident_payload(row: dict[str, Any], sent_at: float | None = None) -> dict[
     return payload
 
 
+def alert_payload(row: dict[str, Any], device: Device | None) -> dict[str, Any]:
+    """An alert as screens receive it: the ingest payload plus where it is and when it is due."""
+    scenario = scenarios().get(row.get("scenario") or "", {})
+    received = _aware(row["ingested_at"])
+    return {
+        "event_id": row["event_id"], "device_id": row["device_id"], "kind": row["kind"],
+        "device_type": device.type if device else None, "scenario": row.get("scenario"), "value": row.get("value"),
+        "floor": row.get("floor"), "grid": row.get("grid"), "risk": scenario.get("risk"),
+        "lon": device.lon if device else None, "lat": device.lat if device else None,
+        "compound": device.compound if device else None, "building": device.building if device else None,
+        "site_kind": device.site_kind if device else None,
+        "observed_at": _aware(row["observed_at"]).isoformat(), "received_at": received.isoformat(),
+        "verify_due": (received + timedelta(seconds=verify_within_s())).isoformat(),
+    }
+
+
 def _iso(value: datetime | str) -> str:
     if isinstance(value, str):
         return value
@@ -68,7 +86,8 @@ def decode(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
 
 
 def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
-             open_instructions: Callable[[], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+             open_instructions: Callable[[], list[dict[str, Any]]] | None = None,
+             open_alerts: Callable[[], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Today's state for a page that (re)connects, and the ``cc:live`` id it is current to.
 
     The cursor is read *before* the state, so every event after it is delivered
@@ -86,6 +105,7 @@ def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
         ).mappings().all()
     units = [json.loads(v) for v in r.hvals(keys.UNIT_STATE)]
     instructions = open_instructions() if open_instructions else []
+    alerts = open_alerts() if open_alerts else []
     counters = r.hgetall(keys.COUNTERS)
     return {
         "cursor": cursor,
@@ -93,4 +113,10 @@ def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
         "units": units,
         "counters": {k: int(v) for k, v in counters.items()},
         "instructions": instructions,
+        "alerts": alerts,  # sensor alerts still waiting for the duty officer's verdict
+        "device_health": r.hgetall(keys.DEVICE_HEALTH),  # devices not online -> offline / faulty
     }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -25,10 +25,10 @@ from sqlalchemy import func, select, text
 from app import PinganApp, create_app
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
 from bench.live_client import LiveClient, sign_in
-from layouts.ids import ID, DispatchID, Route
+from layouts.ids import ID, AlertID, DispatchID, Route
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
-from store.db import audit_log, incidents, instructions, outbox
+from store.db import alert_verifications, audit_log, incidents, instructions, notifications, outbox, sensor_events
 from streams import keys
 from tests.conftest import LiveServer
 from tests.helpers import PASSWORD, SEAT, incident, make_user, sign_in_client, wait_until
@@ -70,6 +70,9 @@ def seed(app: PinganApp, r: redis.Redis) -> str:
                 event_id=event_id, stream_id="1-0", reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],
                 grid=SEAT_GRID, category="noise", priority=2, address="开发路12号", description="",
                 caller="13812345678", source="110"))
+        conn.execute(sensor_events.insert().values(
+            event_id="AL-1", stream_id="2-0", device_id="SMK-01-1-01", observed_at=now, ingested_at=now,
+            kind="alert", scenario="smoke", value=0.3, floor=1, grid=app.devices.get("SMK-01-1-01").grid))  # type: ignore[union-attr]
     return app.dispatch.send("E-2", ["PU-2"], "前往", "seed-officer", "seed-key").instruction_ids[0]
 
 
@@ -82,6 +85,8 @@ def state_of(app: PinganApp, r: redis.Redis) -> dict[str, Any]:
             "incidents": conn.execute(select(incidents.c.event_id, incidents.c.status)
                                       .order_by(incidents.c.event_id)).all(),
             "outbox": conn.execute(select(func.count()).select_from(outbox)).scalar_one(),
+            "verdicts": conn.execute(select(func.count()).select_from(alert_verifications)).scalar_one(),
+            "notifications": conn.execute(select(func.count()).select_from(notifications)).scalar_one(),
             "field": r.xlen(keys.OUT_INSTRUCTIONS),
             "hotline": r.xlen(keys.OUT_HOTLINE),
         }
@@ -93,7 +98,8 @@ def refusals(app: PinganApp, actor: str) -> list[str]:
             audit_log.c.actor == actor, audit_log.c.outcome == "refused")).scalars())
 
 
-STATE_CHANGING = ("dispatch.send", "dispatch.divert", "dispatch.act")
+STATE_CHANGING = ("dispatch.send", "dispatch.divert", "dispatch.act", "alert.verify")
+ACTING = {Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS}
 
 
 def state_changing_requests(dependencies: list[dict], open_instruction: str) -> dict[str, dict[str, Any]]:
@@ -106,6 +112,8 @@ def state_changing_requests(dependencies: list[dict], open_instruction: str) -> 
         "dispatch.divert": callback_request(dependencies, (DispatchID.DIVERT, "n_clicks"), 1, incident_state),
         "dispatch.act": callback_request(dependencies, (DispatchID.ACTION, "data"),
                                          {"instruction_id": open_instruction, "action": "cancel"}),
+        "alert.verify": callback_request(dependencies, (AlertID.ACTION, "data"),
+                                         {"event_id": "AL-1", "verdict": "dispatched"}),
     }
 
 
@@ -127,7 +135,7 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     assert server_callbacks
     assert all(isinstance(getattr(f, "permission", None), Permission) for f in server_callbacks)
     # A new state-changing callback must join the forged-request matrix below.
-    acting = {f.action for f in server_callbacks if f.permission is Permission.DISPATCH}
+    acting = {f.action for f in server_callbacks if f.permission in ACTING}
     assert acting == set(STATE_CHANGING)
 
 
@@ -159,7 +167,7 @@ def test_sec003_the_duty_officer_may_act_and_every_act_is_audited(app: PinganApp
     open_instruction = seed(app, r)
     client, headers, username = signed_in(app, Role.DUTY_OFFICER)
     requests_ = state_changing_requests(client.get("/_dash-dependencies").get_json(), open_instruction)
-    for action in ("dispatch.send", "dispatch.act"):
+    for action in ("dispatch.send", "dispatch.act", "alert.verify"):
         before = state_of(app, r)
         response = client.post("/_dash-update-component", json=requests_[action], headers=headers)
         assert response.status_code == 200, action
@@ -169,7 +177,7 @@ def test_sec003_the_duty_officer_may_act_and_every_act_is_audited(app: PinganApp
                             .order_by(audit_log.c.seq)).all()
     actions = [a for a, _ in acts]
     assert actions[0] == "login"
-    assert "instruction.issued" in actions and "instruction.cancelled" in actions
+    assert "instruction.issued" in actions and "instruction.cancelled" in actions and "alert.dispatched" in actions
     assert (("instruction.cancelled", open_instruction)) in acts
 
 

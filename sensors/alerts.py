@@ -1,0 +1,199 @@
+"""Sensor alerts from the duty officer's side: the queue, verification, notification.
+
+An alert (a ``sensor_events`` row of kind ``alert``) reaches every duty officer's
+screen as it is ingested and must be verified within ``verify_within_s`` (60 s,
+data/scenarios.json). The officer's verdict is one of:
+
+- ``dispatched``: the alert becomes an incident (source ``sensor``) that the
+  dispatch panel opens at once; the grid worker (and the compound's property
+  manager) are told;
+- ``to_grid_worker``: not a police matter yet; the grid worker is asked to look;
+- ``false_alarm``: dismissed, with a reason (kept for the device's false-alarm rate).
+
+One verdict per alert: the verdict row's primary key is the lock, so two
+officers clicking at once get one verdict and one "already verified". The
+verdict, the incident, the notifications, the audit record and the screens'
+update commit in one transaction (screens and the SMS gateway are fed through
+the outbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from geo.devices import Device, DeviceRegistry
+from geo.index import GridIndex
+from i18n import text
+from store import audit
+from store.db import alert_verifications, incidents, notifications, sensor_events
+from store.outbox import queue
+from streams import keys
+from streams.contract import scenarios, verify_within_s
+from streams.live import alert_payload, encode, incident_payload
+
+BEIJING = timezone(timedelta(hours=8))
+OPEN_WINDOW = timedelta(hours=24)  # older unverified alerts leave the screen (they stay in the record)
+MAX_REASON = 200
+
+
+class Verdict(StrEnum):
+    DISPATCHED = "dispatched"
+    TO_GRID_WORKER = "to_grid_worker"
+    FALSE_ALARM = "false_alarm"
+
+
+class AlertRefused(ValueError):
+    """A verdict that cannot be given (the message says why, in the user's language)."""
+
+
+@dataclass(frozen=True)
+class VerdictResult:
+    verdict: Verdict
+    incident_id: str | None
+    seconds: float  # from the alert reaching the screen to the verdict
+    late: bool
+
+
+@dataclass
+class AlertService:
+    """Verify sensor alerts and tell the people in the grid.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The system of record.
+    devices, grids : DeviceRegistry, GridIndex
+        Where each device is, who works each grid.
+    relay : callable
+        Publishes the outbox after a commit (the dispatch service's relay).
+    """
+
+    engine: Engine
+    devices: DeviceRegistry
+    grids: GridIndex
+    relay: Callable[[], int] = lambda: 0
+    language: str = "zh-CN"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    def open_alerts(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Unverified alerts of the last day, oldest first, as screens show them."""
+        since = self.clock() - OPEN_WINDOW
+        query = (select(sensor_events).outerjoin(alert_verifications,
+                                                  alert_verifications.c.event_id == sensor_events.c.event_id)
+                 .where(and_(sensor_events.c.kind == "alert", sensor_events.c.ingested_at >= since,
+                             alert_verifications.c.event_id.is_(None)))
+                 .order_by(sensor_events.c.ingested_at).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [alert_payload(dict(row), self.devices.get(row["device_id"])) for row in rows]
+
+    def verify(self, event_id: str, verdict: Verdict | str, actor: str, reason: str = "") -> VerdictResult:
+        """Record the officer's verdict on one alert (see the module docstring)."""
+        verdict = Verdict(verdict)
+        reason = reason.strip()[:MAX_REASON]
+        if verdict is Verdict.FALSE_ALARM and not reason:
+            raise AlertRefused(text("alert.refused.reason", self.language))
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(sensor_events).where(and_(
+                sensor_events.c.event_id == event_id, sensor_events.c.kind == "alert"))).mappings().first()
+            if row is None:
+                raise AlertRefused(text("alert.refused.unknown", self.language))
+            alert = dict(row)
+            device = self.devices.get(alert["device_id"])
+            received = _aware(alert["ingested_at"])
+            seconds = max(0.0, (now - received).total_seconds())
+            incident_id = f"ALR-{event_id}"[:64] if verdict is Verdict.DISPATCHED else None
+            won = conn.execute(self._insert(alert_verifications).on_conflict_do_nothing(index_elements=["event_id"])
+                               .returning(alert_verifications.c.event_id), [{
+                                   "event_id": event_id, "verdict": verdict.value, "verified_at": now,
+                                   "verified_by": actor, "seconds_to_verify": seconds, "reason": reason,
+                                   "incident_id": incident_id}]).scalars().all()
+            if not won:
+                conn.rollback()
+                raise AlertRefused(self._already(event_id))
+            if verdict is Verdict.DISPATCHED and device is not None:
+                self._raise_incident(conn, incident_id or "", alert, device, now)
+            if verdict is not Verdict.FALSE_ALARM and device is not None:
+                self._notify(conn, alert, device, verdict, now)
+            audit.append(conn, actor, f"alert.{verdict.value}", target=event_id,
+                         detail=f"device={alert['device_id']} seconds={seconds:.0f} {reason}", at=now)
+            queue(conn, keys.LIVE, encode("alert_verified", {
+                "event_id": event_id, "verdict": verdict.value, "verified_by": actor, "seconds": round(seconds, 1),
+                "incident_id": incident_id}), now)
+        self.relay()
+        return VerdictResult(verdict, incident_id, seconds, late=seconds > verify_within_s())
+
+    # -- internals -------------------------------------------------------------
+
+    def _already(self, event_id: str) -> str:
+        with self.engine.connect() as conn:
+            done = conn.execute(select(alert_verifications).where(alert_verifications.c.event_id == event_id)
+                                ).mappings().one()
+        return text("alert.refused.already", self.language, officer=done["verified_by"],
+                    verdict=text(f"alert.verdict.{done['verdict']}", self.language))
+
+    def _raise_incident(self, conn: Connection, incident_id: str, alert: dict[str, Any], device: Device,
+                        now: datetime) -> None:
+        scenario = scenarios()[alert["scenario"]]
+        row = {
+            "event_id": incident_id, "stream_id": alert["stream_id"], "reported_at": _aware(alert["observed_at"]),
+            "ingested_at": now, "lon": device.lon, "lat": device.lat, "grid": device.grid,
+            "category": scenario["category"], "priority": int(scenario["risk"]),
+            "address": self.place(device), "description": self.summary(alert, device), "caller": None,
+            "source": "sensor", "status": "new",
+        }
+        conn.execute(insert(incidents).values(row))
+        queue(conn, keys.LIVE, encode("incident", incident_payload(row)), now)
+
+    def _notify(self, conn: Connection, alert: dict[str, Any], device: Device, verdict: Verdict,
+                now: datetime) -> None:
+        grid = self.grids.get(device.grid)
+        place, what = self.place(device), self.summary(alert, device)
+        recipients = [("grid_worker", grid.localized("worker", self.language) if grid else device.grid)]
+        if device.compound:
+            recipients.append(("property_manager", text("notify.property_manager", self.language,
+                                                        compound=device.compound)))
+        body = text(f"notify.{verdict.value}", self.language, place=place, what=what,
+                    time=_beijing(_aware(alert["observed_at"])), ref=alert["event_id"])
+        for role, recipient in recipients:
+            message = {"recipient_role": role, "recipient": recipient, "grid": device.grid,
+                       "ref": alert["event_id"], "text": body}
+            conn.execute(insert(notifications).values(at=now, **message))
+            queue(conn, keys.OUT_NOTIFY, message, now)
+
+    def place(self, device: Device) -> str:
+        """Where the device is, as a person would say it."""
+        grid = self.grids.get(device.grid)
+        area = grid.localized("name", self.language) if grid else device.grid
+        if device.compound:
+            spot = text("alert.place.compound", self.language, compound=device.compound, building=device.building)
+            if device.floor:
+                spot += text("alert.place.floor", self.language, floor=device.floor)
+            return f"{area} {spot}"
+        return f"{area} {text(f'site.{device.site_kind}', self.language)}"
+
+    def summary(self, alert: dict[str, Any], device: Device) -> str:
+        what = text(f"scenario.{alert['scenario']}", self.language)
+        device_type = text(f"device.{device.type}", self.language)
+        value = f" {alert['value']:g}" if alert.get("value") is not None else ""
+        return f"{what}{value} ({device_type} {device.device_id})"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _beijing(value: datetime) -> str:
+    return value.astimezone(BEIJING).strftime("%H:%M")
+
