@@ -16,6 +16,7 @@
     health: {},            // device_id -> offline / faulty
     healthDirty: false, healthSentAt: 0,
     texts: null, renderedKey: "",
+    queuedAt: null,        // event_id -> when it joined the on-screen queue (set by recordQueue(): tests, benchmarks)
   };
 
   function t(key, values) {
@@ -123,7 +124,12 @@
     alerts: {
       state: state,
       setTexts: function (texts) { state.texts = texts; },
-      add: function (a) { if (a.kind === "alert" && a.verify_due) { state.open.set(a.event_id, a); } },
+      add: function (a) {
+        if (a.kind !== "alert" || !a.verify_due) { return; }
+        state.open.set(a.event_id, a);
+        if (state.queuedAt && !state.queuedAt.has(a.event_id)) { state.queuedAt.set(a.event_id, Date.now()); }
+      },
+      recordQueue: function () { state.queuedAt = state.queuedAt || new Map(); return true; },
       verified: function (v) {
         state.open.delete(v.event_id);
         if (v.seconds > ((state.texts && state.texts.verifyWithinS) || 60)) { state.lateVerdicts++; }
