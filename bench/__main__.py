@@ -8,13 +8,14 @@ import os
 import platform
 from collections.abc import Callable
 
-from bench import dispatch_bench, fanout_bench, map_bench, push_bench
+from bench import dispatch_bench, fanout_bench, map_bench, push_bench, sensor_bench
 
 BENCHES: dict[str, Callable[[], None]] = {
     "map": map_bench.run,
     "push": push_bench.run,
     "dispatch": dispatch_bench.run,
     "fanout": fanout_bench.run,
+    "sensors": sensor_bench.run,
 }
 
 

@@ -60,7 +60,8 @@ def alert_payload(row: dict[str, Any], device: Device | None) -> dict[str, Any]:
     return {
         "event_id": row["event_id"], "device_id": row["device_id"], "kind": row["kind"],
         "device_type": device.type if device else None, "scenario": row.get("scenario"), "value": row.get("value"),
-        "floor": row.get("floor"), "grid": row.get("grid"), "risk": scenario.get("risk"),
+        "floor": row.get("floor") or (device.floor if device else None), "grid": row.get("grid"),
+        "risk": scenario.get("risk"),
         "lon": device.lon if device else None, "lat": device.lat if device else None,
         "compound": device.compound if device else None, "building": device.building if device else None,
         "site_kind": device.site_kind if device else None,

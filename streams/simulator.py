@@ -8,8 +8,11 @@ second) lets a demo show an hour in a minute.
   night, theft, fraud, traffic at rush hours), a few addresses that call again
   and again, 110 / 12345 / grid-worker sources.
 - Heartbeats from every registered device at its interval, a few devices that
-  go silent or report faults, and occasional alerts (smoke at kitchen hours,
-  camera scenarios at school gates at closing time).
+  go silent, about 6 fault reports a day, and about 43 alerts a day, each kind
+  at its hours (smoke at kitchen hours, fights and crowds at school gates at
+  opening and closing time, wedding hotels at noon, throwing in the evening,
+  forced doors at night); half the smoke alerts are cooking fumes just over
+  the threshold, the false alarms an officer dismisses.
 - About 40 patrol units driving between points of their station's area at
   plausible speeds, reporting position, heading and status.
 """
@@ -29,7 +32,7 @@ import numpy as np
 import redis
 import shapely
 
-from geo.devices import DeviceRegistry
+from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
 from streams import keys
 
@@ -40,7 +43,24 @@ INCIDENTS_PER_DAY = 300
 UNIT_COUNT = 40
 UNIT_REPORT_EVERY_S = 5.0  # real seconds between a unit's fixes
 DEVICE_SILENT_SHARE = 0.03
-ALERTS_PER_DAY = 40
+# Alerts per day by kind, and the Beijing hours when they come PEAK_FACTOR times as often.
+ALERT_PATTERNS: dict[str, tuple[float, set[int]]] = {
+    "smoke": (12, {11, 12, 17, 18}),  # kitchen hours
+    "school": (8, {7, 16, 17}),  # school gates at opening and closing time
+    "hospital": (4, {9, 10, 20, 21}),
+    "shopping": (6, {19, 20, 21, 22}),
+    "wedding_hotel": (4, {11, 12, 13}),  # wedding banquets at noon
+    "throwing": (5, {8, 9, 18, 19, 20}),
+    "door": (4, {0, 1, 2, 3, 4}),
+}
+PEAK_FACTOR = 4.0
+FAULTS_PER_DAY = 6
+SITE_SCENARIOS = {
+    "school": ["minors_weapon_shoving", "fight", "crowd_gathering", "intrusion"],
+    "hospital": ["fight", "person_fall", "crowd_gathering"],
+    "shopping": ["vagrant_loitering", "fight", "abandoned_object", "vehicle_wrong_way"],
+    "wedding_hotel": ["crowd_gathering", "vehicle_wrong_way", "fight"],
+}
 KM_PER_DEG_LAT = 110.574
 
 # Relative incident rate by hour of day (Beijing time).
@@ -107,6 +127,13 @@ class Simulator:
         self.hot_spots = [self._random_address() for _ in range(6)]
         self.serial = 0
         device_ids = sorted(devices.devices)
+        self.device_ids = device_ids
+        self.by_kind: dict[str, list[Device]] = {kind: [] for kind in ALERT_PATTERNS}
+        for device_id in device_ids:
+            device = devices.devices[device_id]
+            kind = {"smoke": "smoke", "throwing_camera": "throwing", "door": "door"}.get(device.type, device.site_kind)
+            if kind in self.by_kind:
+                self.by_kind[kind].append(device)
         silent = self.rng.choice(len(device_ids), size=int(len(device_ids) * DEVICE_SILENT_SHARE), replace=False)
         self.silent = {device_ids[i] for i in silent.tolist()}
         self.next_beat = {d: float(self.rng.uniform(0, devices.devices[d].heartbeat_s)) for d in device_ids}
@@ -191,28 +218,50 @@ class Simulator:
                                      "observed_at": stamp, "kind": "heartbeat"})
             written += 1
         hour = now.astimezone(CHINA_TZ).hour
-        boost = 3.0 if hour in (11, 12, 17, 18) else 1.0  # kitchen hours, school closing
-        for _ in range(int(self.rng.poisson(ALERTS_PER_DAY / 86400 * boost * sim_dt))):
-            written += self._alert(pipe, stamp)
+        for kind, (per_day, hours) in ALERT_PATTERNS.items():
+            # Each kind of alert has its hours: cooking smoke at meal times, school gates at closing time.
+            rate = per_day / 86400 * (PEAK_FACTOR if hour in hours else 1.0) * sim_dt
+            for _ in range(int(self.rng.poisson(rate))):
+                written += self._alert(pipe, stamp, kind)
+        for _ in range(int(self.rng.poisson(FAULTS_PER_DAY / 86400 * sim_dt))):
+            written += self._fault(pipe, stamp)
         return written
 
-    def _alert(self, pipe: redis.client.Pipeline, stamp: str) -> int:
-        device = self.devices.devices[sorted(self.devices.devices)[int(self.rng.integers(len(self.devices)))]]
-        scenario, value, floor = {
-            "smoke": ("smoke", round(float(self.rng.uniform(0.08, 0.4)), 3), device.floor),
-            "throwing_camera": ("high_altitude_throwing", None, int(self.rng.integers(3, 8))),
-            "door": ("door_forced", None, None),
-        }.get(device.type, (str(self.rng.choice(["crowd_gathering", "vagrant_loitering", "fight", "intrusion",
-                                                  "minors_weapon_shoving", "person_fall"])), None, None))
+    def _pick(self, kind: str) -> Device:
+        pool = self.by_kind[kind]
+        return pool[int(self.rng.integers(len(pool)))]
+
+    def _alert(self, pipe: redis.client.Pipeline, stamp: str, kind: str) -> int:
+        """One alert of ``kind``; about one in four is a false alarm the officer will dismiss."""
+        device = self._pick(kind)
+        value: float | None = None
+        floor = device.floor
+        if kind == "smoke":
+            scenario = "smoke"
+            # Cooking fumes just over the 0.1 mg/m3 threshold are the usual false alarm.
+            cooking = self.rng.random() < 0.5
+            value = round(float(self.rng.uniform(0.1, 0.14) if cooking else self.rng.uniform(0.15, 0.6)), 3)
+        elif kind == "throwing":
+            scenario, floor = "high_altitude_throwing", int(self.rng.integers(3, 8))
+        elif kind == "door":
+            scenario = str(self.rng.choice(["door_forced", "door_tailgating"]))
+        else:
+            scenario = str(self.rng.choice(SITE_SCENARIOS[kind]))
         self.serial += 1
         fields = {"event_id": f"AL-{int(time.time())}-{self.serial}", "device_id": device.device_id,
-                  "observed_at": stamp, "kind": "fault" if self.rng.random() < 0.1 else "alert",
-                  "scenario": scenario, "sent_at": f"{time.time() * 1000:.1f}"}
+                  "observed_at": stamp, "kind": "alert", "scenario": scenario, "sent_at": f"{time.time() * 1000:.1f}"}
         if value is not None:
             fields["value"] = str(value)
         if floor is not None:
             fields["floor"] = str(floor)
         pipe.xadd(keys.SENSORS, fields)
+        return 1
+
+    def _fault(self, pipe: redis.client.Pipeline, stamp: str) -> int:
+        device = self.devices.devices[self.device_ids[int(self.rng.integers(len(self.device_ids)))]]
+        self.serial += 1
+        pipe.xadd(keys.SENSORS, {"event_id": f"FT-{int(time.time())}-{self.serial}", "device_id": device.device_id,
+                                 "observed_at": stamp, "kind": "fault"})
         return 1
 
     def _units(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float, real_elapsed: float) -> int:
