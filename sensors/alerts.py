@@ -31,8 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
 from i18n import text
+from sensors.notify import Notification, Notifier, OutboxNotifier
 from store import audit
-from store.db import alert_verifications, incidents, notifications, sensor_events
+from store.db import alert_verifications, incidents, sensor_events
 from store.outbox import queue
 from streams import keys
 from streams.contract import scenarios, verify_within_s
@@ -73,12 +74,15 @@ class AlertService:
         Where each device is, who works each grid.
     relay : callable
         Publishes the outbox after a commit (the dispatch service's relay).
+    notifier : Notifier
+        How grid workers and property managers are told (default: ``cc:out:notify``).
     """
 
     engine: Engine
     devices: DeviceRegistry
     grids: GridIndex
     relay: Callable[[], int] = lambda: 0
+    notifier: Notifier = field(default_factory=OutboxNotifier)
     language: str = "zh-CN"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -167,10 +171,7 @@ class AlertService:
         body = text(f"notify.{verdict.value}", self.language, place=place, what=what,
                     time=_beijing(_aware(alert["observed_at"])), ref=alert["event_id"])
         for role, recipient in recipients:
-            message = {"recipient_role": role, "recipient": recipient, "grid": device.grid,
-                       "ref": alert["event_id"], "text": body}
-            conn.execute(insert(notifications).values(at=now, **message))
-            queue(conn, keys.OUT_NOTIFY, message, now)
+            self.notifier.send(conn, Notification(role, recipient, device.grid, alert["event_id"], body), now)
 
     def place(self, device: Device) -> str:
         """Where the device is, as a person would say it."""

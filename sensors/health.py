@@ -78,9 +78,10 @@ class DeviceHealth:
         return out
 
     def maintenance_list(self) -> list[dict[str, Any]]:
-        """Devices that are down, longest down first, with where they are."""
+        """Devices that are down, with where they are: faulty first, then offline longest first,
+        then those never heard from."""
         down = [s for s in self.states(started_at=0.0).values() if s.health is not Health.ONLINE]
-        down.sort(key=lambda s: (s.since is not None, s.since or 0.0))
+        down.sort(key=lambda s: (s.health is not Health.FAULTY, s.since is None, s.since or 0.0))
         rows = []
         for state in down:
             device = self.devices.devices[state.device_id]

@@ -207,3 +207,26 @@ def test_sensor007_simulated_alerts_keep_the_contract_and_their_hours(
     cooking = [a for a in alerts if a.scenario == "smoke" and a.value is not None and a.value < 0.15]
     assert 0.3 < len(cooking) / len(smoke) < 0.7  # the false alarms an officer dismisses
 
+
+
+def test_sensor008_maintenance_and_weekly_page_by_role(settings, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
+    from app import create_app
+    from tests.helpers import make_user, sign_in_client
+
+    app = create_app(settings)
+    raise_alert(app.engine, app.devices, "PG-1", at=datetime.now(UTC))
+    app.alerts.verify("PG-1", Verdict.FALSE_ALARM, "wang", reason="烹饪")
+    with app.engine.begin() as conn:
+        conn.execute(sensor_events.insert().values(
+            event_id="PG-F", stream_id="1-0", device_id=CAMERA, observed_at=datetime.now(UTC),
+            ingested_at=datetime.now(UTC), kind="fault", grid="SC-021"))
+    officer = app.server.test_client()
+    sign_in_client(officer, make_user(app, "duty_officer"))
+    page = officer.get("/sensors").get_data(as_text=True)
+    assert f'data-device="{CAMERA}"' in page and "故障" in page  # on the maintenance list
+    assert "CP-01" in page and "100%" in page  # weekly row and the smoke sensor's false-alarm rate
+    screen = app.server.test_client()
+    _, token = app.security.users.issue_kiosk_token("wall", "test")
+    screen.get(f"/kiosk/{token}")
+    assert screen.get("/sensors").status_code == 403
+    app.stop()
