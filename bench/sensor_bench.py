@@ -14,6 +14,7 @@ when each alert joins its on-screen queue (``window.pingan.alerts.state.queuedAt
 Latency is XADD -> queued on the page: each alert carries ``sent_at`` (epoch ms, taken at XADD),
 the page stamps ``Date.now()`` when the alert joins the queue (same machine, one clock). Lost: an
 alert id neither in the queue nor recorded as queued after the settle time (none may be).
+Beside it, the consumer's share: XADD -> the alert's entry on ``cc:live`` (its id's milliseconds).
 Consumer lag is sampled every second on ``cc:in:sensors``: entries not yet delivered to the
 group plus entries delivered but not acknowledged (Redis 6.2 has no XINFO ``lag`` field).
 
@@ -21,12 +22,13 @@ Each phase starts with one pipelined round of all 2,000 heartbeats, so no device
 otherwise the health monitor announces 2,000 devices offline 30 s after start, which is not a
 quiet state (the page's count of devices not online is reported per phase to show it did not).
 
-``python -m bench sensors`` (or ``make bench BENCH=sensors``) runs it, in about a minute and a half.
+``python -m bench sensors`` (or ``make bench BENCH=sensors``) runs it, in about 70 s.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import tempfile
 import threading
@@ -211,6 +213,7 @@ class Phase:
     name: str
     sent: dict[str, float]
     queued: dict[str, float] = field(default_factory=dict)
+    published: dict[str, float] = field(default_factory=dict)  # event_id -> its cc:live entry time (ms)
     open_ids: set[str] = field(default_factory=set)
     not_online: int = 0
     app_cores: float = 0.0
@@ -219,6 +222,9 @@ class Phase:
     def latencies(self) -> list[float]:
         return [self.queued[k] - self.sent[k] for k in self.sent if k in self.queued]
 
+    def consumer_latencies(self) -> list[float]:
+        return [self.published[k] - self.sent[k] for k in self.sent if k in self.published]
+
     def shown(self) -> int:
         return sum(1 for k in self.sent if k in self.queued or k in self.open_ids)
 
@@ -226,10 +232,17 @@ class Phase:
         lat = self.latencies()
         snapshot_only = sum(1 for k in self.sent if k in self.open_ids and k not in self.queued)
         return (f"p50 {percentile(lat, 50):6.0f}  p95 {percentile(lat, 95):6.0f}  p99 {percentile(lat, 99):6.0f} ms"
+                f"   (XADD -> cc:live p95 {percentile(self.consumer_latencies(), 95):4.0f} ms)"
                 f"   shown {self.shown()}/{len(self.sent)}"
                 + (f" ({snapshot_only} only via a snapshot, no queued time)" if snapshot_only else "")
                 + f"   CPU app {self.app_cores:.2f}, Redis {self.redis_cores:.2f} cores"
                   f"   devices not online on page {self.not_online}")
+
+
+def published_at(r: redis.Redis) -> dict[str, float]:
+    """Each alert's cc:live entry time: the entry id's milliseconds, Redis's clock (this machine's)."""
+    return {json.loads(fields["data"])["event_id"]: float(entry_id.split("-")[0])
+            for entry_id, fields in r.xrange(keys.LIVE) if fields.get("type") == "alert"}
 
 
 def collect(page: Page, phase: Phase, tag: str) -> None:
@@ -321,6 +334,9 @@ def run() -> None:
                     browser.close()
             r = connect(redis_url)
             final_lag = consumer_lag(r)
+            published = published_at(r)
+            for phase in phases:
+                phase.published = {k: published[k] for k in phase.sent if k in published}
             dead = r.xlen(keys.DEAD)
         finally:
             stop_server(proc)
@@ -329,9 +345,9 @@ def run() -> None:
     rows = [(p.name, p.summary()) for p in phases]
     rate = heartbeats.sent / heartbeats.seconds if heartbeats.seconds else 0.0
     lags = heartbeats.lag_samples
+    behind = f", producer fell behind on {heartbeats.late_ticks} tick(s)" if heartbeats.late_ticks else ""
     rows += [
-        ("heartbeats written", f"{heartbeats.sent:,} at {rate:.0f}/s (target {HEARTBEAT_RATE:.0f}/s)"
-                               + (f", producer late {heartbeats.late_ticks} ticks" if heartbeats.late_ticks else "")),
+        ("heartbeats written", f"{heartbeats.sent:,} at {rate:.0f}/s (target {HEARTBEAT_RATE:.0f}/s){behind}"),
         ("consumer lag on cc:in:sensors", f"max {max(lags, default=0)}, median {percentile(lags, 50):.0f} entries "
                                           f"(sampled each second after warm-up); {final_lag} at the end"),
         ("alerts lost", f"{lost} of {sum(len(p.sent) for p in phases)}"),
