@@ -35,6 +35,7 @@ window.pingan = Object.assign({}, window.pingan, {
       });
     },
     deviceTooltip: function (feature, layer) {
+      if (feature.properties.cluster) { return; }  // a cluster bubble shows its count, not a device
       layer.bindTooltip(function () {
         return window.pingan.alerts.describe(feature.properties);
       }, { direction: "top", className: "grid-tooltip", offset: [0, -6] });

@@ -43,7 +43,8 @@ def grid_hideout(language: str) -> dict[str, object]:
 
 def device_layers(settings: Settings) -> dl.LayersControl:
     """Sensing devices (clustered, coloured by health through ``hideout``) and compound outlines,
-    as one overlay the officer can switch off."""
+    as one overlay the officer switches on (off by default: its clusters would sit over the
+    incidents and grids the officer clicks)."""
     lang = settings.language
     devices = dl.GeoJSON(
         id=ID.DEVICE_LAYER,
@@ -57,7 +58,7 @@ def device_layers(settings: Settings) -> dl.LayersControl:
     )
     compounds = dl.GeoJSON(id=ID.COMPOUND_LAYER, url=Route.COMPOUNDS, interactive=False, style=_js("compoundStyle"))
     return dl.LayersControl(id=ID.LAYERS, position="topright", collapsed=False, children=[
-        dl.Overlay(dl.LayerGroup([compounds, devices]), name=text("map.layer.devices", lang), checked=True),
+        dl.Overlay(dl.LayerGroup([compounds, devices]), name=text("map.layer.devices", lang), checked=False),
     ])
 
 
