@@ -47,6 +47,7 @@ incidents = Table(
     Column("status", String(16), nullable=False, default="new"),
     Index("ix_incidents_reported_at", "reported_at"),
     Index("ix_incidents_grid_reported", "grid", "reported_at"),
+    Index("ix_incidents_caller_reported", "caller", "reported_at"),  # repeat-call warnings
 )
 
 sensor_events = Table(
@@ -91,6 +92,47 @@ notifications = Table(
     Column("ref", String(64), nullable=False),  # the alert or incident it is about
     Column("text", Text, nullable=False),
     Index("ix_notifications_ref", "ref"),
+)
+
+
+# Early-warning leads: one per warning (the dedupe key makes a run idempotent).
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(24), primary_key=True),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("rule", String(32), nullable=False),
+    Column("grid", String(8), nullable=False),
+    Column("station", String(8), nullable=False),
+    Column("level", String(8), nullable=False),  # high / medium
+    Column("target", String(16), nullable=False),  # station / grid_worker
+    Column("recipient", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),  # pushed / acknowledged / handled
+    Column("summary", Text, nullable=False),
+    Column("suggestion", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list of event ids
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("handled_at", DateTime(timezone=True)),
+    Column("handled_by", String(64)),
+    Column("result", Text),
+    Column("useful", Boolean),  # the handler's judgement: feeds the rule's precision
+    Index("ix_leads_state_deadline", "state", "deadline"),
+    Index("ix_leads_created", "created_at"),
+)
+
+risk_runs = Table(
+    "risk_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # daily / on_demand / startup
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("warnings", Integer, nullable=False),
+    Column("leads_created", Integer, nullable=False),
+    Column("by", String(64), nullable=False),
 )
 
 

@@ -117,6 +117,7 @@ class Consumer:
         name: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dispatch: DispatchService | None = None,
+        on_incidents: Callable[[list[dict[str, Any]]], Any] | None = None,
     ) -> None:
         self.r = r
         self.engine = engine
@@ -125,6 +126,7 @@ class Consumer:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.clock = clock
         self.dispatch = dispatch
+        self.on_incidents = on_incidents  # called with each batch's newly kept live incidents
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
 
@@ -259,6 +261,7 @@ class Consumer:
         codes = self.grids.locate_codes(lon, lat)
         rows: list[dict[str, Any]] = []
         sent: dict[str, float | None] = {}
+        history: set[str] = set()
         for (incident, entry_id), x, y, code in zip(items, lon, lat, codes, strict=True):
             if code is None:
                 self._dead(pending, keys.INCIDENTS, entry_id, _fields_of(incident), "position outside the district")
@@ -273,13 +276,24 @@ class Consumer:
                 "status": "new",
             })
             sent[incident.event_id] = incident.sent_at
+            if incident.history:
+                history.add(incident.event_id)
         if not rows:
             return
-        to_publish = self._keep(incidents, rows, now, result)
+        to_publish = self._keep(incidents, rows, now, result) - history
+        fresh = []
         for row in rows:
             if row["event_id"] in to_publish:
                 pending.live.append(encode("incident", incident_payload(row, sent[row["event_id"]])))
                 pending.published_ids.append(row["event_id"])
+                fresh.append(row)
+        if fresh and self.on_incidents is not None:
+            # Instant warning rules (a family calling again); committed above, so a failure here loses
+            # nothing kept: the daily run re-checks the same window.
+            try:
+                self.on_incidents(fresh)
+            except Exception:  # a warning rule must never stop ingestion
+                log.exception("instant risk check failed")
 
     def _keep(self, table: Any, rows: list[dict[str, Any]], now: datetime, result: BatchResult) -> set[str]:
         """Insert rows, ignoring known event ids; return the ids that still need publishing."""

@@ -106,6 +106,8 @@ class IncidentIn(_Contract):
     caller: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]*$",
                                description="Caller's number; masked on screen.")
     source: Source
+    history: bool = Field(default=False, description="Backfilled history: kept in the record, never pushed to "
+                                                       "screens or checked by the instant warning rules.")
 
 
 class SensorEventIn(_Contract):

@@ -1,0 +1,154 @@
+"""Risk runs: the daily run, the on-demand run, and the instant checks on each new incident.
+
+A run reads a year and a month of history once, grades every grid for the 24 h,
+7 d and 30 d windows (kept in Redis, announced on ``cc:live`` so heatmaps
+recolour), runs every enabled rule and turns new findings into leads. Running
+twice makes no duplicate leads. The daily run happens at ``daily_run_at``
+(Beijing time, data/risk.json) in one process at a time (a Redis lease).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+import redis
+from sqlalchemy import Engine, and_, insert, or_, select
+
+from geo.devices import DeviceRegistry
+from risk.leads import LeadService
+from risk.model import History, grid_scores, load_config, load_history, since_for
+from risk.rules import INSTANT_RULES, RULES, Context, run_rules
+from store.db import incidents, risk_runs
+from streams import keys
+from streams.live import encode
+
+log = logging.getLogger(__name__)
+BEIJING = timezone(timedelta(hours=8))
+LEASE_S = 600
+
+
+@dataclass(frozen=True)
+class RunResult:
+    seconds: float
+    incidents: int
+    findings: int
+    leads_created: int
+    grades: dict[str, dict[str, int]]  # window -> grade -> grids
+
+
+@dataclass
+class RiskEngine:
+    engine: Engine
+    r: redis.Redis
+    devices: DeviceRegistry
+    leads: LeadService
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    owner: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    def run(self, kind: str = "on_demand", by: str = "system") -> RunResult:
+        """Grade every grid for every window and turn new findings into leads."""
+        started = time.perf_counter()
+        now = self.clock()
+        config = load_config()
+        history = load_history(self.engine, since_for(now, config))
+        grades: dict[str, dict[str, int]] = {}
+        pipe = self.r.pipeline(transaction=True)
+        announced: dict[str, dict[str, str]] = {}
+        for window, days in config["score"]["windows"].items():
+            frame = grid_scores(history, now, days, config)
+            grades[window] = {g: int((frame["grade"] == g).sum()) for g in ("high", "medium", "low")}
+            graded = {str(grid): grade for grid, grade in frame["grade"].items() if grade != "low"}
+            announced[window] = graded
+            pipe.hset(keys.RISK_GRADES, window, json.dumps(graded))
+            pipe.delete(keys.RISK_DETAIL + window)
+            details = {str(grid): json.dumps({"grade": row.grade, "score": round(float(row.score), 2),
+                                              "expected": round(float(row.expected), 2),
+                                              "ratio": round(float(row.ratio), 2), "factors": row.factors})
+                       for grid, row in frame.iterrows()}
+            if details:
+                pipe.hset(keys.RISK_DETAIL + window, mapping=details)
+        pipe.xadd(keys.LIVE, encode("risk_grades", {"grades": announced, "at": now.isoformat()}))
+        pipe.execute()
+        health = self.r.hgetall(keys.DEVICE_HEALTH)
+        findings = run_rules(Context(history, now, self.devices, health), config)
+        created = self.leads.create(findings)
+        seconds = time.perf_counter() - started
+        with self.engine.begin() as conn:
+            conn.execute(insert(risk_runs).values(kind=kind, started_at=now, seconds=seconds,
+                                                  incidents=len(history.incidents), warnings=len(findings),
+                                                  leads_created=len(created), by=by))
+        return RunResult(seconds, len(history.incidents), len(findings), len(created), grades)
+
+    def check_incidents(self, rows: list[dict[str, Any]]) -> int:
+        """Instant rules for newly kept incidents (a family calling again): leads at once."""
+        config = load_config()
+        rules = {name: {**config["rules"][name], "name": name} for name in INSTANT_RULES
+                 if config["rules"][name].get("enabled", True)}
+        callers = sorted({row["caller"] for row in rows if row.get("caller")})
+        if not rules or not callers:
+            return 0
+        now = max(_aware(row["reported_at"]) for row in rows)
+        longest = max(cfg["window_days"] for cfg in rules.values())
+        with self.engine.connect() as conn:
+            found = conn.execute(select(
+                incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category,
+                incidents.c.priority, incidents.c.address, incidents.c.caller, incidents.c.source, incidents.c.lon,
+                incidents.c.lat).where(and_(
+                    or_(*[incidents.c.caller == c for c in callers]),
+                    incidents.c.reported_at > now - timedelta(days=longest)))).all()
+        frame = pd.DataFrame(found, columns=["event_id", "reported_at", "grid", "category", "priority", "address",
+                                             "caller", "source", "lon", "lat"])
+        frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
+        history = History(frame, pd.DataFrame(columns=["event_id", "device_id", "at", "scenario", "grid", "verdict"]))
+        context = Context(history, now)
+        findings = [f for name, cfg in rules.items() for f in RULES[name](context, cfg)]
+        return len(self.leads.create(findings))
+
+    def detail(self, grid: str, window: str) -> dict[str, Any] | None:
+        """Why a grid is graded as it is (the latest run)."""
+        raw = self.r.hget(keys.RISK_DETAIL + window, grid)
+        return json.loads(raw) if raw else None
+
+    def grades(self) -> dict[str, dict[str, str]]:
+        """The latest run's non-low grades per window (for snapshots)."""
+        return {window: json.loads(raw) for window, raw in self.r.hgetall(keys.RISK_GRADES).items()}
+
+    def run_daily(self, stop: threading.Event) -> None:
+        """Run at startup when there are no grades yet, then every day at ``daily_run_at``."""
+        if not self.r.exists(keys.RISK_GRADES) and self._lease():
+            self._safe_run("startup")
+        while not stop.wait(self._seconds_to_next_run()):
+            if self._lease():
+                self._safe_run("daily")
+
+    def _safe_run(self, kind: str) -> None:
+        try:
+            result = self.run(kind)
+            log.info("risk run (%s): %.2f s, %d findings, %d new leads", kind, result.seconds, result.findings,
+                     result.leads_created)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("risk run (%s) skipped: Redis unavailable (%s)", kind, exc)
+
+    def _seconds_to_next_run(self) -> float:
+        hour, minute = (int(part) for part in load_config()["daily_run_at"].split(":"))
+        now = self.clock().astimezone(BEIJING)
+        due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if due <= now:
+            due += timedelta(days=1)
+        return (due - now).total_seconds()
+
+    def _lease(self) -> bool:
+        return bool(self.r.set(keys.RISK_LEASE, self.owner, nx=True, ex=LEASE_S))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

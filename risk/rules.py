@@ -1,0 +1,291 @@
+"""The early-warning rules: thirteen, each configurable (threshold, window, level, on/off) in data/risk.json.
+
+Each rule reads the run's :class:`~risk.model.History` and returns
+:class:`Finding` s. A warning's ``key`` names the rule, the place or person and
+the newest evidence, so a run that finds the same thing again (a second run the
+same day, the daily run after an instant check) makes no second lead, while new
+evidence makes a new one.
+
+=================  ================================================================
+growth             a grid's incidents up more than ``threshold`` (30%) on the previous
+                   window of the same length (at least ``min_count`` now); high above 100%
+repeat_location    the same place (normalised address, or within ``radius_m``) reported
+                   ``threshold`` (3) or more times in ``window_days``
+family_repeat      the same household calling again about a family dispute (instant)
+repeat_caller      one number calling ``threshold`` times about anything in a week (instant)
+dispute_cluster    disputes (neighbour, family, wage, bride price) piling up in one grid
+night_noise        noise complaints between 22:00 and 06:00 in one grid
+wage_arrears       wage-arrears disputes repeating in one grid (collective unrest)
+bride_price        bride-price disputes repeating in one grid
+fight_escalation   fights repeating in one grid
+fraud_wave         fraud reports clustering in one grid
+sensor_repeat      one device alerting again and again (false alarms excluded)
+compound_offline   several devices down in one old compound
+wedding_crowding   crowd alerts repeating at wedding venues
+=================  ================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from geo.devices import DeviceRegistry
+from risk.model import BEIJING_OFFSET, History
+
+DISPUTES = ("neighbour_dispute", "family_dispute", "wage_arrears", "bride_price")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of one rule."""
+
+    rule: str
+    grid: str
+    level: str  # high / medium
+    key: str  # what makes it the same warning on another run
+    evidence: tuple[str, ...]  # event ids, oldest first
+    facts: dict[str, Any] = field(default_factory=dict)  # for the lead's summary text
+
+
+@dataclass(frozen=True)
+class Context:
+    history: History
+    now: datetime
+    devices: DeviceRegistry | None = None
+    device_health: dict[str, str] = field(default_factory=dict)  # device_id -> offline / faulty
+
+
+Rule = Callable[[Context, dict[str, Any]], list[Finding]]
+
+
+def run_rules(context: Context, config: dict[str, Any]) -> list[Finding]:
+    """Every enabled rule over ``context``."""
+    found: list[Finding] = []
+    for name, settings in config["rules"].items():
+        if settings.get("enabled", True):
+            found += RULES[name](context, {**settings, "name": name})
+    return found
+
+
+# -- helpers ------------------------------------------------------------------------
+
+def _recent(context: Context, days: float, categories: tuple[str, ...] | None = None) -> pd.DataFrame:
+    inc = context.history.incidents
+    now = pd.Timestamp(context.now).tz_convert("UTC")
+    mask = (inc["reported_at"] > now - pd.Timedelta(days=days)) & (inc["reported_at"] <= now)
+    if categories:
+        mask &= inc["category"].isin(categories)
+    return inc[mask]
+
+
+def _per_grid(context: Context, cfg: dict[str, Any], categories: tuple[str, ...],
+              extra: Callable[[pd.DataFrame], pd.Series] | None = None) -> list[Finding]:
+    """``threshold`` or more incidents of ``categories`` in one grid within the window."""
+    recent = _recent(context, cfg["window_days"], categories)
+    if extra is not None and len(recent):
+        recent = recent[extra(recent)]
+    warnings = []
+    for grid, group in recent.groupby("grid"):
+        if len(group) >= cfg["threshold"]:
+            warnings.append(_warning(cfg, str(grid), group, count=len(group), days=cfg["window_days"]))
+    return warnings
+
+
+def _warning(cfg: dict[str, Any], grid: str, group: pd.DataFrame, subject: str = "", level: str | None = None,
+             **facts: Any) -> Finding:
+    ordered = group.sort_values("reported_at")
+    evidence = tuple(str(e) for e in ordered["event_id"])
+    key = f"{cfg['name']}:{grid}:{subject}:{evidence[-1]}"
+    return Finding(cfg["name"], grid, level or cfg["level"], key, evidence, facts)
+
+
+def normalise_address(address: str) -> str:
+    """Addresses as people type them differ in spaces, punctuation and the district prefix."""
+    text = re.sub(r"[\s,，。.、()（）\-—]", "", address or "")
+    return text.removeprefix("山西省").removeprefix("朔州市").removeprefix("朔城区")
+
+
+def _caller_key(caller: str) -> str:
+    return hashlib.sha256(caller.encode()).hexdigest()[:12]  # keys and logs never carry the number
+
+
+# -- the rules ----------------------------------------------------------------------
+
+def growth(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    days = cfg["window_days"]
+    inc = context.history.incidents
+    now = pd.Timestamp(context.now).tz_convert("UTC")
+    current = inc[(inc["reported_at"] > now - pd.Timedelta(days=days)) & (inc["reported_at"] <= now)]
+    previous = inc[(inc["reported_at"] > now - pd.Timedelta(days=2 * days))
+                   & (inc["reported_at"] <= now - pd.Timedelta(days=days))]
+    before = previous.groupby("grid").size()
+    warnings = []
+    for grid, group in current.groupby("grid"):
+        n, m = len(group), int(before.get(grid, 0))
+        if n < cfg["min_count"] or m == 0:
+            continue
+        change = (n - m) / m
+        if change > cfg["threshold"]:
+            level = "high" if change > cfg["high_above"] else cfg["level"]
+            period = (context.now + BEIJING_OFFSET.to_pytimedelta()).date().isoformat()
+            warning = _warning(cfg, str(grid), group, level=level, count=n, previous=m,
+                               percent=round(change * 100, 1), days=days)
+            # One growth warning per grid and day: the evidence grows all day long.
+            warnings.append(Finding(warning.rule, warning.grid, warning.level, f"growth:{grid}:{period}",
+                                    warning.evidence, warning.facts))
+    return warnings
+
+
+def repeat_location(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    recent = _recent(context, cfg["window_days"])
+    if recent.empty:
+        return []
+    recent = recent.assign(place=recent["address"].map(normalise_address))
+    warnings: list[Finding] = []
+    seen: set[str] = set()
+    for place, group in recent.groupby("place"):
+        if len(group) >= cfg["threshold"]:
+            warnings.append(_repeat_place(cfg, group, str(place)))
+            seen.update(group["event_id"])
+    # Within radius_m of each other although typed differently: neighbourhoods by position.
+    rest = recent[~recent["event_id"].isin(seen)]
+    if len(rest) >= cfg["threshold"]:
+        lat0 = math.radians(float(rest["lat"].mean()))
+        xy = np.column_stack([rest["lon"].to_numpy() * 111_320 * math.cos(lat0), rest["lat"].to_numpy() * 110_540])
+        neighbours = cKDTree(xy).query_ball_point(xy, cfg["radius_m"])
+        used: set[int] = set()
+        # Densest places first; each report belongs to one warning at most.
+        for i in sorted(range(len(xy)), key=lambda k: -len(neighbours[k])):
+            members = [k for k in neighbours[i] if k not in used]
+            if len(members) < cfg["threshold"]:
+                continue
+            used.update(members)
+            near = rest.iloc[members]
+            warnings.append(_repeat_place(cfg, near, normalise_address(str(near["address"].iloc[-1]))))
+    return warnings
+
+
+def _repeat_place(cfg: dict[str, Any], group: pd.DataFrame, place: str) -> Finding:
+    grid = str(group.sort_values("reported_at")["grid"].iloc[-1])
+    level = "high" if len(group) >= cfg["high_at"] else cfg["level"]
+    subject = hashlib.sha256(place.encode()).hexdigest()[:10]
+    return _warning(cfg, grid, group, subject=subject, level=level, count=len(group), days=cfg["window_days"],
+                    address=str(group["address"].iloc[-1]))
+
+
+def family_repeat(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _callers(context, cfg, ("family_dispute",))
+
+
+def repeat_caller(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _callers(context, cfg, None)
+
+
+def _callers(context: Context, cfg: dict[str, Any], categories: tuple[str, ...] | None) -> list[Finding]:
+    recent = _recent(context, cfg["window_days"], categories)
+    recent = recent[recent["caller"].notna() & (recent["caller"] != "")]
+    warnings = []
+    for caller, group in recent.groupby("caller"):
+        if len(group) >= cfg["threshold"]:
+            grid = str(group.sort_values("reported_at")["grid"].iloc[-1])
+            warnings.append(_warning(cfg, grid, group, subject=_caller_key(str(caller)), count=len(group),
+                                     days=cfg["window_days"]))
+    return warnings
+
+
+def dispute_cluster(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _per_grid(context, cfg, DISPUTES)
+
+
+def night_noise(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    start, end = cfg["from_hour"], cfg["to_hour"]
+
+    def at_night(frame: pd.DataFrame) -> pd.Series:
+        hour = (frame["reported_at"] + BEIJING_OFFSET).dt.hour
+        return (hour >= start) | (hour < end)
+
+    return _per_grid(context, cfg, ("noise",), extra=at_night)
+
+
+def wage_arrears(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _per_grid(context, cfg, ("wage_arrears",))
+
+
+def bride_price(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _per_grid(context, cfg, ("bride_price",))
+
+
+def fight_escalation(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _per_grid(context, cfg, ("fight",))
+
+
+def fraud_wave(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    return _per_grid(context, cfg, ("fraud",))
+
+
+def _alerts(context: Context, hours: float) -> pd.DataFrame:
+    alerts = context.history.alerts
+    now = pd.Timestamp(context.now).tz_convert("UTC")
+    mask = (alerts["at"] > now - pd.Timedelta(hours=hours)) & (alerts["at"] <= now)
+    return alerts[mask & (alerts["verdict"] != "false_alarm")].rename(columns={"at": "reported_at"})
+
+
+def sensor_repeat(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    warnings = []
+    for device_id, group in _alerts(context, cfg["window_hours"]).groupby("device_id"):
+        if len(group) >= cfg["threshold"]:
+            warnings.append(_warning(cfg, str(group["grid"].iloc[-1]), group, subject=str(device_id),
+                                     count=len(group), device=str(device_id), hours=cfg["window_hours"]))
+    return warnings
+
+
+def wedding_crowding(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    if context.devices is None:
+        return []
+    alerts = _alerts(context, cfg["window_days"] * 24)
+    wedding = {d.device_id for d in context.devices.devices.values() if d.site_kind == "wedding_hotel"}
+    crowd = alerts[(alerts["scenario"] == "crowd_gathering") & alerts["device_id"].isin(wedding)]
+    warnings = []
+    for grid, group in crowd.groupby("grid"):
+        if len(group) >= cfg["threshold"]:
+            warnings.append(_warning(cfg, str(grid), group, count=len(group), days=cfg["window_days"]))
+    return warnings
+
+
+def compound_offline(context: Context, cfg: dict[str, Any]) -> list[Finding]:
+    if context.devices is None:
+        return []
+    down: dict[str, list[str]] = {}
+    for device_id in context.device_health:
+        device = context.devices.get(device_id)
+        if device is not None and device.compound:
+            down.setdefault(device.compound, []).append(device_id)
+    warnings = []
+    for compound, device_ids in sorted(down.items()):
+        if len(device_ids) >= cfg["threshold"]:
+            device_ids.sort()
+            grid = context.devices.devices[device_ids[0]].grid
+            subject = hashlib.sha256(",".join(device_ids).encode()).hexdigest()[:10]
+            warnings.append(Finding(cfg["name"], grid, cfg["level"], f"{cfg['name']}:{compound}:{subject}",
+                                    tuple(device_ids), {"count": len(device_ids), "compound": compound}))
+    return warnings
+
+
+RULES: dict[str, Rule] = {
+    "growth": growth, "repeat_location": repeat_location, "family_repeat": family_repeat,
+    "repeat_caller": repeat_caller, "dispute_cluster": dispute_cluster, "night_noise": night_noise,
+    "wage_arrears": wage_arrears, "bride_price": bride_price, "fight_escalation": fight_escalation,
+    "fraud_wave": fraud_wave, "sensor_repeat": sensor_repeat, "compound_offline": compound_offline,
+    "wedding_crowding": wedding_crowding,
+}
+INSTANT_RULES = ("family_repeat", "repeat_caller")
