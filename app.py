@@ -27,10 +27,12 @@ import auth.web
 import callbacks.dispatch
 import callbacks.live
 import callbacks.map
+import callbacks.risk
 import callbacks.sensors
 import routes.geo
 import routes.live
 import routes.ops
+import routes.risk
 import routes.sensors
 from auth.guard import Security, current_viewer
 from auth.sessions import SessionRegistry
@@ -42,6 +44,8 @@ from i18n import text
 from layouts.dispatch import dynamic_components
 from layouts.ids import AuthID
 from layouts.shell import index_html, page
+from risk.engine import RiskEngine
+from risk.leads import LeadService
 from sensors.alerts import AlertService
 from sensors.health import DeviceHealth, HealthMonitor
 from settings import PROJECT_ROOT, Settings
@@ -71,13 +75,14 @@ class PinganApp:
     dispatch: DispatchService
     alerts: AlertService
     health: DeviceHealth
+    risk: RiskEngine
     security: Security
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
-    def start(self, consumer: bool = True, simulator: bool | None = None) -> None:
-        """Start the background work (once): consumer, push hub, simulator."""
+    def start(self, consumer: bool = True, simulator: bool | None = None, risk_runs: bool = True) -> None:
+        """Start the background work (once): consumer, push hub, health and risk runs, simulator."""
         if self.threads:
             return
         self._spawn("push-hub", self.hub.run, self.stop_event)
@@ -85,8 +90,11 @@ class PinganApp:
                     self.stop_event)
         self._spawn("outbox-relay", self.dispatch.run_relay, self.stop_event)
         self._spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
+        if risk_runs:
+            self._spawn("risk-daily", self.risk.run_daily, self.stop_event)
         if consumer:
-            worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, dispatch=self.dispatch)
+            worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, dispatch=self.dispatch,
+                              on_incidents=self.risk.check_incidents)
             self._spawn("consumer", worker.run, self.stop_event)
         if self.settings.simulator if simulator is None else simulator:
             from streams.simulator import FieldUnits, Simulator
@@ -129,8 +137,11 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     dispatch = DispatchService(engine, connect(redis_url), grids, language=settings.language)
     alerts = AlertService(engine, devices, grids, relay=dispatch.relay, language=settings.language)
     health = DeviceHealth(connect(redis_url), engine, devices)
+    risk = RiskEngine(engine, connect(redis_url), devices,
+                      LeadService(engine, grids, relay=dispatch.relay, language=settings.language))
     hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid),
-                  open_instructions=dispatch.open_instructions, open_alerts=alerts.open_alerts)
+                  open_instructions=dispatch.open_instructions, open_alerts=alerts.open_alerts,
+                  extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades})
 
     dash_app = Dash(
         __name__,
@@ -150,17 +161,20 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     routes.live.register(server, socketio, hub, grids)
     routes.ops.register(server, client, engine, hub)
     routes.sensors.register(server, health, devices, settings.language)
+    routes.risk.register(server, engine, settings.language)
     auth.admin.register(server, settings.language, grids.stations(settings.language))
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
     callbacks.dispatch.register(dash_app, dispatch, settings)
     callbacks.sensors.register(dash_app, alerts, settings)
+    callbacks.risk.register(dash_app, risk, settings)
     # After every callback: Dash's inline scripts are known, so the CSP can list their hashes.
     script_hashes = list(dash_app.csp_hashes())
     auth.web.install(server, security, settings, csp_hashes=lambda: script_hashes)
     return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
                      devices=devices, redis_url=redis_url, redis=client, engine=engine, hub=hub,
-                     dispatch=dispatch, alerts=alerts, health=health, security=security, embedded_redis=embedded)
+                     dispatch=dispatch, alerts=alerts, health=health, risk=risk, security=security,
+                     embedded_redis=embedded)
 
 
 def make_security(settings: Settings, engine: Engine, r: redis.Redis) -> Security:

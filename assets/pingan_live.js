@@ -259,6 +259,10 @@
       window.pingan.alerts.verified(d);
     } else if (ev.type === "device_health") {
       window.pingan.alerts.health(d);
+    } else if (ev.type === "risk_grades") {
+      window.pingan.risk.grades(d);
+    } else if (ev.type === "lead") {
+      window.pingan.risk.lead(d);
     } else if (ev.type === "counters") {
       state.deadLetters += d.dead_letters_added || 0;
     } else if (ev.type === "instruction") {
@@ -357,6 +361,7 @@
     (snap.instructions || []).forEach(function (ins) { noteBreach(ins); state.instructions.set(ins.instruction_id, ins); });
     state.instructionsDirty = true;
     window.pingan.alerts.snapshot(snap.alerts, snap.device_health);
+    window.pingan.risk.snapshot(snap.risk_grades, snap.leads);
     forgetOldest();
     redrawFeed();
   }
@@ -397,7 +402,8 @@
     if (batch.events.length) { state.lastEventAt = Date.now(); }
     state.seq = batch.seq;
     state.lastId = batch.last_id;
-    state.shown += batch.events.length;
+    // Incident events applied (each once: a resent batch is not applied again).
+    state.shown += batch.events.filter(function (ev) { return ev.type === "incident"; }).length;
     if (!hadLayers && state.layers && !batch.snapshot) { redrawFeed(); }
     // Acknowledge once this task is done, not after a paint (rAF halves throughput under load).
     setTimeout(function () { post("/live/ack", { sid: state.sid, seq: batch.seq }); }, 0);
@@ -441,16 +447,19 @@
       update: function (batch, _tick, connected, selected, texts) {
         state.texts = texts;
         const alerts = window.pingan.alerts;
+        const risk = window.pingan.risk;
         alerts.setTexts(texts);
+        risk.setTexts(texts);
         const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (x) { return x.prop_id; });
         const isBatch = triggered.some(function (p) { return p.indexOf("data-batch") >= 0; });
         if (batch && isBatch) { handleBatch(batch); alerts.render(); }
         if (isBatch && triggered.length === 1) {
           if (state.instructionsDirty) { state.instructionsDirty = false; renderInstructions(); }
           // Texts refresh on the one-second tick: a Dash render per batch would slow delivery.
-          return [NO(), NO(), NO(), NO(), NO(), NO(), NO(), NO()];
+          return [NO(), NO(), NO(), NO(), NO(), NO(), NO(), NO(), NO()];
         }
         alerts.render();  // the verification clocks run every second
+        risk.render();  // and the leads' countdowns
         const alertCounts = alerts.counts();
         renderInstructions();  // the clocks run every second
         if (!state.layers && ensureLayers()) { redrawFeed(); }
@@ -465,6 +474,7 @@
           changed("breaches", t("instructions.breaches", { count: state.breached.size })),
           changed("alertCount", alertCounts[0]),
           changed("alertBreaches", alertCounts[1]),
+          changed("leads", risk.count()),
         ];
       },
       // Start recording when each incident is first drawn (tests and benchmarks).

@@ -6,7 +6,8 @@ window.pingan = Object.assign({}, window.pingan, {
     gridStyle: function (feature, context) {
       const hideout = context.hideout || {};
       const code = feature.properties.code;
-      const fill = (hideout.fill && hideout.fill[code]) || "#1f4e79";
+      const graded = hideout.fill && hideout.fill[code];  // a risk grade's colour, when graded
+      const fill = graded || "#1f4e79";
       const selected = hideout.selected === code;
       return {
         // Leaflet sets a path's class once, at creation: the code makes each grid addressable.
@@ -15,7 +16,7 @@ window.pingan = Object.assign({}, window.pingan, {
         weight: selected ? 3 : 0.5,
         opacity: selected ? 1 : 0.55,
         fillColor: fill,
-        fillOpacity: selected ? 0.5 : 0.22,
+        fillOpacity: selected ? 0.5 : (graded ? 0.45 : 0.22),
       };
     },
     gridTooltip: function (feature, layer, context) {
@@ -40,6 +41,7 @@ window.pingan = Object.assign({}, window.pingan, {
         return window.pingan.alerts.describe(feature.properties);
       }, { direction: "top", className: "grid-tooltip", offset: [0, -6] });
     },
+    densityPoint: function (feature, latlng) { return window.pingan.risk.densityPoint(feature, latlng); },
     compoundStyle: function () {
       return { color: "#ffb300", weight: 1.5, dashArray: "4 3", fill: true, fillOpacity: 0.06, fillColor: "#ffb300" };
     },

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     VERIFY_ALERTS = "verify_alerts"
     VIEW_DEVICES = "view_devices"  # device health, maintenance list, sensor statistics
     HANDLE_LEADS = "handle_leads"
+    RUN_RISK = "run_risk"  # start an early-warning run now
     VIEW_REPORTS = "view_reports"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
@@ -39,11 +40,12 @@ _COMMON = {Permission.VIEW_MAP, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DUTY_OFFICER: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT,
-        Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS}),
+        Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS, Permission.RUN_RISK}),
     Role.STATION_OFFICER: frozenset(_COMMON | {
         Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS}),
     Role.CHIEF: frozenset(_COMMON | {
-        Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT}),
+        Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
+        Permission.RUN_RISK}),
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
 }

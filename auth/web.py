@@ -46,7 +46,7 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/")
 PUBLIC_PATHS = {LOGIN, "/healthz", "/metrics", "/_favicon.ico"}
 # Requests a person makes (the rest, such as acknowledging pushed batches, are the page's own).
 ACTIVITY_PATHS = {"/", "/_dash-update-component", TOUCH}
-PAGE_PATHS = {"/", "/admin", "/audit", "/sensors"}
+PAGE_PATHS = {"/", "/admin", "/audit", "/sensors", "/risk/review"}
 # Everything else is the command map and its data, for roles that may see the map.
 NOT_MAP_PREFIXES = ("/admin", "/audit", LOGOUT, TOUCH)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State
 
-from layouts.ids import ID, AlertID, AuthID, DispatchID, LiveID
+from layouts.ids import ID, AlertID, AuthID, DispatchID, LiveID, RiskID
 
 
 def register(app: Dash) -> None:
@@ -29,6 +29,7 @@ def register(app: Dash) -> None:
         Output(DispatchID.BREACHES, "children"),
         Output(AlertID.COUNT, "children"),
         Output(AlertID.BREACHES, "children"),
+        Output(RiskID.COUNT, "children"),
         Input(LiveID.SOCKET, "data-batch"),
         Input(LiveID.TICK, "n_intervals"),
         Input(LiveID.SOCKET, "connected"),

@@ -22,6 +22,7 @@ class ID(StrEnum):
     DETAILS_PANEL = "details-panel"
     DETAILS_BODY = "details-body"
     DETAILS_CLOSE = "details-close"
+    DETAILS_RISK = "details-risk"
     SELECTED_GRID = "selected-grid"
     LAYERS = "layers-control"
     DEVICE_LAYER = "device-layer"
@@ -37,6 +38,7 @@ class Route(StrEnum):
     GRID_LABELS = "/geo/grid-labels.geojson"
     DEVICES = "/geo/devices.geojson"
     COMPOUNDS = "/geo/compounds.geojson"
+    DENSITY = "/risk/density.geojson"
 
 
 class LiveID(StrEnum):
@@ -88,3 +90,17 @@ class AlertID(StrEnum):
     BREACHES = "alert-breaches"
     ACTION = "alert-action"  # store: {event_id, verdict, reason} set by a card's button
     MESSAGE = "alert-message"
+
+
+class RiskID(StrEnum):
+    """IDs of the risk heatmap controls and the leads board (its rows are drawn by assets/pingan_risk.js)."""
+
+    WINDOW = "risk-window"
+    VERSION = "risk-version"  # store: bumped by the page script when new grades arrive
+    DENSITY_LAYER = "density-layer"
+    BOARD = "leads-board"
+    LIST = "leads-list"
+    COUNT = "leads-count"
+    RUN = "risk-run"
+    MESSAGE = "leads-message"
+    ACTION = "lead-action"  # store: {lead_id, action, result} set by a row's button

@@ -7,13 +7,13 @@ from dash_socketio import DashSocketIO
 
 from auth.roles import Permission, Viewer
 from i18n import CATALOGUE, text
-from layouts.ids import ID, AlertID, DispatchID, LiveID
+from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID
 from settings import Settings
 from streams.contract import verify_within_s
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
-                  "state.", "instructions.", "dispatch.reassigning", "site.", "device.")
+                  "state.", "instructions.", "dispatch.reassigning", "site.", "device.", "lead.", "leads.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, object]:
@@ -31,6 +31,10 @@ def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, ob
         "alertQueueId": AlertID.QUEUE,
         "alertActionId": AlertID.ACTION,
         "deviceLayerId": ID.DEVICE_LAYER,
+        "canHandleLeads": bool(viewer and viewer.can(Permission.HANDLE_LEADS)),
+        "leadListId": RiskID.LIST,
+        "leadActionId": RiskID.ACTION,
+        "riskVersionId": RiskID.VERSION,
         "text": {k: v for k, v in catalogue.items() if k.startswith(_TEXT_PREFIXES)},
         "staleAfterS": settings.stale_after_s,
         "lang": settings.language,

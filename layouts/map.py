@@ -6,7 +6,7 @@ import dash_leaflet as dl
 from dash_extensions.javascript import Namespace
 
 from i18n import text
-from layouts.ids import ID, Route
+from layouts.ids import ID, RiskID, Route
 from settings import Settings
 
 # Client-side functions live in assets/pingan_map.js under window.pingan.map.
@@ -57,8 +57,12 @@ def device_layers(settings: Settings) -> dl.LayersControl:
         hideout={"health": {}},  # device_id -> offline / faulty, set by the page script as health changes
     )
     compounds = dl.GeoJSON(id=ID.COMPOUND_LAYER, url=Route.COMPOUNDS, interactive=False, style=_js("compoundStyle"))
+    # Where the last 30 days' incidents were: an alternative to the graded grids.
+    density = dl.GeoJSON(id=RiskID.DENSITY_LAYER, url=Route.DENSITY, interactive=False,
+                         pointToLayer=_js("densityPoint"))
     return dl.LayersControl(id=ID.LAYERS, position="topright", collapsed=False, children=[
         dl.Overlay(dl.LayerGroup([compounds, devices]), name=text("map.layer.devices", lang), checked=False),
+        dl.Overlay(dl.LayerGroup([density]), name=text("map.layer.density", lang), checked=False),
     ])
 
 

@@ -18,6 +18,7 @@ from layouts.dispatch import dispatch_panel, instructions_panel
 from layouts.ids import ID, AuthID, LiveID, Route
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
+from layouts.risk import leads_board, risk_legend
 from settings import Settings
 
 
@@ -62,6 +63,7 @@ def map_legend(settings: Settings) -> html.Div:
         html.Div([html.Span(className="swatch station"), text("map.legend.station", lang)]),
         html.Div([html.Span(className="swatch grid"), text("map.legend.grid", lang)]),
         html.Div(text("map.grids.count", lang, count=GRID_COUNT), className="legend-count"),
+        risk_legend(settings),
     ])
 
 
@@ -78,6 +80,7 @@ def details_panel(settings: Settings) -> html.Section:
             ]),
             html.Div(id=ID.DETAILS_BODY, className="panel-body",
                      children=details_empty(lang)),
+            html.Div(id=ID.DETAILS_RISK, className="panel-body risk-body"),
             html.Div(id=LiveID.GRID_LIVE, className="grid-live"),
         ],
     )
@@ -117,7 +120,8 @@ def page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
             html.Main(className="map-area", children=[command_map(settings), map_legend(settings),
                                                        alert_queue(settings)]),
             html.Aside(className="side-column", children=[
-                dispatch_panel(settings), instructions_panel(settings), details_panel(settings), feed_panel(settings),
+                dispatch_panel(settings), instructions_panel(settings), leads_board(settings, viewer),
+                details_panel(settings), feed_panel(settings),
             ]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),
             *live_components(settings, viewer),

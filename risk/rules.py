@@ -1,10 +1,10 @@
 """The early-warning rules: thirteen, each configurable (threshold, window, level, on/off) in data/risk.json.
 
 Each rule reads the run's :class:`~risk.model.History` and returns
-:class:`Finding` s. A warning's ``key`` names the rule, the place or person and
-the newest evidence, so a run that finds the same thing again (a second run the
-same day, the daily run after an instant check) makes no second lead, while new
-evidence makes a new one.
+:class:`Finding` s. A finding's ``key`` names the rule, the place, person or device and the
+(Beijing) day: a run that finds the same thing again the same day (a second
+run, the daily run after an instant check, a household calling a third time)
+makes no second lead; the next day's finding is a new lead.
 
 =================  ================================================================
 growth             a grid's incidents up more than ``threshold`` (30%) on the previous
@@ -97,16 +97,20 @@ def _per_grid(context: Context, cfg: dict[str, Any], categories: tuple[str, ...]
     warnings = []
     for grid, group in recent.groupby("grid"):
         if len(group) >= cfg["threshold"]:
-            warnings.append(_warning(cfg, str(grid), group, count=len(group), days=cfg["window_days"]))
+            warnings.append(_warning(context, cfg, str(grid), group, count=len(group), days=cfg["window_days"]))
     return warnings
 
 
-def _warning(cfg: dict[str, Any], grid: str, group: pd.DataFrame, subject: str = "", level: str | None = None,
-             **facts: Any) -> Finding:
+def _warning(context: Context, cfg: dict[str, Any], grid: str, group: pd.DataFrame, subject: str = "",
+             level: str | None = None, **facts: Any) -> Finding:
     ordered = group.sort_values("reported_at")
     evidence = tuple(str(e) for e in ordered["event_id"])
-    key = f"{cfg['name']}:{grid}:{subject}:{evidence[-1]}"
-    return Finding(cfg["name"], grid, level or cfg["level"], key, evidence, facts)
+    return Finding(cfg["name"], grid, level or cfg["level"], _key(context, cfg, grid, subject), evidence, facts)
+
+
+def _key(context: Context, cfg: dict[str, Any], grid: str, subject: str) -> str:
+    day = (pd.Timestamp(context.now).tz_convert("UTC") + BEIJING_OFFSET).date().isoformat()
+    return f"{cfg['name']}:{grid}:{subject}:{day}"
 
 
 def normalise_address(address: str) -> str:
@@ -137,12 +141,8 @@ def growth(context: Context, cfg: dict[str, Any]) -> list[Finding]:
         change = (n - m) / m
         if change > cfg["threshold"]:
             level = "high" if change > cfg["high_above"] else cfg["level"]
-            period = (context.now + BEIJING_OFFSET.to_pytimedelta()).date().isoformat()
-            warning = _warning(cfg, str(grid), group, level=level, count=n, previous=m,
-                               percent=round(change * 100, 1), days=days)
-            # One growth warning per grid and day: the evidence grows all day long.
-            warnings.append(Finding(warning.rule, warning.grid, warning.level, f"growth:{grid}:{period}",
-                                    warning.evidence, warning.facts))
+            warnings.append(_warning(context, cfg, str(grid), group, level=level, count=n, previous=m,
+                                     percent=round(change * 100, 1), days=days))
     return warnings
 
 
@@ -155,7 +155,7 @@ def repeat_location(context: Context, cfg: dict[str, Any]) -> list[Finding]:
     seen: set[str] = set()
     for place, group in recent.groupby("place"):
         if len(group) >= cfg["threshold"]:
-            warnings.append(_repeat_place(cfg, group, str(place)))
+            warnings.append(_repeat_place(context, cfg, group, str(place)))
             seen.update(group["event_id"])
     # Within radius_m of each other although typed differently: neighbourhoods by position.
     rest = recent[~recent["event_id"].isin(seen)]
@@ -171,16 +171,16 @@ def repeat_location(context: Context, cfg: dict[str, Any]) -> list[Finding]:
                 continue
             used.update(members)
             near = rest.iloc[members]
-            warnings.append(_repeat_place(cfg, near, normalise_address(str(near["address"].iloc[-1]))))
+            warnings.append(_repeat_place(context, cfg, near, normalise_address(str(near["address"].iloc[-1]))))
     return warnings
 
 
-def _repeat_place(cfg: dict[str, Any], group: pd.DataFrame, place: str) -> Finding:
+def _repeat_place(context: Context, cfg: dict[str, Any], group: pd.DataFrame, place: str) -> Finding:
     grid = str(group.sort_values("reported_at")["grid"].iloc[-1])
     level = "high" if len(group) >= cfg["high_at"] else cfg["level"]
     subject = hashlib.sha256(place.encode()).hexdigest()[:10]
-    return _warning(cfg, grid, group, subject=subject, level=level, count=len(group), days=cfg["window_days"],
-                    address=str(group["address"].iloc[-1]))
+    return _warning(context, cfg, grid, group, subject=subject, level=level, count=len(group),
+                    days=cfg["window_days"], address=str(group["address"].iloc[-1]))
 
 
 def family_repeat(context: Context, cfg: dict[str, Any]) -> list[Finding]:
@@ -198,7 +198,7 @@ def _callers(context: Context, cfg: dict[str, Any], categories: tuple[str, ...] 
     for caller, group in recent.groupby("caller"):
         if len(group) >= cfg["threshold"]:
             grid = str(group.sort_values("reported_at")["grid"].iloc[-1])
-            warnings.append(_warning(cfg, grid, group, subject=_caller_key(str(caller)), count=len(group),
+            warnings.append(_warning(context, cfg, grid, group, subject=_caller_key(str(caller)), count=len(group),
                                      days=cfg["window_days"]))
     return warnings
 
@@ -244,7 +244,7 @@ def sensor_repeat(context: Context, cfg: dict[str, Any]) -> list[Finding]:
     warnings = []
     for device_id, group in _alerts(context, cfg["window_hours"]).groupby("device_id"):
         if len(group) >= cfg["threshold"]:
-            warnings.append(_warning(cfg, str(group["grid"].iloc[-1]), group, subject=str(device_id),
+            warnings.append(_warning(context, cfg, str(group["grid"].iloc[-1]), group, subject=str(device_id),
                                      count=len(group), device=str(device_id), hours=cfg["window_hours"]))
     return warnings
 
@@ -258,7 +258,7 @@ def wedding_crowding(context: Context, cfg: dict[str, Any]) -> list[Finding]:
     warnings = []
     for grid, group in crowd.groupby("grid"):
         if len(group) >= cfg["threshold"]:
-            warnings.append(_warning(cfg, str(grid), group, count=len(group), days=cfg["window_days"]))
+            warnings.append(_warning(context, cfg, str(grid), group, count=len(group), days=cfg["window_days"]))
     return warnings
 
 
@@ -276,7 +276,7 @@ def compound_offline(context: Context, cfg: dict[str, Any]) -> list[Finding]:
             device_ids.sort()
             grid = context.devices.devices[device_ids[0]].grid
             subject = hashlib.sha256(",".join(device_ids).encode()).hexdigest()[:10]
-            warnings.append(Finding(cfg["name"], grid, cfg["level"], f"{cfg['name']}:{compound}:{subject}",
+            warnings.append(Finding(cfg["name"], grid, cfg["level"], _key(context, cfg, grid, f"{compound}:{subject}"),
                                     tuple(device_ids), {"count": len(device_ids), "compound": compound}))
     return warnings
 

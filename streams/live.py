@@ -88,7 +88,8 @@ def decode(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
 
 def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
              open_instructions: Callable[[], list[dict[str, Any]]] | None = None,
-             open_alerts: Callable[[], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+             open_alerts: Callable[[], list[dict[str, Any]]] | None = None,
+             extras: dict[str, Callable[[], Any]] | None = None) -> dict[str, Any]:
     """Today's state for a page that (re)connects, and the ``cc:live`` id it is current to.
 
     The cursor is read *before* the state, so every event after it is delivered
@@ -116,6 +117,8 @@ def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
         "instructions": instructions,
         "alerts": alerts,  # sensor alerts still waiting for the duty officer's verdict
         "device_health": r.hgetall(keys.DEVICE_HEALTH),  # devices not online -> offline / faulty
+        # Later parts (open leads, risk grades) supply their own state.
+        **{name: provide() for name, provide in (extras or {}).items()},
     }
 
 

@@ -40,7 +40,8 @@ RING_SIZE = 20_000  # recent events kept in memory, so most batches never touch 
 Emit = Callable[[str, dict[str, Any]], None]
 # What one page may see of an event: ``lens(type, data)`` returns the data to show, or None to withhold it.
 Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
-SNAPSHOT_KINDS = {"incidents": "incident", "units": "unit", "instructions": "instruction", "alerts": "alert"}
+SNAPSHOT_KINDS = {"incidents": "incident", "units": "unit", "instructions": "instruction", "alerts": "alert",
+                  "leads": "lead"}
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:
@@ -90,7 +91,8 @@ class PushHub:
     def __init__(self, r: redis.Redis, engine: Engine, emit: Emit, max_batch: int = MAX_BATCH,
                  resend_after_s: float = RESEND_AFTER_S,
                  open_instructions: Callable[[], list[dict[str, Any]]] | None = None,
-                 open_alerts: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+                 open_alerts: Callable[[], list[dict[str, Any]]] | None = None,
+                 extras: dict[str, Callable[[], Any]] | None = None) -> None:
         self.r = r
         self.engine = engine
         self.emit = emit
@@ -98,6 +100,7 @@ class PushHub:
         self.resend_after_s = resend_after_s
         self.open_instructions = open_instructions
         self.open_alerts = open_alerts
+        self.extras = extras or {}
         self.pages: dict[str, _Page] = {}
         self.stats = PushStats()
         self._ring: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
@@ -196,7 +199,7 @@ class PushHub:
 
     def _send_snapshot(self, page: _Page) -> None:
         state = snapshot(self.r, self.engine, open_instructions=self.open_instructions,
-                         open_alerts=self.open_alerts)
+                         open_alerts=self.open_alerts, extras=self.extras)
         page.seq += 1
         page.inflight = {"seq": page.seq, "try": 0, "from": None, "last_id": state["cursor"], "events": [],
                          "snapshot": state}
@@ -231,5 +234,6 @@ def _through(lens: Lens, batch: dict[str, Any]) -> dict[str, Any]:
     out = {**batch, "events": events}
     if batch.get("snapshot"):
         snap = batch["snapshot"]
-        out["snapshot"] = {**snap, **{name: seen(kind, snap[name]) for name, kind in SNAPSHOT_KINDS.items()}}
+        out["snapshot"] = {**snap, **{name: seen(kind, snap[name]) for name, kind in SNAPSHOT_KINDS.items()
+                                      if name in snap}}
     return out

@@ -25,10 +25,21 @@ from sqlalchemy import func, select, text
 from app import PinganApp, create_app
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
 from bench.live_client import LiveClient, sign_in
-from layouts.ids import ID, AlertID, DispatchID, Route
+from layouts.ids import ID, AlertID, DispatchID, RiskID, Route
+from risk.rules import Finding
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
-from store.db import alert_verifications, audit_log, incidents, instructions, notifications, outbox, sensor_events
+from store.db import (
+    alert_verifications,
+    audit_log,
+    incidents,
+    instructions,
+    leads,
+    notifications,
+    outbox,
+    risk_runs,
+    sensor_events,
+)
 from streams import keys
 from tests.conftest import LiveServer
 from tests.helpers import PASSWORD, SEAT, incident, make_user, sign_in_client, wait_until
@@ -73,6 +84,9 @@ def seed(app: PinganApp, r: redis.Redis) -> str:
         conn.execute(sensor_events.insert().values(
             event_id="AL-1", stream_id="2-0", device_id="SMK-01-1-01", observed_at=now, ingested_at=now,
             kind="alert", scenario="smoke", value=0.3, floor=1, grid=app.devices.get("SMK-01-1-01").grid))  # type: ignore[union-attr]
+    # An open lead in another station's grid (so no station officer of the seat's station may handle it).
+    app.risk.leads.create([Finding("fight_escalation", "SC-800", "high", "seed-lead", ("E-1",), {"count": 2,
+                                                                                                "days": 7})])
     return app.dispatch.send("E-2", ["PU-2"], "前往", "seed-officer", "seed-key").instruction_ids[0]
 
 
@@ -89,6 +103,8 @@ def state_of(app: PinganApp, r: redis.Redis) -> dict[str, Any]:
             "notifications": conn.execute(select(func.count()).select_from(notifications)).scalar_one(),
             "field": r.xlen(keys.OUT_INSTRUCTIONS),
             "hotline": r.xlen(keys.OUT_HOTLINE),
+            "leads": conn.execute(select(leads.c.lead_id, leads.c.state).order_by(leads.c.lead_id)).all(),
+            "risk_runs": conn.execute(select(func.count()).select_from(risk_runs)).scalar_one(),
         }
 
 
@@ -98,11 +114,12 @@ def refusals(app: PinganApp, actor: str) -> list[str]:
             audit_log.c.actor == actor, audit_log.c.outcome == "refused")).scalars())
 
 
-STATE_CHANGING = ("dispatch.send", "dispatch.divert", "dispatch.act", "alert.verify")
-ACTING = {Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS}
+STATE_CHANGING = ("dispatch.send", "dispatch.divert", "dispatch.act", "alert.verify", "lead.handle", "risk.run")
+ACTING = {Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS, Permission.RUN_RISK}
 
 
-def state_changing_requests(dependencies: list[dict], open_instruction: str) -> dict[str, dict[str, Any]]:
+def state_changing_requests(dependencies: list[dict], open_instruction: str,
+                            lead_id: str = "LD-none") -> dict[str, dict[str, Any]]:
     """One forged request per state-changing callback, keyed by the guard's audit action."""
     send_states = {(DispatchID.INCIDENT.value, "data"): "E-1", (DispatchID.UNITS.value, "value"): ["PU-1"],
                    (DispatchID.TEXT.value, "value"): "立即前往", (DispatchID.KEY.value, "data"): "forged-key"}
@@ -114,6 +131,9 @@ def state_changing_requests(dependencies: list[dict], open_instruction: str) -> 
                                          {"instruction_id": open_instruction, "action": "cancel"}),
         "alert.verify": callback_request(dependencies, (AlertID.ACTION, "data"),
                                          {"event_id": "AL-1", "verdict": "dispatched"}),
+        "lead.handle": callback_request(dependencies, (RiskID.ACTION, "data"),
+                                        {"lead_id": lead_id, "action": "useful", "result": "x"}),
+        "risk.run": callback_request(dependencies, (RiskID.RUN, "n_clicks"), 1),
     }
 
 
@@ -147,7 +167,13 @@ def test_sec002_forged_state_changing_callbacks_are_refused_and_audited(
     client, headers, username = signed_in(app, role)
     dependencies = client.get("/_dash-dependencies").get_json() if role is not Role.ADMIN else \
         _dependencies_as_duty_officer(app)
-    for action, body in state_changing_requests(dependencies, open_instruction).items():
+    needs = {f.action: f.permission for v in app.dash.callback_map.values() if (f := v.get("callback"))}
+    refused = 0
+    lead_id = app.risk.leads.open_leads()[0]["lead_id"]
+    for action, body in state_changing_requests(dependencies, open_instruction, lead_id).items():
+        if ROLE_PERMISSIONS[role] >= {needs[action]}:
+            continue  # this role may act (a station officer's leads, a chief's risk run): tested elsewhere
+        refused += 1
         before = state_of(app, r)
         response = client.post("/_dash-update-component", json=body, headers=headers)
         assert response.status_code == 403, (role, action)
@@ -155,6 +181,22 @@ def test_sec002_forged_state_changing_callbacks_are_refused_and_audited(
         # A role without the map is stopped at the door, before any callback runs.
         audited = action if ROLE_PERMISSIONS[role] >= {Permission.VIEW_MAP} else "map.view"
         assert refusals(app, username)[-1] == audited, (role, action)
+    assert refused >= 4
+
+
+def test_sec019_a_station_officer_handles_only_their_own_stations_leads(app: PinganApp, r: redis.Redis) -> None:
+    seed(app, r)
+    [lead] = app.risk.leads.open_leads()
+    own = app.grids.get(lead["grid"]).station  # type: ignore[union-attr]
+    other = next(code for code, _ in app.grids.stations("en") if code != own)
+    for station, allowed in ((other, False), (own, True)):
+        client, headers, _ = signed_in(app, Role.STATION_OFFICER, station=station)
+        body = callback_request(client.get("/_dash-dependencies").get_json(), (RiskID.ACTION, "data"),
+                                {"lead_id": lead["lead_id"], "action": "useful", "result": "已走访"})
+        reply = json.dumps(client.post("/_dash-update-component", json=body, headers=headers).get_json(),
+                           ensure_ascii=False)
+        assert ("已记录处置结果" in reply) is allowed
+        assert (app.risk.leads.get(lead["lead_id"])["state"] == "handled") is allowed  # type: ignore[index]
 
 
 def _dependencies_as_duty_officer(app: PinganApp) -> list[dict]:

@@ -76,6 +76,6 @@ def test_sensor_ui003_a_silent_device_turns_offline_on_the_map(
     r.xadd(keys.SENSORS, {"event_id": "HB-OLD", "device_id": CAMERA, "kind": "heartbeat",
                           "observed_at": silent_since.isoformat()})
     page.wait_for_function(f"() => window.pingan.alerts.state.health['{CAMERA}'] === 'offline'", timeout=30_000)
-    page.locator(".leaflet-control-layers-selector").check()  # the device layer is off until wanted
+    page.get_by_role("checkbox", name="感知设备").check()  # the device layer is off until wanted
     page.evaluate(f"() => window.pingan.map.leaflet.setView([{device.lat}, {device.lon}], 18)")
     expect(page.locator(f"#{ID.MAP} path.device-offline")).to_have_count(1)
