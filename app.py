@@ -14,13 +14,14 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 from dash import Dash, html
 from flask import Flask
 from flask_socketio import SocketIO
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 import auth.admin
 import auth.web
@@ -50,7 +51,7 @@ from sensors.alerts import AlertService
 from sensors.health import DeviceHealth, HealthMonitor
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
-from store.db import database_url, make_engine
+from store.db import database_url, incidents, make_engine
 from streams.connection import EmbeddedRedis, connect
 from streams.consumer import Consumer
 from streams.push import PushHub
@@ -103,6 +104,32 @@ class PinganApp:
             self._spawn("simulator", sim.run, self.stop_event)
             field_units = FieldUnits(connect(self.redis_url), speed=self.settings.sim_speed)
             self._spawn("field-units", field_units.run, self.stop_event)
+
+    def backfill_history(self) -> None:
+        """On a first start (no incident older than two days), write a year of history through the
+        ingest stream in the background, then grade the grids against it (``BACKFILL=0`` skips)."""
+        with self.engine.connect() as conn:
+            known = conn.execute(select(incidents.c.event_id).where(
+                incidents.c.reported_at < datetime.now(UTC) - timedelta(days=2)).limit(1)).first()
+        if known is not None:
+            return
+
+        def work() -> None:
+            from risk import backfill
+
+            end = datetime.now(backfill.CHINA_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+            written = backfill.write(connect(self.redis_url), self.grids, end)
+            log.info("backfill: %d incidents of history written; the consumer is keeping them", written)
+            with self.engine.connect() as conn:
+                while not self.stop_event.wait(1.0):  # another thread's progress: nothing to await
+                    if conn.execute(select(func.count()).select_from(incidents)).scalar_one() >= written:
+                        break
+                    conn.rollback()
+            if not self.stop_event.is_set():
+                result = self.risk.run("backfill")
+                log.info("risk run over the history: %.1f s, %d new leads", result.seconds, result.leads_created)
+
+        self._spawn("backfill", work)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -195,6 +222,8 @@ def main() -> None:
         print(f"\n  First start: administrator account created.\n  username: admin\n  password: {password}\n"
               "  Sign in at /login, then create the duty officers' accounts under /admin.\n", flush=True)
     app.start()
+    if app.settings.backfill:
+        app.backfill_history()
     # SIGTERM ends the server loop like Ctrl-C does; `finally` then stops the workers.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     log.info("Ping'an Command at http://%s:%d", app.settings.host, app.settings.port)

@@ -60,6 +60,8 @@ class Settings:
     data_dir: Path = DATA_DIR  # DATA_DIR
     # SIMULATOR: start the built-in event simulator with `make run`.
     simulator: bool = True
+    # BACKFILL: on a first start, write a year of incident history (risk baselines) through the ingest stream.
+    backfill: bool = True
     # SIM_SPEED: simulated seconds per real second (60 shows an hour in a minute).
     sim_speed: float = 1.0
     # STALE_AFTER_S: a feed with no event for this long is shown as stale.
@@ -99,6 +101,7 @@ class Settings:
             "redis_url": _env_str("REDIS_URL", cls.redis_url),
             "database_url": _env_str("DATABASE_URL", cls.database_url),
             "simulator": _env_bool("SIMULATOR", cls.simulator),
+            "backfill": _env_bool("BACKFILL", cls.backfill),
             "sim_speed": _env_number("SIM_SPEED", cls.sim_speed, float),
             "stale_after_s": _env_number("STALE_AFTER_S", cls.stale_after_s, float),
             "secret_key": _env_str("SECRET_KEY", cls.secret_key),

@@ -9,8 +9,8 @@ makes no second lead; the next day's finding is a new lead.
 =================  ================================================================
 growth             a grid's incidents up more than ``threshold`` (30%) on the previous
                    window of the same length (at least ``min_count`` now); high above 100%
-repeat_location    the same place (normalised address, or within ``radius_m``) reported
-                   ``threshold`` (3) or more times in ``window_days``
+repeat_location    the same place (normalised address, or the same kind of incident within
+                   ``radius_m``) reported ``threshold`` (3) or more times in ``window_days``
 family_repeat      the same household calling again about a family dispute (instant)
 repeat_caller      one number calling ``threshold`` times about anything in a week (instant)
 dispute_cluster    disputes (neighbour, family, wage, bride price) piling up in one grid
@@ -157,11 +157,14 @@ def repeat_location(context: Context, cfg: dict[str, Any]) -> list[Finding]:
         if len(group) >= cfg["threshold"]:
             warnings.append(_repeat_place(context, cfg, group, str(place)))
             seen.update(group["event_id"])
-    # Within radius_m of each other although typed differently: neighbourhoods by position.
+    # Within radius_m although typed differently: by position, per category (in a dense urban grid,
+    # unrelated reports fall within 50 m of each other every week; the same kind of trouble does not).
     rest = recent[~recent["event_id"].isin(seen)]
-    if len(rest) >= cfg["threshold"]:
-        lat0 = math.radians(float(rest["lat"].mean()))
-        xy = np.column_stack([rest["lon"].to_numpy() * 111_320 * math.cos(lat0), rest["lat"].to_numpy() * 110_540])
+    lat0 = math.radians(float(recent["lat"].mean()))
+    for _, kind in rest.groupby("category"):
+        if len(kind) < cfg["threshold"]:
+            continue
+        xy = np.column_stack([kind["lon"].to_numpy() * 111_320 * math.cos(lat0), kind["lat"].to_numpy() * 110_540])
         neighbours = cKDTree(xy).query_ball_point(xy, cfg["radius_m"])
         used: set[int] = set()
         # Densest places first; each report belongs to one warning at most.
@@ -170,7 +173,7 @@ def repeat_location(context: Context, cfg: dict[str, Any]) -> list[Finding]:
             if len(members) < cfg["threshold"]:
                 continue
             used.update(members)
-            near = rest.iloc[members]
+            near = kind.iloc[members]
             warnings.append(_repeat_place(context, cfg, near, normalise_address(str(near["address"].iloc[-1]))))
     return warnings
 

@@ -11,7 +11,7 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -169,7 +169,6 @@ class FeedbackIn(_Contract):
         return self
 
 
-@lru_cache(maxsize=1)
 @cache
 def _scenario_config() -> dict[str, Any]:
     return json.loads((DATA_DIR / "scenarios.json").read_text(encoding="utf-8"))

@@ -80,7 +80,7 @@ def test_live003_two_app_processes_both_deliver_and_process_once(
     redis_url: str, r: redis.Redis, tmp_path: Path
 ) -> None:
     database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database, "SIMULATOR": "0",
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database, "SIMULATOR": "0", "BACKFILL": "0",
            "VAR_DIR": str(tmp_path)}
     accounts = make_engine(database)
     UserStore(accounts).create("watch", PASSWORD, "duty_officer")

@@ -1,0 +1,48 @@
+"""Risk at the desk: the heatmap colours by grade, a lead appears with its deadline and is handled."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from layouts.ids import RiskID
+from store.db import incidents, leads
+from tests.browser.test_live import open_live
+from tests.conftest import LiveServer
+from tests.helpers import SEAT
+
+SEAT_GRID = "SC-048"
+FILL = "(code) => document.querySelector('path.grid-' + code).getAttribute('fill')"
+
+
+def test_risk_ui001_heatmap_colours_by_grade_and_a_lead_is_handled(live_server: LiveServer, page: Page) -> None:
+    app = live_server.app
+    now = datetime.now(UTC)
+    with app.engine.begin() as conn:  # three fights at the seat in the last hours: a high-risk grid and lead
+        conn.execute(incidents.insert(), [{
+            "event_id": f"FIGHT-{n}", "stream_id": "1-0", "reported_at": now - timedelta(hours=n + 1),
+            "ingested_at": now, "lon": SEAT[0], "lat": SEAT[1], "grid": SEAT_GRID, "category": "fight",
+            "priority": 1, "address": f"鄯阳街{n}号", "description": "", "caller": None, "source": "110",
+            "status": "closed"} for n in range(3)])
+    open_live(page, live_server)
+    assert page.evaluate(FILL, SEAT_GRID) != "#ff5252"
+    page.click(f"#{RiskID.RUN}")  # the on-demand run, as the officer starts it
+    expect(page.locator(f"#{RiskID.MESSAGE}")).to_contain_text("研判完成")
+    page.wait_for_function(f"() => ({FILL})('{SEAT_GRID}') === '#ff5252'")
+    row = page.locator(f"#{RiskID.LIST} li[data-lead-id]").filter(has_text="打架斗殴多发")
+    expect(row).to_have_count(1)
+    expect(row.locator(".lead-target")).to_contain_text("派出所")
+    expect(row.locator(".lead-target")).to_contain_text("证据 3 条")
+    expect(row.locator(".lead-clock")).to_have_text(re.compile(r"^(59|1:00):\d\d$"))  # within 1 hour
+    # Another window: the same hideout, this window's grades.
+    page.locator(f"#{RiskID.WINDOW} label", has_text="30d").click()
+    page.wait_for_function(f"() => ({FILL})('{SEAT_GRID}') === '#ff5252'")
+    row.locator(".lead-result").fill("已走访涉事双方并调解")
+    row.locator(".lead-useful").click()
+    expect(row).to_have_count(0)
+    with app.engine.connect() as conn:
+        done = conn.execute(select(leads).where(leads.c.rule == "fight_escalation")).mappings().one()
+    assert (done["state"], done["useful"], done["result"]) == ("handled", True, "已走访涉事双方并调解")
