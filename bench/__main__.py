@@ -8,7 +8,7 @@ import os
 import platform
 from collections.abc import Callable
 
-from bench import dispatch_bench, fanout_bench, map_bench, push_bench, sensor_bench
+from bench import dispatch_bench, fanout_bench, map_bench, push_bench, risk_bench, sensor_bench
 
 BENCHES: dict[str, Callable[[], None]] = {
     "map": map_bench.run,
@@ -16,6 +16,7 @@ BENCHES: dict[str, Callable[[], None]] = {
     "dispatch": dispatch_bench.run,
     "fanout": fanout_bench.run,
     "sensors": sensor_bench.run,
+    "risk": risk_bench.run,
 }
 
 

@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import pandas as pd
 import redis
-from sqlalchemy import Engine, and_, insert, or_, select
+from sqlalchemy import Engine, and_, insert, select
 
 from geo.devices import DeviceRegistry
 from risk.leads import LeadService
-from risk.model import History, grid_scores, load_config, load_history, since_for
-from risk.rules import INSTANT_RULES, RULES, Context, run_rules
+from risk.model import grid_scores, incident_weights, load_config, load_history, since_for
+from risk.rules import CALLER_CATEGORIES, INSTANT_RULES, Call, Context, caller_finding, run_rules
 from store.db import incidents, risk_runs
 from streams import keys
 from streams.live import encode
@@ -63,17 +62,18 @@ class RiskEngine:
         grades: dict[str, dict[str, int]] = {}
         pipe = self.r.pipeline(transaction=True)
         announced: dict[str, dict[str, str]] = {}
+        weights = incident_weights(history, config)  # the same for every window
         for window, days in config["score"]["windows"].items():
-            frame = grid_scores(history, now, days, config)
+            frame = grid_scores(history, now, days, config, weights)
             grades[window] = {g: int((frame["grade"] == g).sum()) for g in ("high", "medium", "low")}
             graded = {str(grid): grade for grid, grade in frame["grade"].items() if grade != "low"}
             announced[window] = graded
             pipe.hset(keys.RISK_GRADES, window, json.dumps(graded))
             pipe.delete(keys.RISK_DETAIL + window)
-            details = {str(grid): json.dumps({"grade": row.grade, "score": round(float(row.score), 2),
-                                              "expected": round(float(row.expected), 2),
-                                              "ratio": round(float(row.ratio), 2), "factors": row.factors})
-                       for grid, row in frame.iterrows()}
+            details = {str(row.Index): json.dumps({"grade": row.grade, "score": round(float(row.score), 2),
+                                                   "expected": round(float(row.expected), 2),
+                                                   "ratio": round(float(row.ratio), 2), "factors": row.factors})
+                       for row in frame.itertuples()}
             if details:
                 pipe.hset(keys.RISK_DETAIL + window, mapping=details)
         pipe.xadd(keys.LIVE, encode("risk_grades", {"grades": announced, "at": now.isoformat()}))
@@ -89,28 +89,30 @@ class RiskEngine:
         return RunResult(seconds, len(history.incidents), len(findings), len(created), grades)
 
     def check_incidents(self, rows: list[dict[str, Any]]) -> int:
-        """Instant rules for newly kept incidents (a family calling again): leads at once."""
+        """Instant rules for newly kept incidents (a family calling again): leads at once.
+
+        One indexed query per caller and the rules' own per-caller test: this runs after every
+        consumer batch, so it avoids building frames.
+        """
         config = load_config()
         rules = {name: {**config["rules"][name], "name": name} for name in INSTANT_RULES
                  if config["rules"][name].get("enabled", True)}
-        callers = sorted({row["caller"] for row in rows if row.get("caller")})
+        callers = {row["caller"] for row in rows if row.get("caller")}
         if not rules or not callers:
             return 0
         now = max(_aware(row["reported_at"]) for row in rows)
         longest = max(cfg["window_days"] for cfg in rules.values())
+        findings = []
         with self.engine.connect() as conn:
-            found = conn.execute(select(
-                incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category,
-                incidents.c.priority, incidents.c.address, incidents.c.caller, incidents.c.source, incidents.c.lon,
-                incidents.c.lat).where(and_(
-                    or_(*[incidents.c.caller == c for c in callers]),
-                    incidents.c.reported_at > now - timedelta(days=longest)))).all()
-        frame = pd.DataFrame(found, columns=["event_id", "reported_at", "grid", "category", "priority", "address",
-                                             "caller", "source", "lon", "lat"])
-        frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
-        history = History(frame, pd.DataFrame(columns=["event_id", "device_id", "at", "scenario", "grid", "verdict"]))
-        context = Context(history, now)
-        findings = [f for name, cfg in rules.items() for f in RULES[name](context, cfg)]
+            for caller in sorted(callers):
+                calls = [Call(event_id, _aware(at), grid, category) for event_id, at, grid, category in conn.execute(
+                    select(incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category)
+                    .where(and_(incidents.c.caller == caller,
+                                incidents.c.reported_at > now - timedelta(days=longest))))]
+                for name, cfg in rules.items():
+                    finding = caller_finding(now, cfg, caller, calls, CALLER_CATEGORIES[name])
+                    if finding is not None:
+                        findings.append(finding)
         return len(self.leads.create(findings))
 
     def detail(self, grid: str, window: str) -> dict[str, Any] | None:

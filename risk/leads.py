@@ -57,6 +57,12 @@ class LeadService:
         """A lead for each finding not seen before; returns the new leads."""
         if not findings:
             return []
+        with self.engine.connect() as conn:  # most findings are known: no write transaction for them
+            known = set(conn.execute(select(leads.c.dedupe_key).where(
+                leads.c.dedupe_key.in_([f.key[:200] for f in findings]))).scalars())
+        findings = [f for f in findings if f.key[:200] not in known]
+        if not findings:
+            return []
         now = self.clock()
         targets = load_config()["leads"]
         rows = []

@@ -108,9 +108,12 @@ def incident_weights(history: History, config: dict[str, Any]) -> tuple[np.ndarr
     return weight, factor
 
 
-def grid_scores(history: History, now: datetime, window_days: float,
-                config: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Score, expected score, ratio, grade and top factors per grid with any activity."""
+def grid_scores(history: History, now: datetime, window_days: float, config: dict[str, Any] | None = None,
+                weights: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """Score, expected score, ratio, grade and top factors per grid with any activity.
+
+    ``weights`` (from :func:`incident_weights`) may be passed in when grading several windows.
+    """
     config = config or load_config()
     score_cfg = config["score"]
     inc = history.incidents
@@ -119,7 +122,7 @@ def grid_scores(history: History, now: datetime, window_days: float,
     age_days = (now_ts - inc["reported_at"]).dt.total_seconds().to_numpy() / 86400
     in_window = (age_days >= 0) & (age_days < window_days)
     decay = np.where(in_window, 0.5 ** (np.clip(age_days, 0, None) / half_life), 0.0)
-    weight, factor = incident_weights(history, config)
+    weight, factor = weights if weights is not None else incident_weights(history, config)
 
     parts = [pd.DataFrame({"grid": inc["grid"].to_numpy(), "factor": factor, "value": weight * decay})]
     # A caller who already called in this window: each further call adds the repeat weight.

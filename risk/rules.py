@@ -32,8 +32,8 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -109,7 +109,11 @@ def _warning(context: Context, cfg: dict[str, Any], grid: str, group: pd.DataFra
 
 
 def _key(context: Context, cfg: dict[str, Any], grid: str, subject: str) -> str:
-    day = (pd.Timestamp(context.now).tz_convert("UTC") + BEIJING_OFFSET).date().isoformat()
+    return finding_key(context.now, cfg, grid, subject)
+
+
+def finding_key(now: datetime, cfg: dict[str, Any], grid: str, subject: str) -> str:
+    day = (now.astimezone(UTC) + BEIJING_OFFSET.to_pytimedelta()).date().isoformat()
     return f"{cfg['name']}:{grid}:{subject}:{day}"
 
 
@@ -186,24 +190,51 @@ def _repeat_place(context: Context, cfg: dict[str, Any], group: pd.DataFrame, pl
                     days=cfg["window_days"], address=str(group["address"].iloc[-1]))
 
 
+class Call(NamedTuple):
+    event_id: str
+    at: datetime
+    grid: str
+    category: str
+
+
+CALLER_CATEGORIES: dict[str, tuple[str, ...] | None] = {"family_repeat": ("family_dispute",), "repeat_caller": None}
+
+
 def family_repeat(context: Context, cfg: dict[str, Any]) -> list[Finding]:
-    return _callers(context, cfg, ("family_dispute",))
+    return _callers(context, cfg, CALLER_CATEGORIES["family_repeat"])
 
 
 def repeat_caller(context: Context, cfg: dict[str, Any]) -> list[Finding]:
-    return _callers(context, cfg, None)
+    return _callers(context, cfg, CALLER_CATEGORIES["repeat_caller"])
 
 
 def _callers(context: Context, cfg: dict[str, Any], categories: tuple[str, ...] | None) -> list[Finding]:
     recent = _recent(context, cfg["window_days"], categories)
     recent = recent[recent["caller"].notna() & (recent["caller"] != "")]
-    warnings = []
+    # Most numbers call once: test only those that called often enough.
+    counts = recent["caller"].value_counts()
+    recent = recent[recent["caller"].isin(counts.index[counts >= cfg["threshold"]])]
+    findings = []
     for caller, group in recent.groupby("caller"):
-        if len(group) >= cfg["threshold"]:
-            grid = str(group.sort_values("reported_at")["grid"].iloc[-1])
-            warnings.append(_warning(context, cfg, grid, group, subject=_caller_key(str(caller)), count=len(group),
-                                     days=cfg["window_days"]))
-    return warnings
+        calls = [Call(*values) for values in zip(group["event_id"], group["reported_at"].dt.to_pydatetime(),
+                                                 group["grid"], group["category"], strict=True)]
+        finding = caller_finding(context.now, cfg, str(caller), calls, categories)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def caller_finding(now: datetime, cfg: dict[str, Any], caller: str, calls: list[Call],
+                   categories: tuple[str, ...] | None) -> Finding | None:
+    """The caller rules' one test (the daily run and the instant check share it)."""
+    since = now - timedelta(days=cfg["window_days"])
+    counted = sorted((c for c in calls if since < c.at <= now and (categories is None or c.category in categories)),
+                     key=lambda c: c.at)
+    if len(counted) < cfg["threshold"]:
+        return None
+    grid = counted[-1].grid
+    return Finding(cfg["name"], grid, cfg["level"], finding_key(now, cfg, grid, _caller_key(caller)),
+                   tuple(c.event_id for c in counted), {"count": len(counted), "days": cfg["window_days"]})
 
 
 def dispute_cluster(context: Context, cfg: dict[str, Any]) -> list[Finding]:
