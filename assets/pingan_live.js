@@ -181,6 +181,16 @@
     recordDrawn(Array.from(state.incidents.keys()));
     state.units.forEach(function (item) { item.marker = unitMarker(item.data, state.layers.units); });
     state.alerts.forEach(function (item) { item.marker = alertMarker(item.data).addTo(state.layers.alerts); });
+    // The incidents' canvas covers the grids: a click on it that hits no marker still selects the grid below.
+    map.on("click", function (e) {
+      const target = e.originalEvent && e.originalEvent.target;
+      if (!target || target.tagName !== "CANVAS" || !state.texts) { return; }
+      const code = window.pingan.map.gridAt(e.latlng);
+      if (code) {
+        window.dash_clientside.set_props(state.texts.gridLayerId,
+          { clickData: { type: "Feature", properties: { code: code }, nonce: Date.now() } });
+      }
+    });
     return state.layers;
   }
 

@@ -21,6 +21,7 @@ window.pingan = Object.assign({}, window.pingan, {
     },
     gridTooltip: function (feature, layer, context) {
       window.pingan.map.leaflet = context.map;  // for operators' consoles and tests
+      window.pingan.map.grids[feature.properties.code] = layer;  // replaced, not added, when redrawn
       window.pingan.map.attachLabels(context.map, context.hideout || {});
       layer.bindTooltip(function () {
         return window.pingan.map.tooltipContent(feature.properties, context.hideout || {});
@@ -44,6 +45,28 @@ window.pingan = Object.assign({}, window.pingan, {
     densityPoint: function (feature, latlng) { return window.pingan.risk.densityPoint(feature, latlng); },
     compoundStyle: function () {
       return { color: "#ffb300", weight: 1.5, dashArray: "4 3", fill: true, fillOpacity: 0.06, fillColor: "#ffb300" };
+    },
+    grids: {},  // grid code -> its Leaflet layer, for gridAt
+    // The grid containing ``latlng`` (bounds first, then ray casting over its rings), or null.
+    gridAt: function (latlng) {
+      const grids = window.pingan.map.grids;
+      return Object.keys(grids).find(function (code) {
+        return grids[code].getBounds().contains(latlng) && window.pingan.map.inside(latlng, grids[code].getLatLngs());
+      }) || null;
+    },
+    inside: function (latlng, rings) {
+      // GeoJSON polygons come as [outer, holes...] (possibly nested for multipolygons): odd crossings = inside.
+      let crossings = 0;
+      const walk = function (ring) {
+        if (ring.length && Array.isArray(ring[0])) { ring.forEach(walk); return; }
+        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          const a = ring[i], b = ring[j];
+          if ((a.lat > latlng.lat) !== (b.lat > latlng.lat) &&
+              latlng.lng < (b.lng - a.lng) * (latlng.lat - a.lat) / (b.lat - a.lat) + a.lng) { crossings++; }
+        }
+      };
+      walk(rings);
+      return crossings % 2 === 1;
     },
     tooltipContent: function (props, hideout) {
       const labels = hideout.labels || {};

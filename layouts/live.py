@@ -31,6 +31,7 @@ def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, ob
         "alertQueueId": AlertID.QUEUE,
         "alertActionId": AlertID.ACTION,
         "deviceLayerId": ID.DEVICE_LAYER,
+        "gridLayerId": ID.GRID_LAYER,
         "canHandleLeads": bool(viewer and viewer.can(Permission.HANDLE_LEADS)),
         "leadListId": RiskID.LIST,
         "leadActionId": RiskID.ACTION,

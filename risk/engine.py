@@ -139,6 +139,8 @@ class RiskEngine:
                      result.leads_created)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("risk run (%s) skipped: Redis unavailable (%s)", kind, exc)
+        except Exception:  # a failed run must not stop tomorrow's
+            log.exception("risk run (%s) failed", kind)
 
     def _seconds_to_next_run(self) -> float:
         hour, minute = (int(part) for part in load_config()["daily_run_at"].split(":"))

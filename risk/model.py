@@ -81,7 +81,9 @@ def load_history(engine: Engine, since: datetime) -> History:
 
 def _frame(rows: list[Any], names: list[str]) -> pd.DataFrame:
     # Column by column: pandas probes each SQLAlchemy row object when given rows, which is slow.
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    if not rows:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
+    columns = list(zip(*rows, strict=True))
     return pd.DataFrame({name: list(values) for name, values in zip(names, columns, strict=True)})
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
-from risk.engine import RiskEngine
+from risk.engine import BEIJING, RiskEngine
 from risk.leads import LeadRefused, LeadService
 from risk.model import History, grid_scores, load_config
 from risk.rules import RULES, Context, normalise_address, run_rules
@@ -248,3 +248,29 @@ def test_risk014_the_second_family_call_warns_at_once_through_the_consumer(
     assert (lead["rule"], lead["level"], lead["evidence"]) == ("family_repeat", "high", ["FAM-1", "FAM-2"])
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(leads)).scalar_one() == 1
+
+
+def test_risk015_weekly_review_figures(risk: RiskEngine, engine: Engine) -> None:
+    from risk.review import weekly_review
+
+    store(engine, [inc(n, category="fight", hours_ago=n + 1, lon=SEAT[0] + 0.01 * n) for n in range(3)])
+    store(engine, [inc(10 + n, category="fraud", grid=OTHER, hours_ago=24 * 8 + n) for n in range(4)])  # last week
+    risk.run()
+    [lead] = [x for x in risk.leads.open_leads() if x["rule"] == "fight_escalation"]
+    risk.leads.handle(lead["lead_id"], "wang", "已处置", useful=False)  # within its hour
+    review = weekly_review(engine, NOW - timedelta(days=7), NOW + timedelta(hours=1))
+    high = next(row for row in review["disposal"] if row["level"] == "high")
+    assert (high["created"], high["handled"], high["on_time"], high["rate"], high["target"]) == (1, 1, 1, 1.0, 1.0)
+    fights = next(row for row in review["precision"] if row["rule"] == "fight_escalation")
+    assert (fights["useful"], fights["not_useful"], fights["precision"]) == (0, 1, 0.0)
+    change = {row["grid"]: (row["this"], row["last"], row["delta"]) for row in review["change"]}
+    assert change[GRID] == (3, 0, 3) and change[OTHER] == (0, 4, -4)
+
+
+def test_risk016_daily_run_time_is_configurable(risk: RiskEngine) -> None:
+    hour, minute = (int(x) for x in load_config()["daily_run_at"].split(":"))
+    due = datetime(2026, 11, 27, hour, minute, tzinfo=BEIJING)
+    risk.clock = lambda: due - timedelta(hours=1)
+    assert risk._seconds_to_next_run() == 3600
+    risk.clock = lambda: due + timedelta(seconds=1)  # just after: tomorrow
+    assert risk._seconds_to_next_run() == 24 * 3600 - 1

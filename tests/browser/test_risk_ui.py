@@ -11,8 +11,8 @@ from sqlalchemy import select
 from layouts.ids import RiskID
 from store.db import incidents, leads
 from tests.browser.test_live import open_live
+from tests.browser.test_map import grid_centre
 from tests.conftest import LiveServer
-from tests.helpers import SEAT
 
 SEAT_GRID = "SC-048"
 FILL = "(code) => document.querySelector('path.grid-' + code).getAttribute('fill')"
@@ -21,10 +21,14 @@ FILL = "(code) => document.querySelector('path.grid-' + code).getAttribute('fill
 def test_risk_ui001_heatmap_colours_by_grade_and_a_lead_is_handled(live_server: LiveServer, page: Page) -> None:
     app = live_server.app
     now = datetime.now(UTC)
-    with app.engine.begin() as conn:  # three fights at the seat in the last hours: a high-risk grid and lead
+    # The fights happen away from the grid's middle, so a click there selects the grid, not a marker.
+    cell = app.grids.frame.loc[SEAT_GRID].geometry
+    (cx, cy), (vx, vy) = (cell.centroid.x, cell.centroid.y), cell.exterior.coords[0]
+    spot = (cx + 0.7 * (vx - cx), cy + 0.7 * (vy - cy))
+    with app.engine.begin() as conn:  # three fights in the last hours: a high-risk grid and lead
         conn.execute(incidents.insert(), [{
             "event_id": f"FIGHT-{n}", "stream_id": "1-0", "reported_at": now - timedelta(hours=n + 1),
-            "ingested_at": now, "lon": SEAT[0], "lat": SEAT[1], "grid": SEAT_GRID, "category": "fight",
+            "ingested_at": now, "lon": spot[0], "lat": spot[1], "grid": SEAT_GRID, "category": "fight",
             "priority": 1, "address": f"鄯阳街{n}号", "description": "", "caller": None, "source": "110",
             "status": "closed"} for n in range(3)])
     open_live(page, live_server)
@@ -40,6 +44,12 @@ def test_risk_ui001_heatmap_colours_by_grade_and_a_lead_is_handled(live_server: 
     # Another window: the same hideout, this window's grades.
     page.locator(f"#{RiskID.WINDOW} label", has_text="30d").click()
     page.wait_for_function(f"() => ({FILL})('{SEAT_GRID}') === '#ff5252'")
+    # Why the grid is graded so: click it.
+    page.evaluate(f"() => window.pingan.map.leaflet.setView([{cy}, {cx}], 16, {{animate: false}})")
+    page.mouse.click(*grid_centre(page, SEAT_GRID))  # through the incidents' canvas, onto the grid
+    expect(page.locator("[data-field='grid.code']")).to_have_text(SEAT_GRID)
+    expect(page.locator("[data-field='risk.grade']")).to_contain_text("高风险")
+    expect(page.locator(".risk-factors li").first).to_contain_text("打架斗殴")
     row.locator(".lead-result").fill("已走访涉事双方并调解")
     row.locator(".lead-useful").click()
     expect(row).to_have_count(0)
