@@ -47,17 +47,20 @@
     if (state.sid) { post("/live/subscribe", { sid: state.sid, last_id: state.lastId }); }
   }
 
-  function t(key, values) {
-    const texts = state.texts || {};
-    let s = (texts.text && texts.text[key]) || key;
+  // A catalogue text with its {placeholders} filled (the page's texts come from i18n.py).
+  function text(texts, key, values) {
+    let s = (texts && texts.text && texts.text[key]) || key;
     Object.keys(values || {}).forEach(function (k) { s = s.replace("{" + k + "}", values[k]); });
     return s;
   }
 
-  function el(tag, className, text) {
+  function t(key, values) { return text(state.texts, key, values); }
+
+  // Every element built from data goes through here: text is set as text, never as HTML.
+  function el(tag, className, content) {
     const node = document.createElement(tag);
     if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    if (content !== undefined && content !== null) { node.textContent = String(content); }
     return node;
   }
 
@@ -444,6 +447,7 @@
   }
 
   window.pingan = Object.assign({}, window.pingan, {
+    dom: { text: text, el: el },
     live: {
       state: state,
       onSocket: function (socketId, connected) {

@@ -15,19 +15,9 @@
     texts: null, version: 0, versionSentAt: 0, versionDirty: false, density: null,
   };
 
-  function t(key, values) {
-    const texts = state.texts || {};
-    let s = (texts.text && texts.text[key]) || key;
-    Object.keys(values || {}).forEach(function (k) { s = s.replace("{" + k + "}", values[k]); });
-    return s;
-  }
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
+  // Catalogue text and safe elements: shared with the live layer (window.pingan.dom, pingan_live.js).
+  function t(key, values) { return window.pingan.dom.text(state.texts, key, values); }
+  function el(tag, className, text) { return window.pingan.dom.el(tag, className, text); }
 
   function hhmm(seconds) {
     const s = Math.abs(Math.round(seconds));
