@@ -366,6 +366,8 @@ def test_fault006_app_process_stopped_its_clients_move(
                        what="every accepted incident kept (a killed consumer's entries are reclaimed after 30 s idle)")
             kept_s = time.monotonic() - halted_at
             kept = sorted(kept_ids(engine))
+            # Publishing follows the commit that keeps an incident: wait for it rather than race it.
+            wait_until(lambda: sorted(published(r)) == kept, timeout=30, what="every kept incident published")
             order = published(r)
             for client in clients:
                 client.wait_for(len(kept), timeout=60)

@@ -91,6 +91,7 @@ class _Pending:
     unit_state: dict[str, str] = field(default_factory=dict)
     device_seen: dict[str, float] = field(default_factory=dict)
     ack: dict[str, list[str]] = field(default_factory=dict)
+    fresh_incidents: list[dict[str, Any]] = field(default_factory=list)  # for the instant warning rules
 
 
 class Consumer:
@@ -228,6 +229,13 @@ class Consumer:
             elif stream == keys.FEEDBACK:
                 self._feedback(entries, pending)
         self._commit_redis(pending, now, result)
+        if pending.fresh_incidents and self.on_incidents is not None:
+            # Instant warning rules (a family calling again), after publishing so screens never wait for
+            # them. A crash here loses no incident: the daily run checks the same window again.
+            try:
+                self.on_incidents(pending.fresh_incidents)
+            except Exception:  # a warning rule must never stop ingestion
+                log.exception("instant risk check failed")
         return result
 
     def _dead(self, pending: _Pending, stream: str, entry_id: str, fields: dict[str, str], reason: str) -> None:
@@ -281,19 +289,11 @@ class Consumer:
         if not rows:
             return
         to_publish = self._keep(incidents, rows, now, result) - history
-        fresh = []
         for row in rows:
             if row["event_id"] in to_publish:
                 pending.live.append(encode("incident", incident_payload(row, sent[row["event_id"]])))
                 pending.published_ids.append(row["event_id"])
-                fresh.append(row)
-        if fresh and self.on_incidents is not None:
-            # Instant warning rules (a family calling again); committed above, so a failure here loses
-            # nothing kept: the daily run re-checks the same window.
-            try:
-                self.on_incidents(fresh)
-            except Exception:  # a warning rule must never stop ingestion
-                log.exception("instant risk check failed")
+                pending.fresh_incidents.append(row)
 
     def _keep(self, table: Any, rows: list[dict[str, Any]], now: datetime, result: BatchResult) -> set[str]:
         """Insert rows, ignoring known event ids; return the ids that still need publishing."""
