@@ -7,7 +7,7 @@ nothing else compares role names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -65,6 +65,7 @@ class Viewer:
     session_id: str
     station: str | None = None
     kiosk: str | None = None  # the kiosk token's id, for a big screen
+    csrf: str = field(default="", repr=False)  # the session's CSRF token (read with the session, once)
 
     is_authenticated = True
     is_active = True

@@ -60,14 +60,15 @@ class SessionRegistry:
         now = self.clock()
         lifetime = self.kiosk_lifetime_s if kiosk_id else self.lifetime_s
         owner = f"kiosk:{kiosk_id}" if kiosk_id else username
+        csrf = secrets.token_urlsafe(32)
         pipe = self.r.pipeline()
         pipe.hset(SESSION + session_id, mapping={
             "username": username, "role": role.value, "station": station or "", "kiosk": kiosk_id or "",
-            "owner": owner, "created": now, "active": now, "csrf": secrets.token_urlsafe(32)})
+            "owner": owner, "created": now, "active": now, "csrf": csrf})
         pipe.expireat(SESSION + session_id, int(now + lifetime) + 1)
         pipe.sadd(USER_SESSIONS + owner, session_id)
         pipe.execute()
-        return Viewer(username=username, role=role, session_id=session_id, station=station, kiosk=kiosk_id)
+        return Viewer(username=username, role=role, session_id=session_id, station=station, kiosk=kiosk_id, csrf=csrf)
 
     def check(self, session_id: str) -> tuple[Viewer | None, Ended | None, str]:
         """(viewer, None, username) for a live session; (None, why, username) for one just ended.
@@ -84,7 +85,7 @@ class SessionRegistry:
         if not kiosk and now - float(record["active"]) > self.idle_s:
             return self._ended(session_id, Ended.IDLE, record["username"])
         viewer = Viewer(username=record["username"], role=Role(record["role"]), session_id=session_id,
-                        station=record["station"] or None, kiosk=record["kiosk"] or None)
+                        station=record["station"] or None, kiosk=record["kiosk"] or None, csrf=record["csrf"])
         return viewer, None, viewer.username
 
     def _ended(self, session_id: str, why: Ended, username: str) -> tuple[None, Ended | None, str]:
@@ -106,9 +107,6 @@ class SessionRegistry:
             return False
         self.r.hset(SESSION + session_id, "checked", now)
         return True
-
-    def csrf_token(self, session_id: str) -> str | None:
-        return self.r.hget(SESSION + session_id, "csrf")
 
     def end(self, session_id: str) -> bool:
         """End one session; returns whether it was live."""

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import redis
-from flask import Flask, Response, abort, current_app, g, jsonify, redirect, render_template, request, session
+from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session
 from flask_login import LoginManager, login_user, logout_user
 from flask_socketio import SocketIO
 
@@ -113,7 +113,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
         if viewer is None:
             return _sign_in_required()
         if request.method not in SAFE_METHODS:
-            expected = security.sessions.csrf_token(viewer.session_id) or ""
+            expected = viewer.csrf
             # Scripts send the header; the server-rendered pages' forms send a field.
             sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf", "")
             if not expected or not hmac.compare_digest(sent, expected):
@@ -134,7 +134,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
             response.headers.setdefault(name, value)
         viewer = current_viewer()
         if viewer is not None:
-            token = security.sessions.csrf_token(viewer.session_id)
+            token = viewer.csrf
             if token and request.cookies.get(CSRF_COOKIE) != token:
                 # Read by scripts (Dash's renderer), so not HttpOnly; Strict keeps it same-site.
                 response.set_cookie(CSRF_COOKIE, token, secure=settings.secure_cookies, samesite="Strict")
@@ -321,6 +321,5 @@ def viewer_rooms(viewer: Viewer) -> list[str]:
 
 def template_values(lang: str, viewer: Viewer) -> dict[str, Any]:
     """What every server-rendered page's frame needs (texts, the viewer, the CSRF token for its forms)."""
-    csrf = current_app.extensions[EXTENSION].sessions.csrf_token(viewer.session_id) or ""
     return {"t": _translator(lang), "lang": lang, "viewer": viewer, "role_name": text(f"role.{viewer.role}", lang),
-            "csrf": csrf}
+            "csrf": viewer.csrf}
