@@ -34,7 +34,7 @@ from dispatch.recommend import Candidate, rank_units
 from geo.index import ARRIVAL_TARGET_MINUTES, GridIndex
 from i18n import text
 from store import audit
-from store.db import incidents, instruction_events, instructions, outbox, unit_reservations
+from store.db import as_utc, incidents, instruction_events, instructions, outbox, unit_reservations
 from store.outbox import queue as outbox_queue
 from streams import keys
 from streams.live import encode, incident_payload
@@ -439,16 +439,12 @@ def clock_state(row: dict[str, Any], now: datetime) -> tuple[str, float | None]:
         start, due = row["on_scene_at"], row["result_due"]
     else:
         start, due = row["issued_at"], row["arrival_due"]
-    start, due = _aware(start), _aware(due)
+    start, due = as_utc(start), as_utc(due)
     left = (due - now).total_seconds()
     budget = (due - start).total_seconds()
     if left < 0:
         return "red", left
     return ("amber" if left < budget * AMBER_FRACTION else "ok"), left
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 __all__ = ["DispatchService", "IllegalTransition", "Refused", "SendResult", "State", "clock_state",

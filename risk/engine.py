@@ -26,7 +26,7 @@ from geo.devices import DeviceRegistry
 from risk.leads import LeadService
 from risk.model import grid_scores, incident_weights, load_config, load_history, since_for
 from risk.rules import CALLER_CATEGORIES, INSTANT_RULES, Call, Context, caller_finding, run_rules
-from store.db import incidents, risk_runs
+from store.db import as_utc, incidents, risk_runs
 from streams import keys
 from streams.live import encode
 
@@ -100,12 +100,12 @@ class RiskEngine:
         callers = {row["caller"] for row in rows if row.get("caller")}
         if not rules or not callers:
             return 0
-        now = max(_aware(row["reported_at"]) for row in rows)
+        now = max(as_utc(row["reported_at"]) for row in rows)
         longest = max(cfg["window_days"] for cfg in rules.values())
         findings = []
         with self.engine.connect() as conn:
             for caller in sorted(callers):
-                calls = [Call(event_id, _aware(at), grid, category) for event_id, at, grid, category in conn.execute(
+                calls = [Call(event_id, as_utc(at), grid, category) for event_id, at, grid, category in conn.execute(
                     select(incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category)
                     .where(and_(incidents.c.caller == caller,
                                 incidents.c.reported_at > now - timedelta(days=longest))))]
@@ -152,7 +152,3 @@ class RiskEngine:
 
     def _lease(self) -> bool:
         return bool(self.r.set(keys.RISK_LEASE, self.owner, nx=True, ex=LEASE_S))
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

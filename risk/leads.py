@@ -26,7 +26,7 @@ from i18n import text
 from risk.model import load_config
 from risk.rules import Finding
 from store import audit
-from store.db import leads
+from store.db import as_utc, leads
 from store.outbox import queue
 from streams import keys
 from streams.live import encode
@@ -138,7 +138,7 @@ class LeadService:
             if moved != 1:
                 raise LeadRefused(text("lead.refused.state", self.language, state="?"))
             updated = {**dict(row), "state": target.value, **stamp, **values}
-            late = _aware(updated["deadline"]) < now
+            late = as_utc(updated["deadline"]) < now
             audit.append(conn, actor, f"lead.{target.value}", target=lead_id,
                          detail=f"rule={row['rule']} grid={row['grid']} late={late} {values.get('result', '')}"[:1000],
                          at=now)
@@ -150,7 +150,7 @@ class LeadService:
 def lead_payload(row: dict[str, Any]) -> dict[str, Any]:
     """A lead as screens show it (the board runs the countdowns)."""
     def iso(value: datetime | None) -> str | None:
-        return _aware(value).isoformat() if value else None
+        return as_utc(value).isoformat() if value else None
 
     return {
         "lead_id": row["lead_id"], "rule": row["rule"], "grid": row["grid"], "level": row["level"],
@@ -159,8 +159,4 @@ def lead_payload(row: dict[str, Any]) -> dict[str, Any]:
         "handled_at": iso(row.get("handled_at")), "summary": row["summary"], "suggestion": row["suggestion"],
         "evidence": json.loads(row["evidence"]) if isinstance(row["evidence"], str) else row["evidence"],
     }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 

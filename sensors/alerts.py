@@ -33,7 +33,7 @@ from geo.index import GridIndex
 from i18n import text
 from sensors.notify import Notification, Notifier, OutboxNotifier
 from store import audit
-from store.db import alert_verifications, incidents, sensor_events
+from store.db import alert_verifications, as_utc, incidents, sensor_events
 from store.outbox import queue
 from streams import keys
 from streams.contract import scenarios, verify_within_s
@@ -115,7 +115,7 @@ class AlertService:
                 raise AlertRefused(text("alert.refused.unknown", self.language))
             alert = dict(row)
             device = self.devices.get(alert["device_id"])
-            received = _aware(alert["ingested_at"])
+            received = as_utc(alert["ingested_at"])
             seconds = max(0.0, (now - received).total_seconds())
             incident_id = f"ALR-{event_id}"[:64] if verdict is Verdict.DISPATCHED else None
             won = conn.execute(self._insert(alert_verifications).on_conflict_do_nothing(index_elements=["event_id"])
@@ -151,7 +151,7 @@ class AlertService:
                         now: datetime) -> None:
         scenario = scenarios()[alert["scenario"]]
         row = {
-            "event_id": incident_id, "stream_id": alert["stream_id"], "reported_at": _aware(alert["observed_at"]),
+            "event_id": incident_id, "stream_id": alert["stream_id"], "reported_at": as_utc(alert["observed_at"]),
             "ingested_at": now, "lon": device.lon, "lat": device.lat, "grid": device.grid,
             "category": scenario["category"], "priority": int(scenario["risk"]),
             "address": self.place(device), "description": self.summary(alert, device), "caller": None,
@@ -169,7 +169,7 @@ class AlertService:
             recipients.append(("property_manager", text("notify.property_manager", self.language,
                                                         compound=device.compound)))
         body = text(f"notify.{verdict.value}", self.language, place=place, what=what,
-                    time=_beijing(_aware(alert["observed_at"])), ref=alert["event_id"])
+                    time=_beijing(as_utc(alert["observed_at"])), ref=alert["event_id"])
         for role, recipient in recipients:
             self.notifier.send(conn, Notification(role, recipient, device.grid, alert["event_id"], body), now)
 
@@ -189,10 +189,6 @@ class AlertService:
         device_type = text(f"device.{device.type}", self.language)
         value = f" {alert['value']:g}" if alert.get("value") is not None else ""
         return f"{what}{value} ({device_type} {device.device_id})"
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _beijing(value: datetime) -> str:

@@ -7,6 +7,7 @@ state only. SQLAlchemy Core keeps one code path for SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
@@ -272,6 +273,11 @@ for _ddl in _SQLITE_GUARDS:
 for _ddl in _POSTGRES_GUARDS:
     event.listen(audit_log, "after_create", _ddl.execute_if(dialect="postgresql"))
 event.listen(audit_head, "after_create", DDL(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')"))
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands times back naive; every stored time is UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def database_url(configured: str, var_dir: Path) -> str:

@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import Engine, select
 
 from geo.devices import Device
-from store.db import incidents
+from store.db import as_utc, incidents
 from streams import keys
 from streams.contract import scenarios, verify_within_s
 
@@ -56,7 +56,7 @@ def incident_payload(row: dict[str, Any], sent_at: float | None = None) -> dict[
 def alert_payload(row: dict[str, Any], device: Device | None) -> dict[str, Any]:
     """An alert as screens receive it: the ingest payload plus where it is and when it is due."""
     scenario = scenarios().get(row.get("scenario") or "", {})
-    received = _aware(row["ingested_at"])
+    received = as_utc(row["ingested_at"])
     return {
         "event_id": row["event_id"], "device_id": row["device_id"], "kind": row["kind"],
         "device_type": device.type if device else None, "scenario": row.get("scenario"), "value": row.get("value"),
@@ -65,7 +65,7 @@ def alert_payload(row: dict[str, Any], device: Device | None) -> dict[str, Any]:
         "lon": device.lon if device else None, "lat": device.lat if device else None,
         "compound": device.compound if device else None, "building": device.building if device else None,
         "site_kind": device.site_kind if device else None,
-        "observed_at": _aware(row["observed_at"]).isoformat(), "received_at": received.isoformat(),
+        "observed_at": as_utc(row["observed_at"]).isoformat(), "received_at": received.isoformat(),
         "verify_due": (received + timedelta(seconds=verify_within_s())).isoformat(),
     }
 
@@ -120,7 +120,3 @@ def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
         # Later parts (open leads, risk grades) supply their own state.
         **{name: provide() for name, provide in (extras or {}).items()},
     }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
