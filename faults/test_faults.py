@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -185,8 +186,9 @@ def _load(url: str, good: int, bad: int, tag: str) -> None:
 
 def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
     good, bad = (100_000, 1000) if long_form else (50_000, 500)
-    rates: dict[str, float] = {"clean": 0.0, "poisoned": 0.0}
-    # Alternate the two runs and keep each one's best: on 2 shared cores single runs vary by ~5-10%.
+    runs: dict[str, list[float]] = {"clean": [], "poisoned": []}
+    # Alternate the two runs and compare medians: on 2 shared cores single runs vary by 10-25%, and one
+    # outlier (seen: a clean run 30% faster than its two siblings) must not decide the verdict.
     for attempt in range(3):
         for label, poison in (("clean", 0), ("poisoned", bad)):
             folder = tmp_path / f"{label}-{attempt}"
@@ -195,13 +197,15 @@ def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
             _load(url, good, poison, label)
             rate = _drain(url, f"sqlite:///{folder / 'p.sqlite3'}", good + poison)
             print(f"  {label} run {attempt}: {rate:,.0f} entries/s")
-            rates[label] = max(rates[label], rate)
+            runs[label].append(rate)
             dead = connect(url).xlen(keys.DEAD)
             server.stop()
             assert dead == poison
+    rates = {label: statistics.median(values) for label, values in runs.items()}
     good_rate = rates["poisoned"] * good / (good + bad)
     print(f"\n[fault003] {bad} malformed among {good} good: all {bad} in cc:dead; good throughput "
-          f"{good_rate:,.0f}/s poisoned vs {rates['clean']:,.0f}/s clean ({good_rate / rates['clean']:.0%})")
+          f"{good_rate:,.0f}/s poisoned vs {rates['clean']:,.0f}/s clean ({good_rate / rates['clean']:.0%}, "
+          "medians of 3)")
     assert good_rate >= 0.9 * rates["clean"]
 
 
