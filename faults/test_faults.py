@@ -187,9 +187,10 @@ def _load(url: str, good: int, bad: int, tag: str) -> None:
 def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
     good, bad = (100_000, 1000) if long_form else (50_000, 500)
     runs: dict[str, list[float]] = {"clean": [], "poisoned": []}
-    # Alternate the two runs and compare medians: on 2 shared cores single runs vary by 10-25%, and one
-    # outlier (seen: a clean run 30% faster than its two siblings) must not decide the verdict.
-    for attempt in range(3):
+    # Alternate the two runs and compare the best of five: on 2 shared cores a neighbour can only slow a run
+    # down (CI saw single runs vary by 10-30%), so the fastest run is each workload's own cost, the way
+    # timeit reports the minimum.
+    for attempt in range(5):
         for label, poison in (("clean", 0), ("poisoned", bad)):
             folder = tmp_path / f"{label}-{attempt}"
             server = EmbeddedRedis(folder)
@@ -201,11 +202,12 @@ def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
             dead = connect(url).xlen(keys.DEAD)
             server.stop()
             assert dead == poison
-    rates = {label: statistics.median(values) for label, values in runs.items()}
+    rates = {label: max(values) for label, values in runs.items()}
+    medians = {label: statistics.median(values) for label, values in runs.items()}
     good_rate = rates["poisoned"] * good / (good + bad)
     print(f"\n[fault003] {bad} malformed among {good} good: all {bad} in cc:dead; good throughput "
           f"{good_rate:,.0f}/s poisoned vs {rates['clean']:,.0f}/s clean ({good_rate / rates['clean']:.0%}, "
-          "medians of 3)")
+          f"best of 5; medians {medians['poisoned'] * good / (good + bad):,.0f} vs {medians['clean']:,.0f})")
     assert good_rate >= 0.9 * rates["clean"]
 
 
