@@ -2,13 +2,14 @@
 #   make run    the dashboard with the simulator at http://127.0.0.1:8050
 #   make test   lint and the whole test suite (installs what it needs)
 #   make bench  the benchmarks, printing their figures (BENCH=fanout: only the named ones)
+#   make report KIND=weekly|daily|monthly  a report as PDF and CSV under var/reports
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench browser setup grids clean faults faults-long audit user
+.PHONY: run test lint bench browser setup grids clean faults faults-long audit user report
 
 setup: $(STAMP)
 
@@ -21,7 +22,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# Chromium prints the PDF reports; without it the dashboard still runs (PDFs answer 503).
 run: setup
+	-@bash scripts/ensure-chromium.sh || echo "  chromium missing: PDF reports are unavailable until it is installed"
 	$(PY) app.py
 
 lint: setup
@@ -46,6 +49,11 @@ audit: setup
 # make user NAME=wang ROLE=duty_officer [STATION=PS-03]: prints the first password once.
 user: setup
 	$(PY) -m auth add $(NAME) --role $(ROLE) $(if $(STATION),--station $(STATION))
+
+# make report KIND=weekly [DATE=2026-11-27 | FROM=2026-10-02 TO=2026-11-27] [FORMATS=pdf,csv,html,json]
+report: setup browser
+	$(PY) -m reports $(KIND) $(if $(DATE),--date $(DATE)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) \
+		$(if $(FORMATS),--formats $(FORMATS))
 
 faults: setup
 	$(PY) -m pytest -q -s faults

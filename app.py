@@ -26,13 +26,16 @@ from sqlalchemy import Engine, func, select
 import auth.admin
 import auth.web
 import callbacks.dispatch
+import callbacks.indicators
 import callbacks.live
 import callbacks.map
 import callbacks.risk
+import callbacks.screen
 import callbacks.sensors
 import routes.geo
 import routes.live
 import routes.ops
+import routes.reports
 import routes.risk
 import routes.sensors
 from auth.guard import Security, current_viewer
@@ -42,9 +45,12 @@ from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from i18n import text
+from indicators.live import Indicators
 from layouts.dispatch import dynamic_components
-from layouts.ids import AuthID
+from layouts.ids import AuthID, PagePath
+from layouts.screen import screen_page
 from layouts.shell import index_html, page
+from reports.build import ReportBuilder
 from risk.engine import RiskEngine
 from risk.leads import LeadService
 from sensors.alerts import AlertService
@@ -77,6 +83,7 @@ class PinganApp:
     alerts: AlertService
     health: DeviceHealth
     risk: RiskEngine
+    indicators: Indicators
     security: Security
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -93,6 +100,7 @@ class PinganApp:
         self._spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
         if risk_runs:
             self._spawn("risk-daily", self.risk.run_daily, self.stop_event)
+        self._spawn("indicators", self.indicators.run, self.stop_event)
         if consumer:
             worker = Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, dispatch=self.dispatch,
                               on_incidents=self.risk.check_incidents)
@@ -166,9 +174,10 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     health = DeviceHealth(connect(redis_url), engine, devices)
     risk = RiskEngine(engine, connect(redis_url), devices,
                       LeadService(engine, grids, relay=dispatch.relay, language=settings.language))
+    indicators = Indicators(engine, connect(redis_url), grids, devices)
     hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid),
                   open_instructions=dispatch.open_instructions, open_alerts=alerts.open_alerts,
-                  extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades})
+                  extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades, "indicators": indicators.today})
 
     dash_app = Dash(
         __name__,
@@ -180,8 +189,15 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     )
     dash_app.index_string = index_html(settings)
     # Built per request: the page shows what the signed-in viewer's role allows.
-    dash_app.layout = lambda: page(settings, current_viewer())
+    stations = grids.stations(settings.language)
+    dash_app.layout = lambda: page(settings, current_viewer(), stations)
     dash_app.validation_layout = html.Div([page(settings), *dynamic_components(), html.Button(id=AuthID.LOGOUT)])
+    # The command hall's wall: a second Dash app on the same server, at its own address.
+    screen_app = Dash(__name__, server=server, url_base_pathname=PagePath.SCREEN,
+                      title=text("screen.title", settings.language), assets_folder=str(PROJECT_ROOT / "assets"),
+                      update_title=None, compress=False)
+    screen_app.index_string = index_html(settings, base=PagePath.SCREEN)
+    screen_app.layout = lambda: screen_page(settings, current_viewer(), stations)
     client = connect(redis_url)
     security = make_security(settings, engine, client)
     routes.geo.register(server, grids, devices, settings.language)
@@ -189,18 +205,22 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     routes.ops.register(server, client, engine, hub)
     routes.sensors.register(server, health, devices, settings.language)
     routes.risk.register(server, engine, settings.language)
+    routes.reports.register(server, ReportBuilder(engine, grids), settings.language)
     auth.admin.register(server, settings.language, grids.stations(settings.language))
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
     callbacks.dispatch.register(dash_app, dispatch, settings)
     callbacks.sensors.register(dash_app, alerts, settings)
     callbacks.risk.register(dash_app, risk, settings)
+    callbacks.indicators.register(dash_app, indicators, grids, settings)
+    callbacks.screen.register(screen_app)
     # After every callback: Dash's inline scripts are known, so the CSP can list their hashes.
-    script_hashes = list(dash_app.csp_hashes())
+    script_hashes = sorted(set(dash_app.csp_hashes()) | set(screen_app.csp_hashes()))
     auth.web.install(server, security, settings, csp_hashes=lambda: script_hashes)
     return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
                      devices=devices, redis_url=redis_url, redis=client, engine=engine, hub=hub,
-                     dispatch=dispatch, alerts=alerts, health=health, risk=risk, security=security,
+                     dispatch=dispatch, alerts=alerts, health=health, risk=risk, indicators=indicators,
+                     security=security,
                      embedded_redis=embedded)
 
 

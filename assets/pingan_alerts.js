@@ -10,6 +10,7 @@
   "use strict";
   const SHOWN = 4;  // cards on screen; the rest wait, counted
   const HEALTH_EVERY_MS = 1000;
+  const OPEN_KEPT = 1000;
   const state = {
     open: new Map(),       // event_id -> alert payload (waiting for a verdict)
     lateVerdicts: 0,       // verdicts given after the budget (today, this page)
@@ -80,9 +81,10 @@
   }
 
   function render() {
+    const now = Date.now();
+    flushHealth(now);  // the big screen colours devices but has no queue
     const list = state.texts && document.getElementById(state.texts.alertListId);
     if (!list) { return; }
-    const now = Date.now();
     const cards = ordered(now).slice(0, SHOWN);
     // Rebuild only when the shown cards or their seconds change (once a second at most).
     const key = cards.map(function (a) { return a.event_id + ":" + Math.ceil(secondsLeft(a, now)); }).join("|");
@@ -94,7 +96,6 @@
     }
     const queue = document.getElementById(state.texts.alertQueueId);
     if (queue) { queue.classList.toggle("has-alerts", state.open.size > 0); }
-    flushHealth(now);
   }
 
   function overdue(now) {
@@ -104,7 +105,7 @@
   }
 
   function flushHealth(now) {
-    if (!state.healthDirty || now - state.healthSentAt < HEALTH_EVERY_MS) { return; }
+    if (!state.texts || !state.healthDirty || now - state.healthSentAt < HEALTH_EVERY_MS) { return; }
     state.healthDirty = false;
     state.healthSentAt = now;
     window.dash_clientside.set_props(state.texts.deviceLayerId, { hideout: { health: Object.assign({}, state.health) } });
@@ -117,6 +118,8 @@
       add: function (a) {
         if (a.kind !== "alert" || !a.verify_due) { return; }
         state.open.set(a.event_id, a);
+        // Unattended (a wall, a night without verdicts), the queue keeps the newest OPEN_KEPT.
+        while (state.open.size > OPEN_KEPT) { state.open.delete(state.open.keys().next().value); }
         if (state.queuedAt && !state.queuedAt.has(a.event_id)) { state.queuedAt.set(a.event_id, Date.now()); }
       },
       recordQueue: function () { state.queuedAt = state.queuedAt || new Map(); return true; },

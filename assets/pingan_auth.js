@@ -55,7 +55,7 @@
   function idleLimitMs() {
     const node = document.getElementById("auth-config");
     const minutes = node ? Number(node.getAttribute("data-idle-minutes")) : 30;
-    return minutes * 60 * 1000;
+    return minutes > 0 ? minutes * 60 * 1000 : Infinity;  // 0: a big screen's kiosk session, never idle
   }
 
   ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"].forEach(function (name) {

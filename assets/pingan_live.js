@@ -35,6 +35,7 @@
   const TERMINAL = { closed: 1, cancelled: 1, reassigned: 1 };
   const REASSIGNABLE = { issued: 1, received: 1, en_route: 1 };
   const AMBER_FRACTION = 0.2;
+  const BREACHES_KEPT = 2000;
 
   function post(url, body) {
     // pingan_auth.js adds the CSRF header and leaves for the sign-in page when the session is over.
@@ -276,6 +277,8 @@
       window.pingan.risk.grades(d);
     } else if (ev.type === "lead") {
       window.pingan.risk.lead(d);
+    } else if (ev.type === "indicators") {
+      window.pingan.indicators.set(d, state.texts && state.texts.indicatorVersionId);
     } else if (ev.type === "counters") {
       state.deadLetters += d.dead_letters_added || 0;
     } else if (ev.type === "instruction") {
@@ -305,6 +308,8 @@
 
   function noteBreach(ins) {
     if (ins.on_scene_at && Date.parse(ins.on_scene_at) > Date.parse(ins.arrival_due)) { state.breached.add(ins.instruction_id); }
+    // A wall runs for days: remember the latest breaches, not every one since it was switched on.
+    while (state.breached.size > BREACHES_KEPT) { state.breached.delete(state.breached.values().next().value); }
   }
 
   function mmss(seconds) {
@@ -375,6 +380,7 @@
     state.instructionsDirty = true;
     window.pingan.alerts.snapshot(snap.alerts, snap.device_health);
     window.pingan.risk.snapshot(snap.risk_grades, snap.leads);
+    window.pingan.indicators.set(snap.indicators, state.texts && state.texts.indicatorVersionId);
     forgetOldest();
     redrawFeed();
   }
@@ -412,7 +418,9 @@
     if (added.length) { feedPrepend(added); }
     if (state.layers) { recordDrawn(added.map(function (d) { return d.event_id; })); }
     forgetOldest();
-    if (batch.events.length) { state.lastEventAt = Date.now(); }
+    // The feed is fresh while the field's events arrive; the server's own recomputed indicators
+    // (sent every 30 s regardless) must not hide a stalled ingest.
+    if (batch.events.some(function (ev) { return ev.type !== "indicators"; })) { state.lastEventAt = Date.now(); }
     state.seq = batch.seq;
     state.lastId = batch.last_id;
     // Incident events applied (each once: a resent batch is not applied again).
@@ -427,7 +435,9 @@
     if (!connected) {
       return state.connectedAt === null ? ["connecting", t("live.status.connecting")] : ["reconnecting", t("live.status.reconnecting")];
     }
-    const idle = state.lastEventAt === null ? 0 : (Date.now() - state.lastEventAt) / 1000;
+    // Silent since connecting counts too: a page opened while the ingest is down must not say "live".
+    const since = state.lastEventAt === null ? state.connectedAt : state.lastEventAt;
+    const idle = since === null ? 0 : (Date.now() - since) / 1000;
     if (idle > state.texts.staleAfterS) { return ["stale", t("live.status.stale", { seconds: Math.round(idle) })]; }
     return ["live", t("live.status.live")];
   }
@@ -491,6 +501,15 @@
           changed("leads", risk.count()),
         ];
       },
+      // The big screen applies batches through here (it has none of the officer's panels).
+      apply: function (batch, texts) {
+        state.texts = texts;
+        window.pingan.alerts.setTexts(texts);
+        window.pingan.risk.setTexts(texts);
+        return batch ? handleBatch(batch) : false;
+      },
+      clockOf: clockOf,
+      statusOf: statusOf,
       // Start recording when each incident is first drawn (tests and benchmarks).
       recordDraws: function () { state.drawn = state.drawn || new Map(); return true; },
       // For GeoJSON layers (the polling yardstick draws the same markers this way).

@@ -66,10 +66,11 @@
   }
 
   function render() {
+    const now = Date.now();
+    flushVersion(now);  // the big screen has grades to colour but no leads board
     const list = state.texts && document.getElementById(state.texts.leadListId);
     if (!list) { return; }
     // Keep the officer's half-typed result: rebuild only rows whose state or clock bucket changed.
-    const now = Date.now();
     const rows = Array.from(state.leads.values()).sort(function (a, b) {
       const lateA = Date.parse(a.deadline) < now, lateB = Date.parse(b.deadline) < now;
       return (lateB - lateA) || (a.level === b.level ? 0 : (a.level === "high" ? -1 : 1)) ||
@@ -93,11 +94,10 @@
     });
     if (!rows.length) { fragment.appendChild(el("li", "empty-hint", t("leads.empty"))); }
     list.replaceChildren(fragment);
-    flushVersion(now);
   }
 
   function flushVersion(now) {
-    if (!state.versionDirty || now - state.versionSentAt < VERSION_EVERY_MS) { return; }
+    if (!state.texts || !state.versionDirty || now - state.versionSentAt < VERSION_EVERY_MS) { return; }
     state.versionDirty = false;
     state.versionSentAt = now;
     state.version += 1;

@@ -22,7 +22,11 @@ def lens_for(viewer: Viewer, station_of: Callable[[str], str | None]) -> Lens | 
     if all_stations and callers:
         return None
 
-    def lens(_kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    def lens(kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        if kind == "indicators" and not all_stations:
+            # A station's officers see their station's figures, not the district's or other stations'.
+            scopes = data.get("scopes", {})
+            return {**data, "scopes": {viewer.station: scopes[viewer.station]} if viewer.station in scopes else {}}
         grid = data.get("grid")
         if not all_stations and grid is not None and not viewer.sees_station(station_of(str(grid))):
             return None

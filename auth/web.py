@@ -36,17 +36,19 @@ LOGIN = "/login"
 LOGOUT = "/logout"
 TOUCH = "/auth/touch"
 KIOSK = "/kiosk/<token>"
+SCREEN = "/screen/"  # where a big-screen link lands (layouts.ids.PagePath.SCREEN; auth imports no layouts)
 CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads
 CSRF_HEADER = "X-CSRFToken"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Changes made outside this process (the command line) reach live sessions within this time.
 RECHECK_ACCOUNT_S = 60
 # Public: the sign-in page, code bundles (no data in them) and the operations endpoints.
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/")
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", "/screen/assets/",
+                   "/screen/_dash-component-suites/")
 PUBLIC_PATHS = {LOGIN, "/healthz", "/metrics", "/_favicon.ico"}
 # Requests a person makes (the rest, such as acknowledging pushed batches, are the page's own).
 ACTIVITY_PATHS = {"/", "/_dash-update-component", TOUCH}
-PAGE_PATHS = {"/", "/admin", "/audit", "/sensors", "/risk/review"}
+PAGE_PATHS = {"/", "/admin", "/audit", "/sensors", "/risk/review", "/screen/", "/reports"}
 # Everything else is the command map and its data, for roles that may see the map.
 NOT_MAP_PREFIXES = ("/admin", "/audit", LOGOUT, TOUCH)
 
@@ -198,7 +200,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
         viewer = security.sessions.create(f"screen:{record['label']}", Role.SCREEN, kiosk_id=record["token_id"])
         login_user(viewer)
         security.record(viewer, "kiosk.login", target=record["token_id"])
-        return redirect("/")
+        return redirect(SCREEN)
 
 
 def _account_still_valid(security: Security, viewer: Viewer) -> bool:

@@ -41,6 +41,13 @@ class Route(StrEnum):
     DENSITY = "/risk/density.geojson"
 
 
+class PagePath(StrEnum):
+    """Pages besides the command map."""
+
+    SCREEN = "/screen/"  # the big screen: a second Dash app on the same server
+    REPORTS = "/reports"
+
+
 class LiveID(StrEnum):
     """IDs of the live layer: socket, feed, markers, status."""
 
@@ -104,3 +111,36 @@ class RiskID(StrEnum):
     RUN = "risk-run"
     MESSAGE = "leads-message"
     ACTION = "lead-action"  # store: {lead_id, action, result} set by a row's button
+
+
+class IndicatorID(StrEnum):
+    """IDs of the chiefs' indicators view (tiles and charts are drawn from pushed figures)."""
+
+    VIEW = "indicators-view"
+    TOGGLE = "indicators-toggle"  # the header button switching between the map and the indicators
+    SHOWN = "indicators-shown"  # store: whether the indicators view is showing
+    VERSION = "indicators-version"  # store: bumped by the page script when new figures arrive
+    SCOPE = "indicators-scope"  # the district or one station
+    ASOF = "indicators-asof"
+    TILES = "indicators-tiles"
+    TREND = "indicators-trend"
+    CATEGORIES = "indicators-categories"
+    ARRIVAL = "indicators-arrival"
+    RESULT = "indicators-result"
+    GAUGES = "indicators-gauges"
+    STATIONS = "indicators-stations"  # one row per station; a click drills into its grids
+    GRIDS = "indicators-grids"  # the selected station's grids (computed on request)
+
+
+class ScreenID(StrEnum):
+    """IDs of the command-hall big screen (``/screen/``)."""
+
+    ROOT = "screen-root"
+    CLOCK = "screen-clock"
+    FEED = "screen-feed"  # the freshness of the data: live, stale, reconnecting
+    TILES = "screen-tiles"
+    NEWEST = "screen-newest"  # the newest high-priority event, highlighted
+    OVERDUE = "screen-overdue"
+    TREND = "screen-trend"
+    GAUGES = "screen-gauges"
+    TICKER = "screen-ticker"

@@ -7,16 +7,20 @@ from dash_socketio import DashSocketIO
 
 from auth.roles import Permission, Viewer
 from i18n import CATALOGUE, text
-from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID
+from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID, ScreenID
+from layouts.indicators import indicator_texts
+from layouts.map import DISTRICT_BOUNDS
 from settings import Settings
 from streams.contract import verify_within_s
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
-                  "state.", "instructions.", "dispatch.reassigning", "site.", "device.", "lead.", "leads.")
+                  "state.", "instructions.", "dispatch.reassigning", "site.", "device.", "lead.", "leads.", "ind.",
+                  "screen.", "priority.")
 
 
-def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, object]:
+def page_texts(settings: Settings, viewer: Viewer | None = None,
+               stations: list[tuple[str, str]] | None = None) -> dict[str, object]:
     """Labels for the page script, plus the settings it runs by and what the viewer may do.
 
     The flags only spare a viewer buttons that would be refused: the server decides.
@@ -44,6 +48,13 @@ def page_texts(settings: Settings, viewer: Viewer | None = None) -> dict[str, ob
         "incidentStoreId": DispatchID.INCIDENT,
         "actionStoreId": DispatchID.ACTION,
         "replacesStoreId": DispatchID.REPLACES,
+        **indicator_texts(stations or []),
+        "screenRootId": ScreenID.ROOT,
+        "districtBounds": DISTRICT_BOUNDS,  # the wall's map refits to it when the screen's size changes
+        "screenTilesId": ScreenID.TILES,
+        "screenNewestId": ScreenID.NEWEST,
+        "screenOverdueId": ScreenID.OVERDUE,
+        "screenTickerId": ScreenID.TICKER,
     }
 
 
@@ -67,10 +78,11 @@ def feed_panel(settings: Settings) -> html.Section:
     ])
 
 
-def live_components(settings: Settings, viewer: Viewer | None = None) -> list[object]:
+def live_components(settings: Settings, viewer: Viewer | None = None,
+                    stations: list[tuple[str, str]] | None = None) -> list[object]:
     """Non-visual parts: the socket, the local one-second tick, the page texts."""
     return [
         DashSocketIO(id=LiveID.SOCKET, eventNames=["batch"]),
         dcc.Interval(id=LiveID.TICK, interval=1000),  # a local clock for staleness; no server call
-        dcc.Store(id=LiveID.TEXTS, data=page_texts(settings, viewer)),
+        dcc.Store(id=LiveID.TEXTS, data=page_texts(settings, viewer, stations)),
     ]

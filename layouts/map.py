@@ -66,8 +66,13 @@ def device_layers(settings: Settings) -> dl.LayersControl:
     ])
 
 
-def command_map(settings: Settings) -> dl.Map:
-    """Build the map component (geometry loads by URL, once)."""
+# What a wall map without a person in front of it switches off.
+_NO_INTERACTION = {"dragging": False, "zoomControl": False, "scrollWheelZoom": False, "doubleClickZoom": False,
+                   "boxZoom": False, "keyboard": False, "touchZoom": False}
+
+
+def command_map(settings: Settings, interactive: bool = True) -> dl.Map:
+    """Build the map component (geometry loads by URL, once); the big screen's is not ``interactive``."""
     layers: list[object] = []
     if settings.tile_url:
         layers.append(
@@ -110,4 +115,5 @@ def command_map(settings: Settings) -> dl.Map:
         zoomSnap=0.25,
         attributionControl=bool(settings.tile_url),
         className="command-map",
+        **({} if interactive else _NO_INTERACTION),
     )

@@ -15,7 +15,8 @@ from geo.index import Grid
 from i18n import text
 from layouts.alerts import alert_queue
 from layouts.dispatch import dispatch_panel, instructions_panel
-from layouts.ids import ID, AuthID, LiveID, Route
+from layouts.ids import ID, AuthID, LiveID, PagePath, Route
+from layouts.indicators import indicators_toggle, indicators_view
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
 from layouts.risk import leads_board, risk_legend
@@ -28,17 +29,25 @@ def user_corner(settings: Settings, viewer: Viewer | None) -> html.Div:
     if viewer is None:
         return html.Div(id=AuthID.USER, className="header-user")
     links = [html.A(text(label, lang), href=href) for permission, label, href in (
-        (Permission.MANAGE_USERS, "nav.admin", "/admin"), (Permission.VIEW_AUDIT, "nav.audit", "/audit"))
+        (Permission.VIEW_REPORTS, "nav.reports", PagePath.REPORTS), (Permission.MANAGE_USERS, "nav.admin", "/admin"),
+        (Permission.VIEW_AUDIT, "nav.audit", "/audit"))
         if viewer.can(permission)]
     return html.Div(id=AuthID.USER, className="header-user", children=[
         *links,
         html.Span(f"{viewer.username} · {text('role.' + viewer.role.value, lang)}"),
         html.Button(text("nav.logout", lang), id=AuthID.LOGOUT, n_clicks=0) if not viewer.kiosk else None,
-        html.Div(id=AuthID.CONFIG, hidden=True, **{"data-idle-minutes": str(settings.idle_lock_minutes)}),
+        auth_config(settings, viewer),
     ])
 
 
+def auth_config(settings: Settings, viewer: Viewer | None) -> html.Div:
+    """The idle lock the page script enforces: none for a big screen's kiosk session (the server agrees)."""
+    minutes = 0 if viewer is not None and viewer.kiosk else settings.idle_lock_minutes
+    return html.Div(id=AuthID.CONFIG, hidden=True, **{"data-idle-minutes": str(minutes)})
+
+
 def header(settings: Settings, viewer: Viewer | None = None) -> html.Header:
+    """Brand, live status, the map / indicators switch, the clock and the signed-in person."""
     lang = settings.language
     return html.Header(
         className="shell-header",
@@ -49,6 +58,7 @@ def header(settings: Settings, viewer: Viewer | None = None) -> html.Header:
             ]),
             html.Div(className="header-status", children=[
                 status_bar(settings),
+                indicators_toggle(settings),
                 html.Span(text("clock.label", lang), className="clock-label"),
                 html.Time(id=ID.CLOCK, className="clock"),
                 user_corner(settings, viewer),
@@ -110,21 +120,26 @@ def grid_details(grid: Grid, language: str) -> html.Dl:
     return html.Dl(children, className="grid-details")
 
 
-def page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
-    """The whole page, as ``viewer`` may see it (``None``: the shape only, for validation)."""
+def page(settings: Settings, viewer: Viewer | None = None, stations: list[tuple[str, str]] | None = None) -> html.Div:
+    """The whole page, as ``viewer`` may see it (``None``: the shape only, for validation).
+
+    ``stations`` (code, name) are what the indicators view offers to drill into.
+    """
+    stations = stations or []
     return html.Div(
         className="shell",
         lang=settings.language,
         children=[
             header(settings, viewer),
             html.Main(className="map-area", children=[command_map(settings), map_legend(settings),
-                                                       alert_queue(settings)]),
+                                                       alert_queue(settings),
+                                                       indicators_view(settings, viewer, stations)]),
             html.Aside(className="side-column", children=[
                 dispatch_panel(settings), instructions_panel(settings), leads_board(settings, viewer),
                 details_panel(settings), feed_panel(settings),
             ]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),
-            *live_components(settings, viewer),
+            *live_components(settings, viewer, stations),
             dcc.Interval(id=ID.CLOCK_TICK, interval=1000)  # a local clock, no server call,
         ],
     )
@@ -136,14 +151,14 @@ _PRELOADS = (
     '<link rel="preload" href="{grids}" as="fetch" crossorigin="anonymous">',
     '<link rel="preload" href="{stations}" as="fetch" crossorigin="anonymous">',
     '<link rel="preload" href="{district}" as="fetch" crossorigin="anonymous">',
-    '<link rel="preload" href="/_dash-component-suites/dash_leaflet/async-GeoJSON.js" as="script">',
+    '<link rel="preload" href="{base}_dash-component-suites/dash_leaflet/async-GeoJSON.js" as="script">',
 )
 
 
-def index_html(settings: Settings) -> str:
-    """Dash's ``index_string`` with the page language and the preloads."""
+def index_html(settings: Settings, base: str = "/") -> str:
+    """Dash's ``index_string`` with the page language and the preloads (``base``: the Dash app's own path)."""
     preloads = "\n        ".join(_PRELOADS).format(
-        grids=Route.GRIDS, stations=Route.STATIONS, district=Route.DISTRICT
+        grids=Route.GRIDS, stations=Route.STATIONS, district=Route.DISTRICT, base=base
     )
     return f"""<!DOCTYPE html>
 <html lang="{settings.language}">

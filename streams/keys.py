@@ -34,5 +34,7 @@ HEALTH_LEASE = "cc:lease:device-health"  # one process at a time announces healt
 RISK_GRADES = "cc:state:risk-grades"  # hash window -> JSON {grid: grade} of the latest run
 RISK_DETAIL = "cc:state:risk-detail:"  # + window: hash grid -> JSON {grade, score, expected, ratio, factors}
 RISK_LEASE = "cc:lease:risk-daily"  # one process runs the daily risk run
+INDICATORS = "cc:state:indicators"  # JSON: today's indicators as last published
+INDICATORS_LEASE = "cc:lease:indicators"  # one process at a time recomputes and publishes them
 PUBLISHED = "cc:published"  # sorted set event_id -> publish time: exactly-once publishing
 COUNTERS = "cc:counters"  # hash: events_in, dead_letters, ...

@@ -42,6 +42,7 @@ Emit = Callable[[str, dict[str, Any]], None]
 Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 SNAPSHOT_KINDS = {"incidents": "incident", "units": "unit", "instructions": "instruction", "alerts": "alert",
                   "leads": "lead"}
+SNAPSHOT_STATES = {"indicators": "indicators"}  # one object each, seen through the lens whole
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:
@@ -235,5 +236,7 @@ def _through(lens: Lens, batch: dict[str, Any]) -> dict[str, Any]:
     if batch.get("snapshot"):
         snap = batch["snapshot"]
         out["snapshot"] = {**snap, **{name: seen(kind, snap[name]) for name, kind in SNAPSHOT_KINDS.items()
-                                      if name in snap}}
+                                      if name in snap},
+                           **{name: lens(kind, snap[name]) for name, kind in SNAPSHOT_STATES.items()
+                              if snap.get(name) is not None}}
     return out

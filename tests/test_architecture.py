@@ -7,7 +7,7 @@ from pathlib import Path
 
 from settings import PROJECT_ROOT
 
-DOMAIN_PACKAGES = ("geo", "streams", "dispatch", "risk", "store", "sensors")
+DOMAIN_PACKAGES = ("geo", "streams", "dispatch", "risk", "store", "sensors", "indicators", "reports")
 FORBIDDEN = ("dash", "dash_leaflet", "dash_extensions", "dash_socketio", "callbacks", "layouts", "flask_socketio")
 
 

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from auth.roles import Role
 from bench.browser import GRIDS_DRAWN_PROBE
 from i18n import text
-from layouts.ids import AuthID, DispatchID, LiveID
+from layouts.ids import AuthID, DispatchID, LiveID, PagePath, ScreenID
 from settings import Settings
 from streams import keys
 from tests.browser.test_live import open_live
@@ -83,12 +83,16 @@ def test_sec_ui006_big_screen_signs_in_by_kiosk_token_and_only_watches(
     _, token = live_server.app.security.users.issue_kiosk_token("command hall wall", "test")
     page.add_init_script(GRIDS_DRAWN_PROBE)
     page.goto(f"{live_server.url}/kiosk/{token}")
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}{PagePath.SCREEN}")  # a wall's link lands on the big screen
     page.wait_for_function("() => window.__gridsDrawnAt !== null")
-    expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
+    expect(page.locator(f"#{ScreenID.FEED}")).to_have_class("screen-feed live")
     r.xadd(keys.INCIDENTS, incident("WALL-1"))
     page.wait_for_function("() => window.pingan.live.state.incidents.has('WALL-1')")
     assert page.evaluate("() => !('caller' in window.pingan.live.state.incidents.get('WALL-1').data)")
+    assert page.locator(f"#{AuthID.LOGOUT}").count() == 0
+    # The officers' page, read-only for the wall's session.
+    page.goto(f"{live_server.url}/")
+    page.wait_for_function("() => window.pingan.live.state.incidents.has('WALL-1')")
     page.locator(f"#{LiveID.FEED} [data-event-id='WALL-1']").click()
     expect(page.locator(f"#{DispatchID.BODY}")).to_have_text(text("dispatch.empty", "zh-CN"))
     assert page.locator(f"#{AuthID.LOGOUT}").count() == 0

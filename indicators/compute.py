@@ -1,0 +1,347 @@
+"""The chiefs' indicators, computed from the system of record for any period.
+
+One function, :func:`compute`, serves the live panel (the Beijing day so far),
+the big screen and the reports (any past day, week or month), so a report's
+figures are the indicators for its period by construction. Every figure is
+given for the whole district and for each police station; :func:`by_grid`
+drills into one station's grids.
+
+Definitions (``docs/indicators.md`` explains them for readers):
+
+- *incidents*: reported in the period; compared with the same period one week
+  earlier (today against the same weekday last week).
+- *repeat incidents*: incidents at a place (normalised address) reported at
+  least ``REPEAT_AT`` times in the period.
+- *open / overdue instructions*: instructions issued before the period's end
+  (or now, if sooner) and not finished then; overdue ones have passed their
+  arrival deadline without arriving, or their result deadline without a result.
+- *dispatch to arrival* and *arrival to result*: for arrivals and results in
+  the period, median and 90th percentile in minutes, and the share on time
+  against each instruction's own deadline (5 minutes urban, 15 outlying; 15 for
+  the result).
+- *high-risk lead disposal*: high-risk leads created in the period that were
+  handled (target 100%), and handled within their 1-hour deadline.
+- *alert verification*: sensor alerts received in the period whose minute to
+  be verified has passed, and the share verified within it.
+- *data completeness*: incidents whose record has every field in
+  ``COMPLETE_RECORD_FIELDS`` filled (target 95%).
+- *device online rate*: live only (devices' health is hot state, not history);
+  reports of past periods leave it out instead of guessing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select
+
+from risk.model import load_config
+from risk.rules import normalise_address
+from store.db import alert_verifications, as_utc, incidents, instructions, leads, sensor_events
+from streams.simulator import CHINA_TZ
+
+DISTRICT = "district"
+# Fields a complete incident record has filled (the contract makes the others mandatory already).
+COMPLETE_RECORD_FIELDS = ("address", "description", "category", "grid", "source")
+# A 110 call without the caller's number is incomplete: the officer cannot call back.
+CALLER_REQUIRED_SOURCES = frozenset({"110"})
+TARGETS: dict[str, float] = {
+    "arrival_on_time": 1.0,       # every unit on scene within its 5 / 15 minutes
+    "result_on_time": 1.0,        # every result within 15 minutes of arriving
+    "result_minutes": 15.0,
+    "lead_disposal": 1.0,         # high-risk leads: 100% disposed
+    "verify_within_s": 60.0,      # an alert verified within 1 minute
+    "verify_on_time": 1.0,
+    "completeness": 0.95,         # data completeness of incident records
+}
+ARRIVAL_TARGETS_MIN = (5.0, 15.0)  # urban / outlying: the lines drawn on the distributions
+
+
+def repeat_at() -> int:
+    """How often one place must be reported in a period to count as a repeat (the warning rule's threshold)."""
+    return int(load_config()["rules"]["repeat_location"]["threshold"])
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open span ``[start, end)`` of Beijing days, held in UTC."""
+
+    start: datetime
+    end: datetime
+    kind: str = "custom"  # day / week / month / custom: how reports name it
+
+    @classmethod
+    def day(cls, day: date) -> Period:
+        start = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
+        return cls(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC), "day")
+
+    @classmethod
+    def week(cls, last_day: date) -> Period:
+        """The seven days ending with ``last_day`` (the weekly report on Friday covers Friday to Thursday)."""
+        end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=CHINA_TZ) + timedelta(days=1)
+        return cls((end - timedelta(days=7)).astimezone(UTC), end.astimezone(UTC), "week")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        start = datetime(year, month, 1, tzinfo=CHINA_TZ)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_TZ)
+        return cls(start.astimezone(UTC), end.astimezone(UTC), "month")
+
+    @classmethod
+    def today(cls, now: datetime) -> Period:
+        return cls.day(now.astimezone(CHINA_TZ).date())
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+    def shifted(self, days: int) -> Period:
+        delta = timedelta(days=days)
+        return Period(self.start + delta, self.end + delta, self.kind)
+
+    def comparison(self) -> Period:
+        """The period it is compared with: one week earlier for a day or a week, the month before for a month."""
+        if self.kind == "month":
+            first = self.start.astimezone(CHINA_TZ).date()
+            return Period.month(first.year - (first.month == 1), (first.month - 2) % 12 + 1)
+        return self.shifted(-7 if self.days <= 7 else -round(self.days))
+
+    def local_label(self) -> str:
+        first = self.start.astimezone(CHINA_TZ).date()
+        last = (self.end - timedelta(seconds=1)).astimezone(CHINA_TZ).date()
+        return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
+
+
+@dataclass
+class Rows:
+    """What the figures are computed from, already loaded (tests construct it directly)."""
+
+    incidents: list[dict[str, Any]]  # reported in the period or its comparison period
+    instructions: list[dict[str, Any]]  # with the incident's grid as "grid"
+    leads: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]  # sensor alerts with "seconds_to_verify" (None: not verified)
+    device_grids: dict[str, str | None] | None = None  # device id -> grid; None: no live health
+    unhealthy: frozenset[str] = frozenset()  # devices offline or faulty now
+
+    def only(self, keep: Callable[[str | None], bool]) -> Rows:
+        """The rows in the grids ``keep`` accepts."""
+        devices = None if self.device_grids is None else {
+            d: g for d, g in self.device_grids.items() if keep(g)}
+        return Rows([r for r in self.incidents if keep(r["grid"])],
+                    [r for r in self.instructions if keep(r["grid"])],
+                    [r for r in self.leads if keep(r["grid"])],
+                    [r for r in self.alerts if keep(r["grid"])], devices, self.unhealthy)
+
+
+def load(engine: Engine, period: Period, now: datetime,
+         device_grids: dict[str, str | None] | None = None, unhealthy: Iterable[str] = ()) -> Rows:
+    """Read what ``period`` needs (and its comparison period) from the system of record."""
+    asof = min(now, period.end)
+    earliest = min(period.start, period.comparison().start)
+    with engine.connect() as conn:
+        incident_rows = conn.execute(
+            select(incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category,
+                   incidents.c.address, incidents.c.description, incidents.c.caller, incidents.c.source)
+            .where(and_(incidents.c.reported_at >= earliest, incidents.c.reported_at < period.end))
+        ).mappings().all()
+        instruction_rows = conn.execute(
+            select(instructions.c.instruction_id, instructions.c.state, instructions.c.issued_at,
+                   instructions.c.arrival_due, instructions.c.on_scene_at, instructions.c.result_at,
+                   instructions.c.result_due, instructions.c.finished_at, incidents.c.grid)
+            .join(incidents, incidents.c.event_id == instructions.c.incident_id)
+            .where(and_(instructions.c.issued_at < asof,
+                        or_(instructions.c.finished_at.is_(None), instructions.c.finished_at >= period.start)))
+        ).mappings().all()
+        lead_rows = conn.execute(
+            select(leads.c.lead_id, leads.c.grid, leads.c.level, leads.c.created_at, leads.c.deadline,
+                   leads.c.handled_at)
+            .where(and_(leads.c.created_at >= period.start, leads.c.created_at < asof))
+        ).mappings().all()
+        alert_rows = conn.execute(
+            select(sensor_events.c.event_id, sensor_events.c.grid, sensor_events.c.ingested_at,
+                   alert_verifications.c.verified_at, alert_verifications.c.seconds_to_verify)
+            .outerjoin(alert_verifications, alert_verifications.c.event_id == sensor_events.c.event_id)
+            .where(and_(sensor_events.c.kind == "alert", sensor_events.c.ingested_at >= period.start,
+                        sensor_events.c.ingested_at < asof))
+        ).mappings().all()
+    return Rows([dict(r) for r in incident_rows], [dict(r) for r in instruction_rows],
+                [dict(r) for r in lead_rows], [dict(r) for r in alert_rows], device_grids, frozenset(unhealthy))
+
+
+def compute(rows: Rows, period: Period, now: datetime, station_of: Callable[[str | None], str | None],
+            stations: Iterable[str]) -> dict[str, Any]:
+    """The figures of the district and of each station in ``stations``.
+
+    Returns ``{"period": {...}, "asof": iso, "scopes": {"district": figures, "PS-01": figures, ...}}``.
+    """
+    asof = min(now, period.end)
+    scopes = {DISTRICT: figures(rows, period, asof)}
+    for station in stations:
+        scopes[station] = figures(rows.only(lambda grid, s=station: station_of(grid) == s), period, asof)
+    return {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "kind": period.kind,
+                       "label": period.local_label()},
+            "asof": asof.isoformat(), "scopes": scopes}
+
+
+def by_grid(rows: Rows, period: Period, now: datetime, grids: Iterable[str]) -> list[dict[str, Any]]:
+    """One row per grid of a station: the drill-down under a station's figures."""
+    asof = min(now, period.end)
+    out = []
+    for grid in grids:
+        f = figures(rows.only(lambda g, code=grid: g == code), period, asof)
+        out.append({"grid": grid, "incidents": f["incidents"]["count"], "repeat": f["repeat"]["incidents"],
+                    "open": f["instructions"]["open"], "overdue": f["instructions"]["overdue"],
+                    "arrival_median_min": f["arrival"]["median_min"], "arrival_on_time": f["arrival"]["on_time"],
+                    "completeness": f["completeness"]["rate"]})
+    return out
+
+
+def figures(rows: Rows, period: Period, asof: datetime) -> dict[str, Any]:
+    """All indicators of one scope (rows already restricted to it)."""
+    comparison = period.comparison()
+    now_rows = [r for r in rows.incidents if period.start <= as_utc(r["reported_at"]) < period.end]
+    before = [r for r in rows.incidents if comparison.start <= as_utc(r["reported_at"]) < comparison.end]
+    return {
+        "incidents": {"count": len(now_rows), "comparison": len(before),
+                      "change": _change(len(now_rows), len(before)),
+                      "by_category": dict(Counter(r["category"] for r in now_rows).most_common()),
+                      "trend": _trend(now_rows, period), "trend_comparison": _trend(before, comparison)},
+        "repeat": _repeat(now_rows),
+        "instructions": _instructions(rows.instructions, period, asof),
+        "arrival": _durations(rows.instructions, "issued_at", "on_scene_at", "arrival_due", period),
+        "result": _durations(rows.instructions, "on_scene_at", "result_at", "result_due", period),
+        "leads": _leads(rows.leads, asof),
+        "verification": _verification(rows.alerts, asof),
+        "completeness": _completeness(now_rows),
+        "devices": _devices(rows),
+    }
+
+
+def _change(now: int, before: int) -> float | None:
+    return (now - before) / before if before else None
+
+
+def _trend(rows: list[dict[str, Any]], period: Period) -> list[int]:
+    """Counts per Beijing hour for a day, per Beijing day for longer periods."""
+    step = timedelta(hours=1) if period.days <= 1 else timedelta(days=1)
+    buckets = [0] * max(1, round((period.end - period.start) / step))
+    for r in rows:
+        index = int((as_utc(r["reported_at"]) - period.start) / step)
+        if 0 <= index < len(buckets):
+            buckets[index] += 1
+    return buckets
+
+
+def _repeat(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    threshold = repeat_at()
+    places = Counter(normalise_address(r["address"]) for r in rows)
+    repeated = {place: n for place, n in places.items() if place and n >= threshold}
+    top = sorted(repeated.items(), key=lambda item: (-item[1], item[0]))[:10]
+    shown: dict[str, str] = {}
+    for r in rows:  # a place is shown as it was first written
+        shown.setdefault(normalise_address(r["address"]), r["address"])
+    return {"incidents": sum(repeated.values()), "places": len(repeated), "threshold": threshold,
+            "top": [{"place": shown[place], "count": n} for place, n in top]}
+
+
+def _at(row: dict[str, Any], field: str) -> datetime | None:
+    value = row.get(field)
+    return as_utc(value) if value is not None else None
+
+
+def _instructions(rows: list[dict[str, Any]], period: Period, asof: datetime) -> dict[str, Any]:
+    issued = sum(1 for r in rows if period.start <= as_utc(r["issued_at"]) < asof)
+    open_ids, overdue_ids = [], []
+    for r in rows:
+        finished = _at(r, "finished_at")
+        if as_utc(r["issued_at"]) >= asof or (finished is not None and finished <= asof):
+            continue
+        open_ids.append(r["instruction_id"])
+        arrived, result, result_due = _at(r, "on_scene_at"), _at(r, "result_at"), _at(r, "result_due")
+        late_arrival = (arrived is None or arrived > asof) and as_utc(r["arrival_due"]) < asof
+        late_result = (arrived is not None and arrived <= asof and (result is None or result > asof)
+                       and result_due is not None and result_due < asof)
+        if late_arrival or late_result:
+            overdue_ids.append(r["instruction_id"])
+    return {"issued": issued, "open": len(open_ids), "overdue": len(overdue_ids), "overdue_ids": overdue_ids[:50]}
+
+
+def _durations(rows: list[dict[str, Any]], since: str, until: str, due: str, period: Period) -> dict[str, Any]:
+    """Minutes from ``since`` to ``until`` for steps completed in the period, and the share before ``due``."""
+    minutes, on_time = [], 0
+    for r in rows:
+        start, end, deadline = _at(r, since), _at(r, until), _at(r, due)
+        if start is None or end is None or not period.start <= end < period.end:
+            continue
+        minutes.append((end - start).total_seconds() / 60)
+        on_time += deadline is not None and end <= deadline
+    return {"count": len(minutes), "median_min": statistics.median(minutes) if minutes else None,
+            "p90_min": percentile(minutes, 90), "on_time": on_time / len(minutes) if minutes else None,
+            "histogram": histogram(minutes)}
+
+
+HISTOGRAM_MINUTES = 30  # one bar per minute up to 30, then one for everything longer
+
+
+def histogram(minutes: list[float]) -> list[int]:
+    """Counts per whole minute ``[0, 1), [1, 2) … [29, 30)`` and a last bar for 30 and more (the distributions)."""
+    bars = [0] * (HISTOGRAM_MINUTES + 1)
+    for m in minutes:
+        bars[min(int(max(m, 0.0)), HISTOGRAM_MINUTES)] += 1
+    return bars
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q``-th percentile by linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _leads(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
+    rows = [r for r in rows if as_utc(r["created_at"]) < asof]
+    high = [r for r in rows if r["level"] == "high"]
+    handled = [r for r in high if (h := _at(r, "handled_at")) is not None and h <= asof]
+    on_time = [r for r in handled if as_utc(r["handled_at"]) <= as_utc(r["deadline"])]
+    return {"high": len(high), "handled": len(handled), "on_time": len(on_time),
+            "disposal_rate": len(handled) / len(high) if high else None,
+            "on_time_rate": len(on_time) / len(high) if high else None,
+            "medium": sum(1 for r in rows if r["level"] == "medium")}
+
+
+def _verification(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
+    within = TARGETS["verify_within_s"]
+    rows = [r for r in rows if as_utc(r["ingested_at"]) < asof]
+    due = [r for r in rows if as_utc(r["ingested_at"]) + timedelta(seconds=within) <= asof]
+    in_time = [r for r in due if r.get("seconds_to_verify") is not None and r["seconds_to_verify"] <= within]
+    return {"alerts": len(rows), "due": len(due), "within": len(in_time),
+            "rate": len(in_time) / len(due) if due else None}
+
+
+def record_complete(row: dict[str, Any]) -> bool:
+    """Whether an incident record has every required field filled."""
+    if any(not str(row.get(name) or "").strip() for name in COMPLETE_RECORD_FIELDS):
+        return False
+    return row.get("source") not in CALLER_REQUIRED_SOURCES or bool(row.get("caller"))
+
+
+def _completeness(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    complete = sum(1 for r in rows if record_complete(r))
+    return {"records": len(rows), "complete": complete, "rate": complete / len(rows) if rows else None}
+
+
+def _devices(rows: Rows) -> dict[str, Any] | None:
+    if rows.device_grids is None:
+        return None  # a past period: device health was never recorded as history
+    total = len(rows.device_grids)
+    down = sum(1 for d in rows.device_grids if d in rows.unhealthy)
+    return {"total": total, "online": total - down, "rate": (total - down) / total if total else None}

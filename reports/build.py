@@ -1,0 +1,284 @@
+"""The centre's three reports, built from the system of record for any past period.
+
+- **daily** task report at 17:00: the 24 hours to 17:00 Beijing time on its date;
+  what was dispatched, what is still open or overdue, leads and alerts not dealt with.
+- **weekly** risk report on Fridays: the seven days before its date; grids by grade
+  and the grades that changed, top repeat locations, leads and their disposal.
+- **monthly** effectiveness report by the 5th: the calendar month before; every
+  indicator by station, with the month before for comparison.
+
+Every figure comes from :func:`indicators.compute.compute` for the report's period,
+so a report and the indicators panel agree by construction (a test checks the PDF).
+A report is data (:class:`Report`); ``reports.render`` turns it into a page, a PDF
+and CSV files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, and_, select
+
+from geo.index import GridIndex
+from i18n import DEFAULT_LANGUAGE, text
+from indicators.compute import DISTRICT, Period, compute, load
+from risk.model import grid_scores, load_config, load_history, since_for
+from risk.review import weekly_review
+from store.db import as_utc, incidents, instructions, leads
+from streams.simulator import CHINA_TZ
+
+DAILY_AT_HOUR = 17  # the daily task report closes at 17:00 Beijing time
+GRADE_WINDOW_DAYS = 7  # the weekly report grades grids over the week, like the map's 7d window
+GRADES = ("high", "medium", "low")
+
+
+class Kind(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+@dataclass
+class Table:
+    """One table of a report: its CSV and the same rows on the page and in the PDF.
+
+    ``columns`` pairs a catalogue key with how values are shown: ``text``, ``int``,
+    ``pct`` (a fraction), ``min`` (minutes), ``time`` (an aware datetime).
+    """
+
+    columns: list[tuple[str, str]]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Report:
+    kind: Kind
+    key: str  # the date (daily, weekly) or the month (monthly) it is filed under
+    period: Period
+    language: str
+    names: dict[str, str]  # station and grid codes (and the district) -> names in the report's language
+    generated_at: datetime
+    indicators: dict[str, Any]  # compute() for the period: the same figures as the panel
+    tables: dict[str, Table] = field(default_factory=dict)
+    charts: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {bars, compare, labels, targets}
+
+    @property
+    def district(self) -> dict[str, Any]:
+        return dict(self.indicators["scopes"][DISTRICT])
+
+
+def period_for(kind: Kind, key: str) -> Period:
+    """The period a report filed under ``key`` covers (``YYYY-MM-DD``; ``YYYY-MM`` for monthly).
+
+    Raises
+    ------
+    ValueError
+        If ``key`` is not a date (or a month) in that form.
+    """
+    if kind is Kind.MONTHLY:
+        year, month = (int(part) for part in key.split("-"))
+        if not 1 <= month <= 12 or len(key) != 7:
+            raise ValueError(f"not a month: {key!r}")
+        return Period.month(year, month)
+    day = date.fromisoformat(key)
+    if kind is Kind.WEEKLY:
+        return Period.week(day - timedelta(days=1))
+    end = datetime(day.year, day.month, day.day, DAILY_AT_HOUR, tzinfo=CHINA_TZ)
+    return Period((end - timedelta(days=1)).astimezone(UTC), end.astimezone(UTC), "day")
+
+
+def latest_key(kind: Kind, now: datetime) -> str:
+    """The most recent report of ``kind`` that is complete at ``now``."""
+    local = now.astimezone(CHINA_TZ)
+    if kind is Kind.MONTHLY:
+        first = local.date().replace(day=1) - timedelta(days=1)
+        return f"{first.year:04d}-{first.month:02d}"
+    if kind is Kind.WEEKLY:
+        day = local.date() - timedelta(days=(local.weekday() - 4) % 7)  # the latest Friday, today included
+        return day.isoformat()
+    return (local.date() if local.hour >= DAILY_AT_HOUR else local.date() - timedelta(days=1)).isoformat()
+
+
+def keys_between(kind: Kind, first: date, last: date) -> list[str]:
+    """Every report of ``kind`` filed from ``first`` to ``last`` (for back-filling from the command line)."""
+    out: list[str] = []
+    if kind is Kind.MONTHLY:
+        year, month = first.year, first.month
+        while (year, month) <= (last.year, last.month):
+            out.append(f"{year:04d}-{month:02d}")
+            year, month = year + month // 12, month % 12 + 1
+        return out
+    day = first
+    if kind is Kind.WEEKLY:
+        day += timedelta(days=(4 - day.weekday()) % 7)  # Fridays
+    step = timedelta(days=7 if kind is Kind.WEEKLY else 1)
+    while day <= last:
+        out.append(day.isoformat())
+        day += step
+    return out
+
+
+def recent_keys(kind: Kind, now: datetime, count: int) -> list[str]:
+    """The ``count`` latest complete reports of ``kind`` at ``now``, newest first."""
+    last = latest_key(kind, now)
+    if kind is Kind.MONTHLY:
+        year, month = (int(part) for part in last.split("-"))
+        months = keys_between(kind, date(year - count // 12 - 1, month, 1), date(year, month, 1))
+        return months[::-1][:count]
+    last_day = date.fromisoformat(last)
+    step = 7 if kind is Kind.WEEKLY else 1
+    return keys_between(kind, last_day - timedelta(days=step * (count - 1)), last_day)[::-1]
+
+
+@dataclass
+class ReportBuilder:
+    """Builds reports from the system of record."""
+
+    engine: Engine
+    grids: GridIndex
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def station_of(self, grid: str | None) -> str | None:
+        found = self.grids.get(grid) if grid else None
+        return found.station if found else None
+
+    def build(self, kind: Kind, key: str, language: str = DEFAULT_LANGUAGE) -> Report:
+        """The report of ``kind`` filed under ``key`` (see :func:`period_for`), in ``language``."""
+        period = period_for(kind, key)
+        now = self.clock()
+        rows = load(self.engine, period, now)  # no device health: a report's period has no such history
+        stations = self.grids.stations(language)
+        figures = compute(rows, period, now, self.station_of, [code for code, _ in stations])
+        names = {DISTRICT: text("ind.scope.district", language), **dict(stations)}
+        names.update({code: grid.localized("name", language) for code in map(str, self.grids.codes)
+                      if (grid := self.grids.get(code))})
+        report = Report(kind, key, period, language, names, now, figures)
+        report.tables["stations"] = _stations_table(figures)
+        district = report.district
+        report.charts["trend"] = {"bars": district["incidents"]["trend"],
+                                  "compare": district["incidents"]["trend_comparison"],
+                                  "labels": _trend_labels(period)}
+        report.charts["arrival"] = {"bars": district["arrival"]["histogram"], "targets": [5, 15]}
+        getattr(self, f"_{kind.value}")(report)
+        return report
+
+    # -- the parts only one report has ---------------------------------------------------------
+
+    def _daily(self, report: Report) -> None:
+        asof = min(report.generated_at, report.period.end)
+        overdue = set(report.district["instructions"]["overdue_ids"])
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(instructions.c.instruction_id, instructions.c.unit_id, instructions.c.state,
+                       instructions.c.issued_at, instructions.c.arrival_due, instructions.c.finished_at,
+                       incidents.c.grid, incidents.c.category)
+                .join(incidents, incidents.c.event_id == instructions.c.incident_id)
+                .where(and_(instructions.c.issued_at < asof,
+                            (instructions.c.finished_at.is_(None)) | (instructions.c.finished_at > asof)))
+                .order_by(instructions.c.issued_at)).mappings().all()
+        report.tables["open_instructions"] = Table(
+            [("report.col.instruction", "text"), ("report.col.unit", "text"), ("report.col.grid", "grid"),
+             ("report.col.category", "category"), ("report.col.issued", "time"), ("report.col.state", "state"),
+             ("report.col.overdue", "bool")],
+            [[r["instruction_id"], r["unit_id"], r["grid"], r["category"], as_utc(r["issued_at"]), r["state"],
+              r["instruction_id"] in overdue] for r in found])
+        report.tables["leads"] = _leads_table(self.engine, report.period, asof)
+
+    def _weekly(self, report: Report) -> None:
+        period = report.period
+        config = load_config()
+        history = load_history(self.engine, since_for(period.start, config))
+        now_grades = _grades(grid_scores(history, period.end, GRADE_WINDOW_DAYS, config))
+        before = _grades(grid_scores(history, period.start, GRADE_WINDOW_DAYS, config))
+        counts_now = {g: sum(1 for v in now_grades.values() if v == g) for g in GRADES[:2]}
+        counts_before = {g: sum(1 for v in before.values() if v == g) for g in GRADES[:2]}
+        total = len(self.grids)
+        counts_now["low"], counts_before["low"] = total - sum(counts_now.values()), total - sum(counts_before.values())
+        report.tables["grades"] = Table(
+            [("report.col.grade", "grade"), ("report.col.this_period", "int"), ("report.col.last_period", "int")],
+            [[g, counts_now[g], counts_before[g]] for g in GRADES])
+        rank = {"high": 2, "medium": 1, "low": 0}
+        changes = sorted(
+            ((grid, before.get(grid, "low"), now_grades.get(grid, "low"))
+             for grid in set(now_grades) | set(before) if before.get(grid, "low") != now_grades.get(grid, "low")),
+            key=lambda c: (-rank[c[2]], rank[c[1]], c[0]))
+        report.tables["grade_changes"] = Table(
+            [("report.col.grid", "grid"), ("report.col.station", "station"),
+             ("report.col.before", "grade"), ("report.col.after", "grade")],
+            [[grid, self.station_of(grid), old, new] for grid, old, new in changes])
+        report.tables["repeat_places"] = Table(
+            [("report.col.place", "text"), ("report.col.count", "int")],
+            [[p["place"], p["count"]] for p in report.district["repeat"]["top"]])
+        review = weekly_review(self.engine, period.start, period.end)
+        report.tables["disposal"] = Table(
+            [("report.col.level", "level"), ("report.col.created", "int"), ("report.col.handled", "int"),
+             ("report.col.on_time", "int"), ("report.col.rate", "pct")],
+            [[d["level"], d["created"], d["handled"], d["on_time"], d["rate"]] for d in review["disposal"]])
+        report.tables["leads"] = _leads_table(self.engine, period, min(report.generated_at, period.end))
+
+    def _monthly(self, report: Report) -> None:
+        report.tables["categories"] = Table(
+            [("report.col.category", "category"), ("report.col.count", "int")],
+            [[category, n] for category, n in report.district["incidents"]["by_category"].items()])
+
+
+def _grades(frame: Any) -> dict[str, str]:
+    return {str(grid): str(grade) for grid, grade in frame["grade"].items() if grade != "low"}
+
+
+def _trend_labels(period: Period) -> list[str]:
+    local = period.start.astimezone(CHINA_TZ)
+    if period.days <= 1:
+        return [f"{(local + timedelta(hours=h)).hour:02d}" for h in range(round(period.days * 24))]
+    return [(local + timedelta(days=d)).strftime("%m-%d") for d in range(round(period.days))]
+
+
+def _stations_table(figures: dict[str, Any]) -> Table:
+    columns = [("report.col.station", "station"), ("ind.col.incidents", "int"), ("report.col.comparison", "int"),
+               ("ind.col.repeat", "int"), ("report.col.issued", "int"), ("ind.col.open", "int"),
+               ("ind.col.overdue", "int"), ("ind.col.arrival", "min"), ("report.col.arrival_p90", "min"),
+               ("ind.col.on_time", "pct"), ("report.col.result", "min"), ("report.col.result_on_time", "pct"),
+               ("report.col.high_leads", "int"), ("ind.col.leads", "pct"), ("ind.col.verification", "pct"),
+               ("ind.col.completeness", "pct")]
+    rows = []
+    for scope, f in figures["scopes"].items():
+        rows.append([scope, f["incidents"]["count"], f["incidents"]["comparison"], f["repeat"]["incidents"],
+                     f["instructions"]["issued"], f["instructions"]["open"], f["instructions"]["overdue"],
+                     f["arrival"]["median_min"], f["arrival"]["p90_min"], f["arrival"]["on_time"],
+                     f["result"]["median_min"], f["result"]["on_time"], f["leads"]["high"],
+                     f["leads"]["disposal_rate"], f["verification"]["rate"], f["completeness"]["rate"]])
+    return Table(columns, rows)
+
+
+def _leads_table(engine: Engine, period: Period, asof: datetime) -> Table:
+    """Leads created in the period, or due in it and not handled by ``asof``."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(leads.c.lead_id, leads.c.rule, leads.c.grid, leads.c.level, leads.c.created_at, leads.c.deadline,
+                   leads.c.handled_at, leads.c.summary)
+            .where(and_(leads.c.created_at < period.end,
+                        (leads.c.created_at >= period.start) | (leads.c.handled_at.is_(None))))
+            .order_by(leads.c.created_at)).mappings().all()
+    rows = []
+    for r in found:
+        handled = as_utc(r["handled_at"]) if r["handled_at"] is not None else None
+        done = handled is not None and handled <= asof
+        rows.append([r["lead_id"], r["rule"], r["grid"], r["level"], as_utc(r["created_at"]),
+                     as_utc(r["deadline"]), handled if done else None,
+                     done and handled is not None and handled <= as_utc(r["deadline"]), r["summary"]])
+    return Table([("report.col.lead", "text"), ("report.col.rule", "rule"), ("report.col.grid", "grid"),
+                  ("report.col.level", "level"), ("report.col.created", "time"), ("report.col.deadline", "time"),
+                  ("report.col.handled", "time"), ("report.col.on_time", "bool"), ("report.col.summary", "text")],
+                 rows)
+
+
+def to_json(report: Report) -> str:
+    """The report's figures as JSON (what the command line keeps beside the PDF)."""
+    return json.dumps({"kind": report.kind.value, "key": report.key, "period": report.indicators["period"],
+                       "generated_at": report.generated_at.isoformat(), "indicators": report.indicators},
+                      ensure_ascii=False, indent=1)

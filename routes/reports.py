@@ -1,0 +1,74 @@
+"""The reports: an index, each report as a page, its PDF and its tables as CSV (chiefs only)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, abort, redirect, render_template, request
+
+from auth.guard import guard, security
+from auth.roles import Permission, Viewer
+from auth.web import template_values
+from layouts.ids import PagePath
+from reports.build import Kind, Report, ReportBuilder, period_for, recent_keys
+from reports.render import PdfUnavailable, context, csv_bytes, filename, pdf_bytes
+
+RECENT = {Kind.DAILY: 7, Kind.WEEKLY: 6, Kind.MONTHLY: 6}  # how many past reports the index lists
+
+
+def register(server: Flask, builder: ReportBuilder, language: str) -> None:
+    def build(kind: str, key: str) -> Report:
+        try:
+            report_kind = Kind(kind)
+            period_for(report_kind, key)
+        except ValueError:
+            abort(404)
+        return builder.build(report_kind, key, language)
+
+    @server.get(PagePath.REPORTS)
+    @guard(Permission.VIEW_REPORTS, "report.index")
+    def _index(viewer: Viewer) -> str:
+        now = builder.clock()
+        recent = {kind.value: recent_keys(kind, now, count) for kind, count in RECENT.items()}
+        return render_template("reports.html", **template_values(language, viewer), recent=recent)
+
+    @server.get(f"{PagePath.REPORTS}/open")
+    @guard(Permission.VIEW_REPORTS, "report.view")
+    def _open(viewer: Viewer) -> Response:
+        """The index's form: any past period, by kind and date (or month)."""
+        report = build(request.args.get("kind", ""), request.args.get("key", "").strip()[:10])
+        return redirect(f"{PagePath.REPORTS}/{report.kind.value}/{report.key}")
+
+    @server.get(f"{PagePath.REPORTS}/<kind>/<key>")
+    @guard(Permission.VIEW_REPORTS, "report.view")
+    def _page(kind: str, key: str, viewer: Viewer) -> str:
+        report = build(kind, key)
+        base = f"{PagePath.REPORTS}/{report.kind.value}/{report.key}"
+        return render_template("report.html", **template_values(language, viewer), **context(report),
+                               standalone=False, pdf_url=f"{base}/pdf",
+                               csv_url=lambda name: f"{base}/{name}.csv")
+
+    @server.get(f"{PagePath.REPORTS}/<kind>/<key>/pdf")
+    @guard(Permission.VIEW_REPORTS, "report.export")
+    def _pdf(kind: str, key: str, viewer: Viewer) -> Response:
+        report = build(kind, key)
+        try:
+            document = pdf_bytes(report)
+        except PdfUnavailable as exc:
+            return Response(str(exc), status=503, mimetype="text/plain")
+        security().record(viewer, "report.export", target=f"{report.kind.value}/{report.key}", detail="pdf")
+        return _download(document, "application/pdf", filename(report, ".pdf"))
+
+    @server.get(f"{PagePath.REPORTS}/<kind>/<key>/<table>.csv")
+    @guard(Permission.VIEW_REPORTS, "report.export")
+    def _csv(kind: str, key: str, table: str, viewer: Viewer) -> Response:
+        report = build(kind, key)
+        if table not in report.tables:
+            abort(404)
+        security().record(viewer, "report.export", target=f"{report.kind.value}/{report.key}", detail=table)
+        return _download(csv_bytes(report.tables[table], report), "text/csv; charset=utf-8",
+                         filename(report, f"-{table}.csv"))
+
+
+def _download(body: bytes, mimetype: str, name: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
