@@ -45,7 +45,7 @@ from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from i18n import text
-from indicators.live import Indicators
+from indicators.live import EVENT_TYPE, Indicators
 from layouts.dispatch import dynamic_components
 from layouts.ids import AuthID, PagePath
 from layouts.screen import screen_page
@@ -72,6 +72,7 @@ class PinganApp:
     settings: Settings
     server: Flask
     dash: Dash
+    screen: Dash  # the big screen's app, on the same server
     socketio: SocketIO
     grids: GridIndex
     devices: DeviceRegistry
@@ -177,7 +178,8 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     indicators = Indicators(engine, connect(redis_url), grids, devices)
     hub = PushHub(connect(redis_url), engine, emit=lambda sid, payload: socketio.emit("batch", payload, to=sid),
                   open_instructions=dispatch.open_instructions, open_alerts=alerts.open_alerts,
-                  extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades, "indicators": indicators.today})
+                  extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades, "indicators": indicators.today},
+                  states={EVENT_TYPE: indicators.today})
 
     dash_app = Dash(
         __name__,
@@ -217,7 +219,7 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     # After every callback: Dash's inline scripts are known, so the CSP can list their hashes.
     script_hashes = sorted(set(dash_app.csp_hashes()) | set(screen_app.csp_hashes()))
     auth.web.install(server, security, settings, csp_hashes=lambda: script_hashes)
-    return PinganApp(settings=settings, server=server, dash=dash_app, socketio=socketio, grids=grids,
+    return PinganApp(settings=settings, server=server, dash=dash_app, screen=screen_app, socketio=socketio, grids=grids,
                      devices=devices, redis_url=redis_url, redis=client, engine=engine, hub=hub,
                      dispatch=dispatch, alerts=alerts, health=health, risk=risk, indicators=indicators,
                      security=security,

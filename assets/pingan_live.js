@@ -36,6 +36,7 @@
   const REASSIGNABLE = { issued: 1, received: 1, en_route: 1 };
   const AMBER_FRACTION = 0.2;
   const BREACHES_KEPT = 2000;
+  const DASH_HISTORY_KEPT = 5;
 
   function post(url, body) {
     // pingan_auth.js adds the CSRF header and leaves for the sign-in page when the session is over.
@@ -431,6 +432,18 @@
     return true;
   }
 
+  // Dash's renderer records every input change for its undo button (hidden here) and never forgets
+  // one (plotly/dash#727): every pushed batch would stay in memory, 14 MB in 30 minutes on the wall.
+  // Its error recovery only needs the last entries; nothing else reads them.
+  function trimDashHistory() {
+    (window.dash_stores || []).forEach(function (store) {
+      const history = store.getState().history;
+      if (history && history.past.length > DASH_HISTORY_KEPT) {
+        history.past.splice(0, history.past.length - DASH_HISTORY_KEPT);
+      }
+    });
+  }
+
   function statusOf(connected) {
     if (!connected) {
       return state.connectedAt === null ? ["connecting", t("live.status.connecting")] : ["reconnecting", t("live.status.reconnecting")];
@@ -482,6 +495,7 @@
           // Texts refresh on the one-second tick: a Dash render per batch would slow delivery.
           return [NO(), NO(), NO(), NO(), NO(), NO(), NO(), NO(), NO()];
         }
+        trimDashHistory();
         alerts.render();  // the verification clocks run every second
         risk.render();  // and the leads' countdowns
         const alertCounts = alerts.counts();
@@ -510,6 +524,7 @@
       },
       clockOf: clockOf,
       statusOf: statusOf,
+      trimDashHistory: trimDashHistory,
       // Start recording when each incident is first drawn (tests and benchmarks).
       recordDraws: function () { state.drawn = state.drawn || new Map(); return true; },
       // For GeoJSON layers (the polling yardstick draws the same markers this way).

@@ -167,6 +167,7 @@
         // Once a second: the clocks run, deadlines pass, the feed may go stale.
         const now = Date.now();
         live().apply(null, texts);
+        live().trimDashHistory();
         window.pingan.alerts.render();  // device health to the map
         window.pingan.risk.render();  // new grades to the heatmap
         fitMap(texts);

@@ -4,9 +4,10 @@ One process at a time (a Redis lease, like the device-health monitor) watches
 ``cc:live``. When events arrive it recomputes today's indicators (at most every
 ``MIN_INTERVAL_S``), and at least every ``REFRESH_S`` because deadlines pass
 with nothing arriving. The result is kept in ``cc:state:indicators`` (what a
-connecting page's snapshot carries) and published on ``cc:live`` as an
-``indicators`` event, so pages receive it through the push hub like any event:
-no page ever asks for it.
+connecting page's snapshot carries) and announced on ``cc:live`` by a small
+``indicators`` event, for which the push hub sends each page the kept figures:
+pages receive them like any event, no page ever asks, and the stream does not
+fill with copies of a 15 KB document.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from indicators.compute import Period, Rows, by_grid, compute, load
 from sensors.health import health_map
-from streams import keys
+from streams import keys, lease
 from streams.consumer import LIVE_MAXLEN
 from streams.live import encode
 
 log = logging.getLogger(__name__)
 
-KIND = "indicators"  # the cc:live event type
-MIN_INTERVAL_S = 2.0  # at most one recomputation per this, however busy the streams are
+EVENT_TYPE = "indicators"  # the cc:live event announcing new figures
+MIN_INTERVAL_S = 5.0  # at most one recomputation per this, however busy the streams are
 REFRESH_S = 30.0  # at least one per this: deadlines pass without events
 LEASE_S = 15
 BLOCK_S = 2.0  # one blocking read waits at most this (under the client's socket timeout; renews the lease)
@@ -82,7 +83,8 @@ class Indicators:
         payload = self.for_period(Period.today(now), now)
         pipe = self.r.pipeline(transaction=False)
         pipe.set(keys.INDICATORS, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
-        pipe.xadd(keys.LIVE, encode(KIND, payload), maxlen=LIVE_MAXLEN, approximate=True)
+        # Only the news that they changed: the push hub sends pages the kept value (streams/push.py).
+        pipe.xadd(keys.LIVE, encode(EVENT_TYPE, {"asof": payload["asof"]}), maxlen=LIVE_MAXLEN, approximate=True)
         pipe.execute()
         return payload
 
@@ -93,7 +95,7 @@ class Indicators:
         dirty = True
         while not stop.is_set():
             try:
-                if not self._hold_lease():
+                if not lease.hold(self.r, keys.INDICATORS_LEASE, self.owner, LEASE_S):
                     stop.wait(LEASE_S / 3)
                     continue
                 if not cursor:
@@ -109,15 +111,7 @@ class Indicators:
                 for _, entries in response:
                     cursor = entries[-1][0]
                     # Its own events are not news.
-                    dirty = dirty or any(fields.get("type") != KIND for _, fields in entries)
+                    dirty = dirty or any(fields.get("type") != EVENT_TYPE for _, fields in entries)
             except redis.RedisError as exc:
                 log.warning("indicators: Redis unavailable (%s)", exc)
                 stop.wait(1.0)
-
-    def _hold_lease(self) -> bool:
-        if self.r.set(keys.INDICATORS_LEASE, self.owner, nx=True, ex=LEASE_S):
-            return True
-        if self.r.get(keys.INDICATORS_LEASE) == self.owner:
-            self.r.expire(keys.INDICATORS_LEASE, LEASE_S)
-            return True
-        return False

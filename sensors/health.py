@@ -24,7 +24,7 @@ from sqlalchemy import Engine, and_, case, func, select
 
 from geo.devices import DeviceRegistry
 from store.db import alert_verifications, sensor_events
-from streams import keys
+from streams import keys, lease
 from streams.live import encode
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class HealthMonitor:
 
     def check_once(self) -> int:
         """Announce what changed since the last check; returns how many devices changed."""
-        if not self._hold_lease():
+        if not lease.hold(self.r, keys.HEALTH_LEASE, self.owner, LEASE_S):
             return 0
         known = self.r.hgetall(keys.DEVICE_HEALTH)
         changed = []
@@ -153,14 +153,6 @@ class HealthMonitor:
                 self.check_once()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("device health: Redis unavailable (%s)", exc)
-
-    def _hold_lease(self) -> bool:
-        if self.r.set(keys.HEALTH_LEASE, self.owner, nx=True, ex=LEASE_S):
-            return True
-        if self.r.get(keys.HEALTH_LEASE) == self.owner:
-            self.r.expire(keys.HEALTH_LEASE, LEASE_S)
-            return True
-        return False
 
 
 def health_map(r: redis.Redis) -> dict[str, str]:

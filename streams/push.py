@@ -93,7 +93,8 @@ class PushHub:
                  resend_after_s: float = RESEND_AFTER_S,
                  open_instructions: Callable[[], list[dict[str, Any]]] | None = None,
                  open_alerts: Callable[[], list[dict[str, Any]]] | None = None,
-                 extras: dict[str, Callable[[], Any]] | None = None) -> None:
+                 extras: dict[str, Callable[[], Any]] | None = None,
+                 states: dict[str, Callable[[], Any]] | None = None) -> None:
         self.r = r
         self.engine = engine
         self.emit = emit
@@ -102,6 +103,10 @@ class PushHub:
         self.open_instructions = open_instructions
         self.open_alerts = open_alerts
         self.extras = extras or {}
+        # State events: cc:live says only that a state changed (the indicators: 15 KB each, every few
+        # seconds, would otherwise fill the stream); pages are sent the state's current value.
+        self.states = states or {}
+        self._state_cache: dict[str, tuple[str, Any]] = {}  # type -> (event id, value): one read per change
         self.pages: dict[str, _Page] = {}
         self.stats = PushStats()
         self._ring: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
@@ -194,9 +199,28 @@ class PushHub:
             return
         page.seq += 1
         page.tries = 0
-        page.inflight = {"seq": page.seq, "try": 0, "from": page.cursor, "last_id": events[-1]["id"], "events": events}
+        page.inflight = {"seq": page.seq, "try": 0, "from": page.cursor, "last_id": events[-1]["id"],
+                         "events": self._with_states(events)}
         self._emit(page)
         self.stats.events += len(events)
+
+    def _with_states(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """State events carry the state's current value; of several in one batch only the newest is sent."""
+        if not self.states:
+            return events
+        newest = {event["type"]: i for i, event in enumerate(events) if event["type"] in self.states}
+        out = []
+        for i, event in enumerate(events):
+            kind = event["type"]
+            if kind not in self.states:
+                out.append(event)
+            elif newest[kind] == i:
+                cached = self._state_cache.get(kind)
+                if cached is None or cached[0] != event["id"]:
+                    cached = (event["id"], self.states[kind]())
+                    self._state_cache[kind] = cached
+                out.append({**event, "data": cached[1]})
+        return out
 
     def _send_snapshot(self, page: _Page) -> None:
         state = snapshot(self.r, self.engine, open_instructions=self.open_instructions,

@@ -16,9 +16,10 @@ from auth.lens import lens_for
 from auth.roles import Role, Viewer
 from geo.index import GridIndex
 from indicators.compute import DISTRICT, Period, Rows, by_grid, compute, histogram, load, percentile
-from indicators.live import KIND
+from indicators.live import EVENT_TYPE
 from settings import Settings
 from streams import keys
+from streams.push import PushHub
 from tests.indicator_data import (
     DAY,
     EXPECTED,
@@ -176,8 +177,8 @@ def test_ind009_published_on_the_live_stream_and_kept_for_snapshots(app: PinganA
     payload = app.indicators.publish()
     kept = json.loads(r.get(keys.INDICATORS))
     assert kept == payload == app.indicators.today()
-    (_, fields), = r.xrevrange(keys.LIVE, count=1)
-    assert fields["type"] == KIND and json.loads(fields["data"]) == payload
+    (_, fields), = r.xrevrange(keys.LIVE, count=1)  # the stream carries only the news, not the figures
+    assert fields["type"] == EVENT_TYPE and json.loads(fields["data"]) == {"asof": payload["asof"]}
     assert set(payload["scopes"]) == {DISTRICT, *(code for code, _ in app.grids.stations("en"))}
     assert payload["scopes"][DISTRICT]["devices"]["total"] == len(app.devices.devices)
 
@@ -216,9 +217,24 @@ def _next_indicators(r: redis.Redis, after: str, timeout_s: float = 20.0) -> str
         for _, entries in r.xread({keys.LIVE: cursor}, block=2_000):  # under the client's socket timeout
             for entry_id, fields in entries:
                 cursor = entry_id
-                if fields["type"] == KIND:
+                if fields["type"] == EVENT_TYPE:
                     return str(entry_id)
     raise AssertionError(f"no indicators published within {timeout_s} s")
+
+
+def test_ind013_pages_are_sent_the_kept_figures_once_per_batch(app: PinganApp, r: redis.Redis) -> None:
+    sent: list[dict[str, Any]] = []
+    hub = PushHub(r, app.engine, emit=lambda sid, batch: sent.append(batch),
+                  states={EVENT_TYPE: app.indicators.today})
+    hub.subscribe("page-1", None)
+    assert hub.ack("page-1", sent[-1]["seq"])  # the snapshot
+    app.indicators.publish()
+    r.xadd(keys.LIVE, {"type": "incident", "data": json.dumps({"event_id": "E-1"})})
+    latest = app.indicators.publish()
+    hub.poll_once(block_ms=1)
+    events = sent[-1]["events"]
+    assert [e["type"] for e in events] == ["incident", EVENT_TYPE]  # the older figures are not sent at all
+    assert events[-1]["data"] == latest == json.loads(r.get(keys.INDICATORS))
 
 
 def test_ind012_period_in_progress_has_live_devices(app: PinganApp) -> None:

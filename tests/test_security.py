@@ -157,6 +157,8 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     # A new state-changing callback must join the forged-request matrix below.
     acting = {f.action for f in server_callbacks if f.permission in ACTING}
     assert acting == set(STATE_CHANGING)
+    # The big screen only watches: none of its callbacks reaches the server.
+    assert not [v for v in app.screen.callback_map.values() if v.get("callback")]
 
 
 @pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN])
