@@ -8,7 +8,16 @@ import os
 import platform
 from collections.abc import Callable
 
-from bench import dispatch_bench, fanout_bench, map_bench, push_bench, risk_bench, screen_bench, sensor_bench
+from bench import (
+    dispatch_bench,
+    fanout_bench,
+    indicators_bench,
+    map_bench,
+    push_bench,
+    risk_bench,
+    screen_bench,
+    sensor_bench,
+)
 
 BENCHES: dict[str, Callable[[], None]] = {
     "map": map_bench.run,
@@ -17,6 +26,7 @@ BENCHES: dict[str, Callable[[], None]] = {
     "fanout": fanout_bench.run,
     "sensors": sensor_bench.run,
     "risk": risk_bench.run,
+    "indicators": indicators_bench.run,
     "screen": screen_bench.run,  # 30 minutes (BENCH_SCREEN_MINUTES)
 }
 

@@ -19,10 +19,14 @@ Definitions (``docs/indicators.md`` explains them for readers):
   the period, median and 90th percentile in minutes, and the share on time
   against each instruction's own deadline (5 minutes urban, 15 outlying; 15 for
   the result).
-- *high-risk lead disposal*: high-risk leads created in the period that were
-  handled (target 100%), and handled within their 1-hour deadline.
+- *high-risk lead disposal*: high-risk leads created in the period that have
+  been handled (target 100%), and handled within their 1-hour deadline.
 - *alert verification*: sensor alerts received in the period whose minute to
   be verified has passed, and the share verified within it.
+
+Open and overdue are judged at the period's end; disposal and verification as
+known when the figures are computed (a report made later counts a lead handled
+after the period ended).
 - *data completeness*: incidents whose record has every field in
   ``COMPLETE_RECORD_FIELDS`` filled (target 95%).
 - *device online rate*: live only (devices' health is hot state, not history);
@@ -128,14 +132,27 @@ class Rows:
     device_grids: dict[str, str | None] | None = None  # device id -> grid; None: no live health
     unhealthy: frozenset[str] = frozenset()  # devices offline or faulty now
 
-    def only(self, keep: Callable[[str | None], bool]) -> Rows:
-        """The rows in the grids ``keep`` accepts."""
-        devices = None if self.device_grids is None else {
-            d: g for d, g in self.device_grids.items() if keep(g)}
-        return Rows([r for r in self.incidents if keep(r["grid"])],
-                    [r for r in self.instructions if keep(r["grid"])],
-                    [r for r in self.leads if keep(r["grid"])],
-                    [r for r in self.alerts if keep(r["grid"])], devices, self.unhealthy)
+    def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
+        """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass."""
+        groups: dict[str | None, Rows] = {}
+
+        def group(grid: str | None) -> Rows:
+            key = group_of(grid)
+            if key not in groups:
+                groups[key] = Rows([], [], [], [], None if self.device_grids is None else {}, self.unhealthy)
+            return groups[key]
+
+        for name in ("incidents", "instructions", "leads", "alerts"):
+            for row in getattr(self, name):
+                getattr(group(row["grid"]), name).append(row)
+        for device, grid in (self.device_grids or {}).items():
+            devices = group(grid).device_grids
+            assert devices is not None
+            devices[device] = grid
+        return groups
+
+    def empty(self) -> Rows:
+        return Rows([], [], [], [], None if self.device_grids is None else {}, self.unhealthy)
 
 
 def load(engine: Engine, period: Period, now: datetime,
@@ -169,8 +186,13 @@ def load(engine: Engine, period: Period, now: datetime,
             .where(and_(sensor_events.c.kind == "alert", sensor_events.c.ingested_at >= period.start,
                         sensor_events.c.ingested_at < asof))
         ).mappings().all()
-    return Rows([dict(r) for r in incident_rows], [dict(r) for r in instruction_rows],
-                [dict(r) for r in lead_rows], [dict(r) for r in alert_rows], device_grids, frozenset(unhealthy))
+    return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
+                device_grids, frozenset(unhealthy))
+
+
+def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """Rows with every time aware UTC once (SQLite hands them back naive), not at every comparison."""
+    return [{k: as_utc(v) if isinstance(v, datetime) else v for k, v in row.items()} for row in rows]
 
 
 def compute(rows: Rows, period: Period, now: datetime, station_of: Callable[[str | None], str | None],
@@ -180,9 +202,10 @@ def compute(rows: Rows, period: Period, now: datetime, station_of: Callable[[str
     Returns ``{"period": {...}, "asof": iso, "scopes": {"district": figures, "PS-01": figures, ...}}``.
     """
     asof = min(now, period.end)
-    scopes = {DISTRICT: figures(rows, period, asof)}
+    by_station = rows.split(station_of)
+    scopes = {DISTRICT: figures(rows, period, now)}
     for station in stations:
-        scopes[station] = figures(rows.only(lambda grid, s=station: station_of(grid) == s), period, asof)
+        scopes[station] = figures(by_station.get(station) or rows.empty(), period, now)
     return {"period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "kind": period.kind,
                        "label": period.local_label()},
             "asof": asof.isoformat(), "scopes": scopes}
@@ -190,10 +213,10 @@ def compute(rows: Rows, period: Period, now: datetime, station_of: Callable[[str
 
 def by_grid(rows: Rows, period: Period, now: datetime, grids: Iterable[str]) -> list[dict[str, Any]]:
     """One row per grid of a station: the drill-down under a station's figures."""
-    asof = min(now, period.end)
     out = []
+    per_grid = rows.split(lambda grid: grid)
     for grid in grids:
-        f = figures(rows.only(lambda g, code=grid: g == code), period, asof)
+        f = figures(per_grid.get(grid) or rows.empty(), period, now)
         out.append({"grid": grid, "incidents": f["incidents"]["count"], "repeat": f["repeat"]["incidents"],
                     "open": f["instructions"]["open"], "overdue": f["instructions"]["overdue"],
                     "arrival_median_min": f["arrival"]["median_min"], "arrival_on_time": f["arrival"]["on_time"],
@@ -201,8 +224,13 @@ def by_grid(rows: Rows, period: Period, now: datetime, grids: Iterable[str]) -> 
     return out
 
 
-def figures(rows: Rows, period: Period, asof: datetime) -> dict[str, Any]:
-    """All indicators of one scope (rows already restricted to it)."""
+def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
+    """All indicators of one scope (rows already restricted to it), read at ``now``.
+
+    What is open or overdue is judged at the period's end (or now, if sooner); whether a lead was
+    handled and an alert verified, as known now.
+    """
+    asof = min(now, period.end)
     comparison = period.comparison()
     now_rows = [r for r in rows.incidents if period.start <= as_utc(r["reported_at"]) < period.end]
     before = [r for r in rows.incidents if comparison.start <= as_utc(r["reported_at"]) < comparison.end]
@@ -215,8 +243,8 @@ def figures(rows: Rows, period: Period, asof: datetime) -> dict[str, Any]:
         "instructions": _instructions(rows.instructions, period, asof),
         "arrival": _durations(rows.instructions, "issued_at", "on_scene_at", "arrival_due", period),
         "result": _durations(rows.instructions, "on_scene_at", "result_at", "result_due", period),
-        "leads": _leads(rows.leads, asof),
-        "verification": _verification(rows.alerts, asof),
+        "leads": _leads(rows.leads, asof, now),
+        "verification": _verification(rows.alerts, asof, now),
         "completeness": _completeness(now_rows),
         "devices": _devices(rows),
     }
@@ -256,19 +284,24 @@ def _at(row: dict[str, Any], field: str) -> datetime | None:
 
 def _instructions(rows: list[dict[str, Any]], period: Period, asof: datetime) -> dict[str, Any]:
     issued = sum(1 for r in rows if period.start <= as_utc(r["issued_at"]) < asof)
-    open_ids, overdue_ids = [], []
-    for r in rows:
-        finished = _at(r, "finished_at")
-        if as_utc(r["issued_at"]) >= asof or (finished is not None and finished <= asof):
-            continue
-        open_ids.append(r["instruction_id"])
-        arrived, result, result_due = _at(r, "on_scene_at"), _at(r, "result_at"), _at(r, "result_due")
-        late_arrival = (arrived is None or arrived > asof) and as_utc(r["arrival_due"]) < asof
-        late_result = (arrived is not None and arrived <= asof and (result is None or result > asof)
-                       and result_due is not None and result_due < asof)
-        if late_arrival or late_result:
-            overdue_ids.append(r["instruction_id"])
-    return {"issued": issued, "open": len(open_ids), "overdue": len(overdue_ids), "overdue_ids": overdue_ids[:50]}
+    open_rows = [r for r in rows if is_open(r, asof)]
+    overdue_ids = [r["instruction_id"] for r in open_rows if is_overdue(r, asof)]
+    return {"issued": issued, "open": len(open_rows), "overdue": len(overdue_ids), "overdue_ids": overdue_ids[:50]}
+
+
+def is_open(row: dict[str, Any], asof: datetime) -> bool:
+    """Whether an instruction was issued and not yet finished at ``asof``."""
+    finished = _at(row, "finished_at")
+    return as_utc(row["issued_at"]) < asof and (finished is None or finished > asof)
+
+
+def is_overdue(row: dict[str, Any], asof: datetime) -> bool:
+    """Whether an open instruction is past its arrival deadline without arriving, or past its result
+    deadline without a result, at ``asof``."""
+    arrived, result, result_due = _at(row, "on_scene_at"), _at(row, "result_at"), _at(row, "result_due")
+    if arrived is None or arrived > asof:
+        return as_utc(row["arrival_due"]) < asof
+    return (result is None or result > asof) and result_due is not None and result_due < asof
 
 
 def _durations(rows: list[dict[str, Any]], since: str, until: str, due: str, period: Period) -> dict[str, Any]:
@@ -307,10 +340,10 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def _leads(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
+def _leads(rows: list[dict[str, Any]], asof: datetime, now: datetime) -> dict[str, Any]:
     rows = [r for r in rows if as_utc(r["created_at"]) < asof]
     high = [r for r in rows if r["level"] == "high"]
-    handled = [r for r in high if (h := _at(r, "handled_at")) is not None and h <= asof]
+    handled = [r for r in high if (h := _at(r, "handled_at")) is not None and h <= now]
     on_time = [r for r in handled if as_utc(r["handled_at"]) <= as_utc(r["deadline"])]
     return {"high": len(high), "handled": len(handled), "on_time": len(on_time),
             "disposal_rate": len(handled) / len(high) if high else None,
@@ -318,10 +351,10 @@ def _leads(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
             "medium": sum(1 for r in rows if r["level"] == "medium")}
 
 
-def _verification(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
+def _verification(rows: list[dict[str, Any]], asof: datetime, now: datetime) -> dict[str, Any]:
     within = TARGETS["verify_within_s"]
     rows = [r for r in rows if as_utc(r["ingested_at"]) < asof]
-    due = [r for r in rows if as_utc(r["ingested_at"]) + timedelta(seconds=within) <= asof]
+    due = [r for r in rows if as_utc(r["ingested_at"]) + timedelta(seconds=within) <= now]
     in_time = [r for r in due if r.get("seconds_to_verify") is not None and r["seconds_to_verify"] <= within]
     return {"alerts": len(rows), "due": len(due), "within": len(in_time),
             "rate": len(in_time) / len(due) if due else None}

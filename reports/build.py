@@ -26,7 +26,7 @@ from sqlalchemy import Engine, and_, select
 
 from geo.index import GridIndex
 from i18n import DEFAULT_LANGUAGE, text
-from indicators.compute import DISTRICT, Period, compute, load
+from indicators.compute import DISTRICT, Period, compute, is_overdue, load
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
 from store.db import as_utc, incidents, instructions, leads
@@ -171,11 +171,11 @@ class ReportBuilder:
 
     def _daily(self, report: Report) -> None:
         asof = min(report.generated_at, report.period.end)
-        overdue = set(report.district["instructions"]["overdue_ids"])
         with self.engine.connect() as conn:
             found = conn.execute(
                 select(instructions.c.instruction_id, instructions.c.unit_id, instructions.c.state,
-                       instructions.c.issued_at, instructions.c.arrival_due, instructions.c.finished_at,
+                       instructions.c.issued_at, instructions.c.arrival_due, instructions.c.on_scene_at,
+                       instructions.c.result_at, instructions.c.result_due, instructions.c.finished_at,
                        incidents.c.grid, incidents.c.category)
                 .join(incidents, incidents.c.event_id == instructions.c.incident_id)
                 .where(and_(instructions.c.issued_at < asof,
@@ -186,7 +186,7 @@ class ReportBuilder:
              ("report.col.category", "category"), ("report.col.issued", "time"), ("report.col.state", "state"),
              ("report.col.overdue", "bool")],
             [[r["instruction_id"], r["unit_id"], r["grid"], r["category"], as_utc(r["issued_at"]), r["state"],
-              r["instruction_id"] in overdue] for r in found])
+              is_overdue(dict(r), asof)] for r in found])
         report.tables["leads"] = _leads_table(self.engine, report.period, asof)
 
     def _weekly(self, report: Report) -> None:
@@ -256,7 +256,7 @@ def _stations_table(figures: dict[str, Any]) -> Table:
 
 
 def _leads_table(engine: Engine, period: Period, asof: datetime) -> Table:
-    """Leads created in the period, or due in it and not handled by ``asof``."""
+    """Leads created in the period, and older ones still not handled."""
     with engine.connect() as conn:
         found = conn.execute(
             select(leads.c.lead_id, leads.c.rule, leads.c.grid, leads.c.level, leads.c.created_at, leads.c.deadline,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -132,9 +133,15 @@ def chromium_path() -> str:
 
 def pdf_bytes(report: Report) -> bytes:
     """The report printed to an A4 PDF by headless Chromium (offline: the document is self-contained)."""
+    html = standalone_html(report)
+    # Playwright's sync API refuses a thread that runs an asyncio loop: print on a thread of its own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
+        return pool.submit(_print, html).result()
+
+
+def _print(html: str) -> bytes:
     from playwright.sync_api import sync_playwright
 
-    html = standalone_html(report)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
         try:

@@ -94,12 +94,12 @@ def alert_rows(g1: str, g2: str) -> list[dict[str, Any]]:
     return [
         alert("A1", g1, bj(DAY, 8), 30.0),  # verified within the minute
         alert("A2", g1, bj(DAY, 9), 90.0),  # verified late
-        alert("A3", g2, bj(DAY, 23, 59, 30), None),  # its minute is not over at midnight: not due yet
+        alert("A3", g2, bj(DAY, 23, 59, 30), None),  # never verified (its minute ends after midnight)
         alert("A4", g2, bj(DAY, 10), None),  # never verified
     ]
 
 
-# Worked out by hand from the rows above (the whole district, the day DAY).
+# Worked out by hand from the rows above (the whole district, the day DAY, read two days later).
 EXPECTED: dict[str, Any] = {
     "incidents": 6, "comparison": 4, "change": 0.5, "by_category": {"theft": 3, "fight": 2, "noise": 1},
     "repeat_incidents": 3, "repeat_places": 1,
@@ -107,7 +107,7 @@ EXPECTED: dict[str, Any] = {
     "arrival_count": 3, "arrival_median": 8.0, "arrival_p90": 17.6, "arrival_on_time": 1 / 3,
     "result_count": 2, "result_median": 20.0, "result_p90": 28.0, "result_on_time": 0.5,
     "leads_high": 3, "leads_handled": 2, "leads_on_time": 1, "lead_disposal": 2 / 3, "leads_medium": 1,
-    "alerts": 4, "alerts_due": 3, "alerts_within": 1, "verification": 1 / 3,
+    "alerts": 4, "alerts_due": 4, "alerts_within": 1, "verification": 1 / 4,
     "complete": 4, "completeness": 4 / 6,
 }
 

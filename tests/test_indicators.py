@@ -125,6 +125,23 @@ def test_ind005_figures_as_of_a_moment_inside_the_day() -> None:
     assert (ins["issued"], ins["open"], ins["overdue"]) == (3, 1, 1)  # I3 arrived late at 12:08, result due 12:23
     leads = figures["scopes"][DISTRICT]["leads"]
     assert (leads["high"], leads["handled"]) == (1, 1)  # only L1 exists by 12:30
+    verification = figures["scopes"][DISTRICT]["verification"]
+    assert (verification["alerts"], verification["due"], verification["within"]) == (3, 3, 1)  # A3 comes later
+
+
+def test_ind014_a_report_made_later_counts_leads_handled_after_the_period() -> None:
+    """Open and overdue are judged at the period's end; a lead handled the next morning counts as
+    disposed (late) when the figures are computed then, and not before."""
+    rows = constructed_rows()
+    created = bj(DAY, 23, 30)
+    rows.leads.append({"lead_id": "L5", "grid": "G1", "level": "high", "created_at": created,
+                       "deadline": created + timedelta(hours=1), "handled_at": created + timedelta(hours=9)})
+    at_midnight = compute(rows, Period.day(DAY), bj(DAY + timedelta(days=1), 0), STATION_OF.get, [])
+    next_noon = compute(rows, Period.day(DAY), bj(DAY + timedelta(days=1), 12), STATION_OF.get, [])
+    assert at_midnight["scopes"][DISTRICT]["leads"]["handled"] == 2
+    assert next_noon["scopes"][DISTRICT]["leads"]["handled"] == 3
+    assert next_noon["scopes"][DISTRICT]["leads"]["on_time"] == 1
+    assert next_noon["scopes"][DISTRICT]["instructions"]["open"] == 2  # still judged at midnight
 
 
 def test_ind006_percentiles_and_histogram() -> None:
