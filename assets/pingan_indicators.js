@@ -209,7 +209,9 @@
         title: { text: t(texts, g[1]), font: { size: 12 * k } },
         domain: { row: Math.floor(i / columns), column: i % columns },
         gauge: {
-          axis: { range: [0, 100], showticklabels: false, ticks: "" },  // the number and the target line say it
+          // Few ticks (none at 100, where most targets draw their line); with none, Plotly grows the
+          // gauge over its title.
+          axis: { range: [0, 100], tickvals: [0, 50], tickcolor: COLOURS.muted, tickfont: { size: 9 * k } },
           bar: { color: COLOURS[status(value, target)] },
           bgcolor: "rgba(255,255,255,0.04)", borderwidth: 0,
           threshold: target === null ? undefined : { line: { color: COLOURS.text, width: 3 * k }, thickness: 0.85,

@@ -77,6 +77,7 @@ def test_screen_ui002_newest_urgent_event_and_overdue_items_stand_out(
             "instruction_id": "INS-LATE", "idempotency_key": "late", "incident_id": "LATE-1", "unit_id": "PU-07",
             "state": "en_route", "text": "", "officer": "test", "zone": "urban",
             "issued_at": now - timedelta(minutes=15), "arrival_due": now - timedelta(minutes=10)}])
+    app.indicators.publish()  # rows written behind the streams' back: recompute now, not in 30 s
     open_screen(page, live_server, 1920, 1080)
     late = page.locator(f"#{ScreenID.OVERDUE} li.overdue-item.instruction")
     expect(late).to_have_count(1)
