@@ -15,13 +15,17 @@ RECENT = {Kind.DAILY: 7, Kind.WEEKLY: 6, Kind.MONTHLY: 6}  # how many past repor
 
 
 def register(server: Flask, builder: ReportBuilder, language: str) -> None:
-    def build(kind: str, key: str) -> Report:
+    def known(kind: str, key: str) -> Kind:
+        """The report kind, if ``kind`` and ``key`` name a report at all (404 otherwise)."""
         try:
             report_kind = Kind(kind)
             period_for(report_kind, key)
         except ValueError:
             abort(404)
-        return builder.build(report_kind, key, language)
+        return report_kind
+
+    def build(kind: str, key: str) -> Report:
+        return builder.build(known(kind, key), key, language)
 
     @server.get(PagePath.REPORTS)
     @guard(Permission.VIEW_REPORTS, "report.index")
@@ -34,8 +38,8 @@ def register(server: Flask, builder: ReportBuilder, language: str) -> None:
     @guard(Permission.VIEW_REPORTS, "report.view")
     def _open(viewer: Viewer) -> Response:
         """The index's form: any past period, by kind and date (or month)."""
-        report = build(request.args.get("kind", ""), request.args.get("key", "").strip()[:10])
-        return redirect(f"{PagePath.REPORTS}/{report.kind.value}/{report.key}")
+        kind, key = request.args.get("kind", ""), request.args.get("key", "").strip()[:10]
+        return redirect(f"{PagePath.REPORTS}/{known(kind, key).value}/{key}")
 
     @server.get(f"{PagePath.REPORTS}/<kind>/<key>")
     @guard(Permission.VIEW_REPORTS, "report.view")
