@@ -7,6 +7,15 @@ from dash import Dash, Input, Output, State
 from layouts.ids import ID, AlertID, AuthID, DispatchID, LiveID, RiskID
 
 
+def register_socket(app: Dash) -> None:
+    """Subscribe to the push hub whenever the page's socket (re)connects (the officers' page and the wall)."""
+    app.clientside_callback(
+        "function(socketId, connected) { window.pingan.live.onSocket(socketId, connected); }",  # no outputs
+        Input(LiveID.SOCKET, "socketId"),
+        Input(LiveID.SOCKET, "connected"),
+    )
+
+
 def register(app: Dash) -> None:
     """Attach the live-layer callbacks to ``app``."""
     app.clientside_callback(
@@ -14,11 +23,7 @@ def register(app: Dash) -> None:
         Input(AuthID.LOGOUT, "n_clicks"),
         prevent_initial_call=True,
     )
-    app.clientside_callback(
-        "function(socketId, connected) { window.pingan.live.onSocket(socketId, connected); }",  # no outputs
-        Input(LiveID.SOCKET, "socketId"),
-        Input(LiveID.SOCKET, "connected"),
-    )
+    register_socket(app)
     app.clientside_callback(
         "function(b, t, c, s, x) { return window.pingan.live.update(b, t, c, s, x); }",
         Output(LiveID.FEED_COUNT, "children"),

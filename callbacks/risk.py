@@ -15,11 +15,9 @@ from risk.leads import LeadRefused
 from settings import Settings
 
 
-def register(app: Dash, risk: RiskEngine, settings: Settings) -> None:
-    """Attach the risk callbacks to ``app``."""
-    lang = settings.language
-
-    # New grades or another window: only the grid layer's hideout changes, never its geometry.
+def register_heatmap(app: Dash) -> None:
+    """New grades or another window: only the grid layer's hideout changes, never its geometry
+    (the officers' map and the wall's)."""
     app.clientside_callback(
         "function(window_, version, hideout) { return window.pingan.risk.hideout(window_, hideout); }",
         Output(ID.GRID_LAYER, "hideout", allow_duplicate=True),
@@ -28,6 +26,13 @@ def register(app: Dash, risk: RiskEngine, settings: Settings) -> None:
         State(ID.GRID_LAYER, "hideout"),
         prevent_initial_call=True,
     )
+
+
+def register(app: Dash, risk: RiskEngine, settings: Settings) -> None:
+    """Attach the risk callbacks to ``app``."""
+    lang = settings.language
+
+    register_heatmap(app)
 
     @app.callback(
         Output(ID.DETAILS_RISK, "children"),

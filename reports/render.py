@@ -86,13 +86,8 @@ def bar_chart(bars: list[int], labels: list[str] | None = None, compare: list[in
     return Markup("".join(parts))
 
 
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    env.globals.update(cell=cell, bar_chart=bar_chart)
-    return env
-
-
-ENVIRONMENT = _environment()
+# The standalone document (PDF, command line) outside Flask; the page goes through Flask's own.
+ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
 def context(report: Report) -> dict[str, Any]:
