@@ -39,7 +39,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
@@ -116,8 +116,10 @@ class Period:
         return self.shifted(-7 if self.days <= 7 else -round(self.days))
 
     def local_label(self) -> str:
-        first = self.start.astimezone(CHINA_TZ).date()
-        last = (self.end - timedelta(seconds=1)).astimezone(CHINA_TZ).date()
+        start, end = self.start.astimezone(CHINA_TZ), self.end.astimezone(CHINA_TZ)
+        if start.time() != time(0) or end.time() != time(0):  # the daily report's 17:00 to 17:00
+            return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
+        first, last = start.date(), (end - timedelta(seconds=1)).date()
         return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
 
 

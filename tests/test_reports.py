@@ -104,6 +104,7 @@ def test_rep003_daily_report_lists_what_is_open_at_17(builder: ReportBuilder) ->
     assert report.district["instructions"]["issued"] == 5  # I5 (the evening before), I1, I2, I3, I6
     html = standalone_html(report)
     assert "每日任务完成报表" in html and "17:00 时未结指令" in html
+    assert "2026-11-23 17:00 – 2026-11-24 17:00" in html
     text = pdf_text(pdf_bytes(report))
     assert re.search(r"^下达指令 5\b", text, re.M)
 
