@@ -1,7 +1,9 @@
 # Ping'an Command — the two commands of the README, and their helpers.
 #   make run    the dashboard with the simulator at http://127.0.0.1:8050
 #   make test   lint and the whole test suite (installs what it needs)
+#   make unit   the fast tests only (no Redis, no browser)
 #   make bench  the benchmarks, printing their figures (BENCH=fanout: only the named ones)
+#   make soak   the big screen left open 2 hours at SIM_SPEED=60, memory sampled (several simulated days)
 #   make report KIND=weekly|daily|monthly  a report as PDF and CSV under var/reports
 
 PYTHON ?= python3
@@ -9,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench browser setup grids clean faults faults-long audit user report
+.PHONY: run test unit lint soak bench browser setup grids clean faults faults-long audit user report
 
 setup: $(STAMP)
 
@@ -33,8 +35,16 @@ lint: setup
 test: setup browser lint
 	$(PY) -m pytest -q
 
+# Fast feedback: the tests that need neither Redis nor a browser (under a minute).
+unit: setup
+	$(PY) -m pytest -q -m unit
+
 bench: setup browser
 	$(PY) -m bench $(BENCH)
+
+# The wall for several simulated days (2 h at SIM_SPEED=60): does every memory level off?
+soak: setup browser
+	$(PY) -m bench soak
 
 grids: setup
 	$(PY) -m geo.grids

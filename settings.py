@@ -66,6 +66,8 @@ class Settings:
     sim_speed: float = 1.0
     # STALE_AFTER_S: a feed with no event for this long is shown as stale.
     stale_after_s: float = 60.0
+    # URGENT_RECENT_HOURS: the wall's red banner shows the newest urgent event of this many hours, if any.
+    urgent_recent_hours: float = 2.0
     secret_key: str = ""  # SECRET_KEY: signs session cookies; empty keeps a random one in var_dir
     # ALLOWED_ORIGINS: comma-separated extra origins allowed to open Socket.IO
     # connections; by default only the page's own origin may.
@@ -104,6 +106,7 @@ class Settings:
             "backfill": _env_bool("BACKFILL", cls.backfill),
             "sim_speed": _env_number("SIM_SPEED", cls.sim_speed, float),
             "stale_after_s": _env_number("STALE_AFTER_S", cls.stale_after_s, float),
+            "urgent_recent_hours": _env_number("URGENT_RECENT_HOURS", cls.urgent_recent_hours, float),
             "secret_key": _env_str("SECRET_KEY", cls.secret_key),
             "idle_lock_minutes": _env_number("IDLE_LOCK_MINUTES", cls.idle_lock_minutes, float),
             "session_hours": _env_number("SESSION_HOURS", cls.session_hours, float),

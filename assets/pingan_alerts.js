@@ -13,7 +13,6 @@
   const OPEN_KEPT = 1000;
   const state = {
     open: new Map(),       // event_id -> alert payload (waiting for a verdict)
-    lateVerdicts: 0,       // verdicts given after the budget (today, this page)
     health: {},            // device_id -> offline / faulty
     healthDirty: false, healthSentAt: 0,
     texts: null, renderedKey: "",
@@ -81,8 +80,8 @@
   }
 
   function render() {
-    const now = Date.now();
-    flushHealth(now);  // the big screen colours devices but has no queue
+    const now = window.pingan.clock.now();  // the clocks on the cards run on the server's time
+    flushHealth(Date.now());  // the big screen colours devices but has no queue
     const list = state.texts && document.getElementById(state.texts.alertListId);
     if (!list) { return; }
     const cards = ordered(now).slice(0, SHOWN);
@@ -96,12 +95,6 @@
     }
     const queue = document.getElementById(state.texts.alertQueueId);
     if (queue) { queue.classList.toggle("has-alerts", state.open.size > 0); }
-  }
-
-  function overdue(now) {
-    let n = 0;
-    state.open.forEach(function (a) { if (secondsLeft(a, now) < 0) { n++; } });
-    return n;
   }
 
   function flushHealth(now) {
@@ -123,10 +116,7 @@
         if (state.queuedAt && !state.queuedAt.has(a.event_id)) { state.queuedAt.set(a.event_id, Date.now()); }
       },
       recordQueue: function () { state.queuedAt = state.queuedAt || new Map(); return true; },
-      verified: function (v) {
-        state.open.delete(v.event_id);
-        if (v.seconds > ((state.texts && state.texts.verifyWithinS) || 60)) { state.lateVerdicts++; }
-      },
+      verified: function (v) { state.open.delete(v.event_id); },
       health: function (h) {
         if (h.health === "online") { delete state.health[h.device_id]; } else { state.health[h.device_id] = h.health; }
         state.healthDirty = true;
@@ -146,15 +136,8 @@
         return document.createTextNode(t("device." + props.type) + " " + props.device_id + " · " + props.grid + " " +
           where + " · " + t("device.health." + health));
       },
-      // [queue count text, breaches text]: unverified past their minute, and verdicts given late.
-      counts: function () {
-        const now = Date.now();
-        const more = Math.max(0, state.open.size - SHOWN);
-        return [
-          state.open.size ? t("alert.queue.count", { count: state.open.size }) + (more ? " · " + t("alert.queue.more", { count: more }) : "") : "",
-          t("alert.breaches", { count: overdue(now) + state.lateVerdicts }),
-        ];
-      },
+      // How many cards the queue shows (its counts are the server's figures: pingan_live.js).
+      shown: function () { return Math.min(state.open.size, SHOWN); },
     },
   });
 })();

@@ -12,6 +12,11 @@
   let lastTouch = Date.now();
   let leaving = false;
 
+  // Where to go: the server's URLs (urls.py), carried by the page's auth-config element.
+  function url(name) {
+    return document.getElementById("auth-config").getAttribute("data-" + name + "-url");
+  }
+
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)_csrf_token=([^;]*)/);
     return match ? decodeURIComponent(match[1]) : "";
@@ -29,11 +34,11 @@
     if (leaving) { return; }
     leaving = true;
     document.body.classList.add("session-over");  // hides the picture at once (pingan.css)
-    window.location.assign("/login" + (why ? "?why=" + encodeURIComponent(why) : ""));
+    window.location.assign(url("login") + (why ? "?why=" + encodeURIComponent(why) : ""));
   }
 
   function logout(why) {
-    post("/logout").finally(function () { leave(why || "logout"); });
+    post(url("logout")).finally(function () { leave(why || "logout"); });
   }
 
   /* A response from the server: 401 means the session is over (idle, expired, signed out). */
@@ -48,7 +53,7 @@
     lastInput = Date.now();
     if (lastInput - lastTouch > TOUCH_EVERY_MS) {
       lastTouch = lastInput;
-      post("/auth/touch").then(check, function () { /* offline: the next input tries again */ });
+      post(url("touch")).then(check, function () { /* offline: the next input tries again */ });
     }
   }
 

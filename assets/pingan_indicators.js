@@ -40,8 +40,9 @@
 
   // -- tiles ---------------------------------------------------------------------------------
 
-  function tile(label, value, detail, level) {
+  function tile(label, value, detail, level, figure) {
     const node = el("div", "ind-tile " + (level || "neutral"));
+    if (figure) { node.setAttribute("data-figure", figure); }
     node.appendChild(el("div", "ind-tile-label", label));
     node.appendChild(el("div", "ind-tile-value", value));
     if (detail) { node.appendChild(el("div", "ind-tile-detail", detail)); }
@@ -54,15 +55,21 @@
     const change = inc.change === null ? t(texts, "ind.change.none") :
       t(texts, "ind.change", { change: (inc.change > 0 ? "+" : "") + Math.round(inc.change * 100) + "%" });
     const arrivalTarget = t(texts, "ind.arrival_target");
+    const ins = f.instructions;
     const out = [
       tile(t(texts, "ind.incidents"), String(inc.count),
         t(texts, "ind.incidents.comparison", { count: inc.comparison }) + " · " + change,
-        inc.change !== null && inc.change > 0.3 ? "warn" : "neutral"),
+        inc.change !== null && inc.change > 0.3 ? "warn" : "neutral", "incidents"),
       tile(t(texts, "ind.repeat"), String(f.repeat.incidents),
         t(texts, "ind.repeat.places", { places: f.repeat.places, threshold: f.repeat.threshold }),
-        f.repeat.places ? "warn" : "ok"),
-      tile(t(texts, "ind.open"), String(f.instructions.open),
-        t(texts, "ind.overdue", { count: f.instructions.overdue }), f.instructions.overdue ? "bad" : "ok"),
+        f.repeat.places ? "warn" : "ok", "repeat"),
+      tile(t(texts, "ind.open"), String(ins.open),
+        t(texts, "ind.overdue", { count: ins.overdue }) + " · " + t(texts, "ind.breaches", { count: ins.breaches }),
+        ins.overdue ? "bad" : (ins.breaches ? "warn" : "ok"), "open"),
+      tile(t(texts, "ind.queue"), String(f.queue.unverified), t(texts, "ind.queue.overdue", { count: f.queue.overdue }),
+        f.queue.overdue ? "bad" : (f.queue.unverified ? "warn" : "ok"), "unverified"),
+      tile(t(texts, "ind.pending"), String(f.leads.pending), t(texts, "ind.pending.late", { count: f.leads.late }),
+        f.leads.late ? "bad" : "ok", "pending"),
       tile(t(texts, "ind.arrival"), minutes(f.arrival.median_min),
         t(texts, "ind.p90", { value: minutes(f.arrival.p90_min) }) + " · " + arrivalTarget,
         status(f.arrival.on_time, targets.arrival_on_time)),

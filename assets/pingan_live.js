@@ -1,13 +1,17 @@
 /* The live page: applies pushed batches, acknowledges them, draws markers and the feed.
  *
- * Protocol (see streams/push.py): the server sends one batch at a time
+ * Protocol (see push/hub.py): the server sends one batch at a time
  * {seq, try, from, last_id, events, snapshot?}; the page applies it and POSTs an ack,
  * which releases the next batch. seq <= last: a resend, ack again; seq > last + 1: a gap,
  * re-subscribe from the last applied stream id.
  *
  * Work per batch is proportional to the batch: each new incident adds one canvas marker and
  * one feed row; a unit moves its marker; nothing is rebuilt. Dash outputs are only the few
- * small texts that change. All outside text is set with textContent, never as HTML. */
+ * small texts that change. All outside text is set with textContent, never as HTML.
+ *
+ * Event types are window.pingan.EVENTS (generated from bus/events.py); figures shown in more
+ * than one place (today's incidents, breaches, unverified alerts, pending leads) are the
+ * server's (indicators/compute.py, pushed with the indicators), never counted here. */
 (function () {
   const FEED_LIMIT = 100;
   const MARKER_LIMIT = 500;
@@ -29,13 +33,11 @@
     units: new Map(),       // unit_id -> {data, marker}
     alerts: new Map(),      // event_id -> {data, marker, at}
     instructions: new Map(),  // instruction_id -> payload (open ones)
-    breached: new Set(),      // instruction ids that missed a time budget
     deadLetters: 0, layers: null, texts: null, outputs: {},
   };
   const TERMINAL = { closed: 1, cancelled: 1, reassigned: 1 };
   const REASSIGNABLE = { issued: 1, received: 1, en_route: 1 };
   const AMBER_FRACTION = 0.2;
-  const BREACHES_KEPT = 2000;
   const DASH_HISTORY_KEPT = 5;
 
   function post(url, body) {
@@ -45,8 +47,15 @@
       .catch(function () { /* the hub re-sends; a new connection re-subscribes */ });
   }
 
+  // The socket may connect before the page's settings (and so the server's URLs) reach this script.
   function subscribe() {
-    if (state.sid) { post("/live/subscribe", { sid: state.sid, last_id: state.lastId }); }
+    state.subscribeWanted = !state.texts;
+    if (state.sid && state.texts) { post(state.texts.urls.subscribe, { sid: state.sid, last_id: state.lastId }); }
+  }
+
+  function setTexts(texts) {
+    state.texts = texts;
+    if (state.subscribeWanted) { subscribe(); }
   }
 
   // A catalogue text with its {placeholders} filled (the page's texts come from i18n.py).
@@ -66,10 +75,13 @@
     return node;
   }
 
-  // Building a DateTimeFormat is costly: one, reused for every row.
-  const HHMM = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
+  function clock() { return window.pingan.clock; }
 
-  function hhmm(iso) { return HHMM.format(new Date(iso)); }
+  // "迟报 · 3 天前": an incident that reached the centre long after it was reported.
+  function lateText(p) {
+    const ago = clock().ago(p.reported_at);
+    return t("feed.late", { ago: t("time.ago." + ago[1], { count: ago[0] }) });
+  }
 
   // -- markers -----------------------------------------------------------------------------
 
@@ -204,7 +216,8 @@
   function feedRow(p) {
     const row = el("li", "feed-item p" + p.priority + " cat-" + p.category);
     row.setAttribute("data-event-id", p.event_id);
-    row.appendChild(el("span", "feed-time", hhmm(p.reported_at)));
+    row.appendChild(el("span", "feed-time", clock().when(p.reported_at)));
+    if (p.late) { row.appendChild(el("span", "feed-late", lateText(p))); }
     row.appendChild(el("span", "feed-cat", t("category." + p.category)));
     row.appendChild(el("span", "feed-grid", p.grid));
     row.appendChild(el("span", "feed-status", t("status." + p.status)));
@@ -245,53 +258,69 @@
     }
   }
 
-  function applyEvent(ev, added) {
-    const d = ev.data;
-    const layers = state.layers;
-    if (ev.type === "incident") {
+  // What each live event does to the page (bus/events.py: Live; a test checks every type has a handler).
+  const HANDLERS = (function () {
+    const E = window.pingan.EVENTS;
+    const handlers = {};
+    handlers[E.INCIDENT] = function (d, added) {
       if (state.incidents.has(d.event_id)) { return; }  // already shown (e.g. in the snapshot)
       const item = { data: d, marker: null };
-      if (layers) {
-        item.marker = incidentMarker(d).addTo(layers.incidents);
-        if (state.pulse) { pulse(d, layers.incidents); }
+      if (state.layers) {
+        item.marker = incidentMarker(d).addTo(state.layers.incidents);
+        if (state.pulse) { pulse(d, state.layers.incidents); }
       }
       state.incidents.set(d.event_id, item);
       added.push(d);
-    } else if (ev.type === "unit") {
-      const item = state.units.get(d.unit_id);
-      if (item) {
-        item.data = d;
-        if (item.marker) { moveUnit(item.marker, d); }
-      } else {
-        state.units.set(d.unit_id, { data: d, marker: layers ? unitMarker(d, layers.units) : null });
-      }
-    } else if (ev.type === "alert" || ev.type === "fault") {
-      window.pingan.alerts.add(d);  // the verification queue (pingan_alerts.js)
-      if (state.alerts.has(d.event_id)) { return; }
-      const marker = layers ? alertMarker(d).addTo(layers.alerts) : null;
-      state.alerts.set(d.event_id, { data: d, marker: marker, at: Date.now() });
-    } else if (ev.type === "alert_verified") {
-      window.pingan.alerts.verified(d);
-    } else if (ev.type === "device_health") {
-      window.pingan.alerts.health(d);
-    } else if (ev.type === "risk_grades") {
-      window.pingan.risk.grades(d);
-    } else if (ev.type === "lead") {
-      window.pingan.risk.lead(d);
-    } else if (ev.type === "indicators") {
-      window.pingan.indicators.set(d, state.texts && state.texts.indicatorVersionId);
-    } else if (ev.type === "counters") {
-      state.deadLetters += d.dead_letters_added || 0;
-    } else if (ev.type === "instruction") {
-      noteBreach(d);
-      if (TERMINAL[d.state]) { state.instructions.delete(d.instruction_id); } else { state.instructions.set(d.instruction_id, d); }
-      state.instructionsDirty = true;
-    } else if (ev.type === "incident_status") {
+    };
+    handlers[E.INCIDENT_STATUS] = function (d) {
       const item = state.incidents.get(d.event_id);
       if (item) { item.data.status = d.status; }
       const list = feedList();
       const row = list && list.querySelector('[data-event-id="' + CSS.escape(d.event_id) + '"] .feed-status');
       if (row) { row.textContent = t("status." + d.status); }
+      panelConcerns(d.event_id);
+    };
+    handlers[E.UNIT] = function (d) {
+      const item = state.units.get(d.unit_id);
+      if (item) {
+        item.data = d;
+        if (item.marker) { moveUnit(item.marker, d); }
+      } else {
+        state.units.set(d.unit_id, { data: d, marker: state.layers ? unitMarker(d, state.layers.units) : null });
+      }
+    };
+    handlers[E.ALERT] = handlers[E.FAULT] = function (d) {
+      window.pingan.alerts.add(d);  // the verification queue (pingan_alerts.js)
+      if (state.alerts.has(d.event_id)) { return; }
+      const marker = state.layers ? alertMarker(d).addTo(state.layers.alerts) : null;
+      state.alerts.set(d.event_id, { data: d, marker: marker, at: Date.now() });  // flashes for a while on the map
+    };
+    handlers[E.ALERT_VERIFIED] = function (d) { window.pingan.alerts.verified(d); };
+    handlers[E.DEVICE_HEALTH] = function (d) { window.pingan.alerts.health(d); };
+    handlers[E.RISK_GRADES] = function (d) { window.pingan.risk.grades(d); };
+    handlers[E.LEAD] = function (d) { window.pingan.risk.lead(d); };
+    handlers[E.INDICATORS] = function (d) {
+      window.pingan.indicators.set(d, state.texts && state.texts.indicatorVersionId);
+    };
+    handlers[E.COUNTERS] = function (d) { state.deadLetters += d.dead_letters_added || 0; };
+    handlers[E.INSTRUCTION] = function (d) {
+      if (TERMINAL[d.state]) { state.instructions.delete(d.instruction_id); } else { state.instructions.set(d.instruction_id, d); }
+      state.instructionsDirty = true;
+      panelConcerns(d.incident_id);
+    };
+    return handlers;
+  })();
+
+  function applyEvent(ev, added) {
+    const handler = HANDLERS[ev.type];
+    if (handler) { handler(ev.data, added); }
+  }
+
+  // The dispatch panel follows what happens to its incident: the server re-renders its state part.
+  function panelConcerns(incidentId) {
+    if (state.openIncident && incidentId === state.openIncident && state.texts && state.texts.panelRefreshId) {
+      state.panelRefresh = (state.panelRefresh || 0) + 1;
+      window.dash_clientside.set_props(state.texts.panelRefreshId, { data: state.panelRefresh });
     }
   }
 
@@ -305,12 +334,6 @@
     const left = (due - now) / 1000;
     const level = left < 0 ? "red" : (left < (due - start) / 1000 * AMBER_FRACTION ? "amber" : "ok");
     return { level: level, left: left };
-  }
-
-  function noteBreach(ins) {
-    if (ins.on_scene_at && Date.parse(ins.on_scene_at) > Date.parse(ins.arrival_due)) { state.breached.add(ins.instruction_id); }
-    // A wall runs for days: remember the latest breaches, not every one since it was switched on.
-    while (state.breached.size > BREACHES_KEPT) { state.breached.delete(state.breached.values().next().value); }
   }
 
   function mmss(seconds) {
@@ -332,12 +355,10 @@
   function renderInstructions() {
     const list = state.texts && document.getElementById(state.texts.instructionsId);
     if (!list) { return; }
-    const now = Date.now();
+    const now = clock().now();
     const rank = { red: 0, amber: 1, ok: 2, done: 3 };
     const rows = Array.from(state.instructions.values()).map(function (ins) {
-      const clock = clockOf(ins, now);
-      if (clock.level === "red") { state.breached.add(ins.instruction_id); }
-      return { ins: ins, clock: clock };
+      return { ins: ins, clock: clockOf(ins, now) };
     });
     // Breached first, then about to breach, then by time left: overdue work rises to the top.
     rows.sort(function (a, b) {
@@ -377,7 +398,7 @@
     });
     state.deadLetters = (snap.counters && snap.counters.dead_letters) || 0;
     state.instructions.clear();
-    (snap.instructions || []).forEach(function (ins) { noteBreach(ins); state.instructions.set(ins.instruction_id, ins); });
+    (snap.instructions || []).forEach(function (ins) { state.instructions.set(ins.instruction_id, ins); });
     state.instructionsDirty = true;
     window.pingan.alerts.snapshot(snap.alerts, snap.device_health);
     window.pingan.risk.snapshot(snap.risk_grades, snap.leads);
@@ -397,8 +418,9 @@
   }
 
   function handleBatch(batch) {
+    clock().sync(batch.clock);
     if (batch.seq <= state.seq) {          // a resend of what we already applied
-      post("/live/ack", { sid: state.sid, seq: batch.seq });
+      post(state.texts.urls.ack, { sid: state.sid, seq: batch.seq });
       return false;
     }
     if (batch.seq > state.seq + 1) {        // a gap: ask again from what we have
@@ -428,7 +450,7 @@
     state.shown += batch.events.filter(function (ev) { return ev.type === "incident"; }).length;
     if (!hadLayers && state.layers && !batch.snapshot) { redrawFeed(); }
     // Acknowledge once this task is done, not after a paint (rAF halves throughput under load).
-    setTimeout(function () { post("/live/ack", { sid: state.sid, seq: batch.seq }); }, 0);
+    setTimeout(function () { post(state.texts.urls.ack, { sid: state.sid, seq: batch.seq }); }, 0);
     return true;
   }
 
@@ -458,8 +480,26 @@
   function gridCount(selected) {
     if (!selected) { return ""; }
     let n = 0;
-    state.incidents.forEach(function (item) { if (item.data.grid === selected) { n++; } });
+    state.incidents.forEach(function (item) {
+      if (item.data.grid === selected && clock().isToday(item.data.reported_at)) { n++; }
+    });
     return t("live.grid_today") + ": " + t("live.grid_today.value", { count: n });
+  }
+
+  // The header's figures are the server's (the same numbers as the chiefs' panel, the wall and the reports).
+  function figureTexts() {
+    const f = window.pingan.indicators.scope(state.texts.districtScope);
+    if (!f) { return { count: "", breaches: "", alerts: "", alertBreaches: "", leads: "" }; }
+    const unverified = f.queue ? f.queue.unverified : 0;
+    const shown = window.pingan.alerts.shown();
+    return {
+      count: t("panel.feed.count", { count: f.incidents.count }),
+      breaches: t("instructions.breaches", { count: f.instructions.breaches }),
+      alerts: unverified ? t("alert.queue.count", { count: unverified }) +
+        (unverified > shown ? " · " + t("alert.queue.more", { count: unverified - shown }) : "") : "",
+      alertBreaches: t("alert.breaches", { count: f.verification.due - f.verification.within }),
+      leads: f.leads.pending ? t("leads.count", { count: f.leads.pending }) : "",
+    };
   }
 
   function changed(key, value) {
@@ -482,7 +522,8 @@
         }
       },
       update: function (batch, _tick, connected, selected, texts) {
-        state.texts = texts;
+        setTexts(texts);
+        if (clock().state.serverMs === null) { clock().sync(texts.clock); }  // until the first batch brings it
         const alerts = window.pingan.alerts;
         const risk = window.pingan.risk;
         alerts.setTexts(texts);
@@ -498,31 +539,34 @@
         trimDashHistory();
         alerts.render();  // the verification clocks run every second
         risk.render();  // and the leads' countdowns
-        const alertCounts = alerts.counts();
         renderInstructions();  // the clocks run every second
         if (!state.layers && ensureLayers()) { redrawFeed(); }
         expireAlerts();
         const status = statusOf(connected);
+        const figures = figureTexts();
         return [
-          changed("count", t("panel.feed.count", { count: state.incidents.size })),
+          changed("count", figures.count),
           changed("status", status[1]),
           changed("statusClass", "live-pill " + status[0]),
           changed("dead", state.deadLetters ? t("live.dead_letters", { count: state.deadLetters }) : ""),
           changed("grid", gridCount(selected)),
-          changed("breaches", t("instructions.breaches", { count: state.breached.size })),
-          changed("alertCount", alertCounts[0]),
-          changed("alertBreaches", alertCounts[1]),
-          changed("leads", risk.count()),
+          changed("breaches", figures.breaches),
+          changed("alertCount", figures.alerts),
+          changed("alertBreaches", figures.alertBreaches),
+          changed("leads", figures.leads),
         ];
       },
       // The big screen applies batches through here (it has none of the officer's panels).
       apply: function (batch, texts) {
-        state.texts = texts;
+        setTexts(texts);
+        if (clock().state.serverMs === null) { clock().sync(texts.clock); }
         window.pingan.alerts.setTexts(texts);
         window.pingan.risk.setTexts(texts);
         return batch ? handleBatch(batch) : false;
       },
       clockOf: clockOf,
+      // The dispatch panel shows this incident (a clientside callback mirrors its store here).
+      panelShows: function (incidentId) { state.openIncident = incidentId || null; },
       statusOf: statusOf,
       trimDashHistory: trimDashHistory,
       // Start recording when each incident is first drawn (tests and benchmarks).

@@ -27,12 +27,14 @@ window.pingan = Object.assign({}, window.pingan, {
         return window.pingan.map.tooltipContent(feature.properties, context.hideout || {});
       }, { sticky: true, direction: "top", className: "grid-tooltip", offset: [0, -8] });
     },
-    // Sensing devices: a small dot coloured by health (hideout.health: device_id -> offline / faulty).
+    // Sensing devices: a small dot coloured by health (hideout.health: device_id -> awaiting / offline / faulty).
+    // Awaiting its first report is not a verdict: a faint neutral-grey ring, unlike offline's solid blue-grey.
     devicePoint: function (feature, latlng, context) {
       const health = ((context.hideout || {}).health || {})[feature.properties.device_id] || "online";
+      const awaiting = health === "awaiting";
       return L.circleMarker(latlng, {
-        radius: 4, weight: 1, color: "#0b1a2b", fillOpacity: 0.95,
-        fillColor: { online: "#26c6da", offline: "#78909c", faulty: "#ff9800" }[health],
+        radius: 4, weight: 1, color: awaiting ? "#9e9e9e" : "#0b1a2b", fillOpacity: awaiting ? 0.35 : 0.95,
+        fillColor: { online: "#26c6da", awaiting: "#9e9e9e", offline: "#78909c", faulty: "#ff9800" }[health] || "#78909c",
         className: "device-dot device-" + health,
       });
     },
@@ -122,11 +124,13 @@ window.pingan = Object.assign({}, window.pingan, {
         keyboard: false,
       });
     },
+    // The header clock shows the server's time (pingan_clock.js), not the desk's.
     clockText: function () {
-      return new Intl.DateTimeFormat("zh-CN", {
-        timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-      }).format(new Date());
+      const map = window.pingan.map;
+      map.clockFormat = map.clockFormat || new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+        hour12: false });
+      return map.clockFormat.format(new Date(window.pingan.clock.now()));
     },
   },
 });

@@ -66,8 +66,8 @@
   }
 
   function render() {
-    const now = Date.now();
-    flushVersion(now);  // the big screen has grades to colour but no leads board
+    const now = window.pingan.clock.now();  // the countdowns run on the server's time
+    flushVersion(Date.now());  // the big screen has grades to colour but no leads board
     const list = state.texts && document.getElementById(state.texts.leadListId);
     if (!list) { return; }
     // Keep the officer's half-typed result: rebuild only rows whose state or clock bucket changed.
@@ -119,7 +119,6 @@
         (leads || []).forEach(function (lead) { state.leads.set(lead.lead_id, lead); });
       },
       render: render,
-      count: function () { return state.leads.size ? t("leads.count", { count: state.leads.size }) : ""; },
       // The grid layer's hideout with this window's colours (everything else in it kept).
       hideout: function (windowName, hideout) {
         const fill = {};

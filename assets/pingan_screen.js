@@ -9,7 +9,6 @@
   const OVERDUE_ROWS = 9;
   const FRESH_MS = 10 * 60 * 1000;  // the newest urgent event pulses for its first ten minutes
   const state = { outputs: {}, keys: {}, tilesVersion: -1 };
-  const HHMM = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
   const CLOCK = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
     day: "2-digit", weekday: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 
@@ -17,6 +16,7 @@
   function t(texts, key, values) { return window.pingan.dom.text(texts, key, values); }
   function el(tag, className, content) { return window.pingan.dom.el(tag, className, content); }
   function live() { return window.pingan.live; }
+  function clock() { return window.pingan.clock; }
 
   // Plotly's type grows with the wall: 1.6x a desk's at 1080 lines, twice that at 2160.
   function scale() { return 1.6 * Math.max(1, window.innerHeight / 1080); }
@@ -50,17 +50,19 @@
     map.fitBounds(texts.districtBounds);
   }
 
-  // The newest urgent incident (priority 1) or high-risk sensor alert.
-  function newest() {
+  // The newest urgent incident (priority 1) or high-risk sensor alert of the last URGENT_RECENT_S (a setting):
+  // an old one is history, not news, and the banner stays away when there is none.
+  function newest(texts, now) {
+    const since = now - texts.urgentRecentS * 1000;
     let best = null;
     live().state.incidents.forEach(function (item) {
       const d = item.data;
       const at = Date.parse(d.reported_at);
-      if (d.priority === 1 && (!best || at > best.at)) { best = { kind: "incident", at: at, d: d }; }
+      if (d.priority === 1 && at >= since && (!best || at > best.at)) { best = { kind: "incident", at: at, d: d }; }
     });
     window.pingan.alerts.state.open.forEach(function (a) {
       const at = Date.parse(a.received_at);
-      if (a.risk === "high" && (!best || at > best.at)) { best = { kind: "alert", at: at, d: a }; }
+      if (a.risk === "high" && at >= since && (!best || at > best.at)) { best = { kind: "alert", at: at, d: a }; }
     });
     return best;
   }
@@ -68,7 +70,7 @@
   function renderNewest(texts, now) {
     const box = document.getElementById(texts.screenNewestId);
     if (!box) { return; }
-    const n = newest();
+    const n = newest(texts, now);
     const minutes = n ? Math.floor((now - n.at) / 60000) : 0;
     const key = n ? n.d.event_id + ":" + minutes : "";
     if (state.keys.newest === key) { return; }
@@ -80,7 +82,7 @@
     const where = n.kind === "incident" ? n.d.address : [n.d.compound, n.d.building].filter(Boolean).join(" ");
     box.replaceChildren(
       el("div", "screen-newest-label", t(texts, "screen.newest." + n.kind)),
-      el("div", "screen-newest-what", HHMM.format(new Date(n.at)) + "  " + what),
+      el("div", "screen-newest-what", clock().when(n.at) + "  " + what),
       el("div", "screen-newest-where", (where || "") + " · " + (n.d.grid || "")),
       el("div", "screen-newest-age", t(texts, "screen.ago", { minutes: minutes })));
   }
@@ -146,7 +148,7 @@
       all.forEach(function (item) {
         const d = item.data;
         const row = el("li", "ticker-item p" + d.priority);
-        row.appendChild(el("span", "ticker-time", HHMM.format(new Date(d.reported_at))));
+        row.appendChild(el("span", "ticker-time", clock().when(d.reported_at)));
         row.appendChild(el("span", "ticker-cat", t(texts, "category." + d.category)));
         row.appendChild(el("span", "ticker-address", d.address));
         fragment.appendChild(row);
@@ -165,7 +167,7 @@
         if (batch && isBatch) { live().apply(batch, texts); }
         if (isBatch && triggered.length === 1) { return [NO(), NO(), NO()]; }
         // Once a second: the clocks run, deadlines pass, the feed may go stale.
-        const now = Date.now();
+        const now = clock().now();
         live().apply(null, texts);
         live().trimDashHistory();
         window.pingan.alerts.render();  // device health to the map

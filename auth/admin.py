@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from auth.guard import guard, security
 from auth.roles import Permission, Role, Viewer
 from auth.users import UserError
 from auth.web import template_values
 from i18n import text
-
-ADMIN = "/admin"
-AUDIT = "/audit"
-AUDIT_CSV = "/audit.csv"
+from urls import URL, path
 
 
-def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> None:
-    """Attach the pages. ``stations`` are (code, name) pairs for the forms."""
+def blueprint(language: str, stations: list[tuple[str, str]]) -> Blueprint:
+    """The pages. ``stations`` are (code, name) pairs for the forms."""
+    routes = Blueprint("admin", __name__)
 
     def page(viewer: Viewer, message: str = "", secret: str = "", secret_label: str = "") -> str:
         sec = security()
@@ -35,12 +33,12 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
                                users=now_users, tokens=sec.users.kiosk_tokens(), roles=[r.value for r in Role],
                                stations=stations, message=message, secret=secret, secret_label=secret_label)
 
-    @server.get(ADMIN)
+    @routes.get(URL.ADMIN)
     @guard(Permission.MANAGE_USERS, "admin.view")
     def _admin(viewer: Viewer) -> str:
         return page(viewer)
 
-    @server.post(ADMIN + "/users")
+    @routes.post(URL.ADMIN_USERS)
     @guard(Permission.MANAGE_USERS, "user.create")
     def _create(viewer: Viewer) -> tuple[str, int] | str:
         password = secrets.token_urlsafe(12)
@@ -53,7 +51,7 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
         return page(viewer, message=text("admin.created", language, username=username), secret=password,
                     secret_label=text("admin.password_once", language, username=username))
 
-    @server.post(ADMIN + "/users/<username>/<op>")
+    @routes.post(URL.ADMIN_USER)
     @guard(Permission.MANAGE_USERS, "user.change")
     def _change(username: str, op: str, viewer: Viewer) -> tuple[str, int] | str:
         users = security().users
@@ -83,15 +81,15 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
         label = text("admin.password_once", language, username=username) if secret else ""
         return page(viewer, message=text("admin.done", language), secret=secret, secret_label=label)
 
-    @server.post(ADMIN + "/kiosk")
+    @routes.post(URL.ADMIN_KIOSK)
     @guard(Permission.MANAGE_USERS, "kiosk.issue")
     def _issue(viewer: Viewer) -> str:
         token_id, token = security().users.issue_kiosk_token(request.form.get("label", "").strip(), viewer.username)
-        url = request.host_url.rstrip("/") + url_for("_kiosk", token=token)
+        url = request.host_url.rstrip("/") + path(URL.KIOSK, token=token)
         return page(viewer, message=text("admin.done", language), secret=url,
                     secret_label=text("admin.kiosk.once", language, token_id=token_id))
 
-    @server.post(ADMIN + "/kiosk/<token_id>/revoke")
+    @routes.post(URL.ADMIN_KIOSK_REVOKE)
     @guard(Permission.MANAGE_USERS, "kiosk.revoke")
     def _revoke(token_id: str, viewer: Viewer) -> tuple[str, int] | str:
         try:
@@ -101,7 +99,7 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
         security().sessions.end_all(kiosk_id=token_id)
         return page(viewer, message=text("admin.done", language))
 
-    @server.get(AUDIT)
+    @routes.get(URL.AUDIT)
     @guard(Permission.VIEW_AUDIT, "audit.view")
     def _audit(viewer: Viewer) -> str:
         log = security().audit
@@ -110,10 +108,11 @@ def register(server: Flask, language: str, stations: list[tuple[str, str]]) -> N
                                records=log.records(actor=actor, action=action), check=log.verify(),
                                actor=actor, action=action)
 
-    @server.get(AUDIT_CSV)
+    @routes.get(URL.AUDIT_CSV)
     @guard(Permission.VIEW_AUDIT, "audit.export")
     def _audit_csv(viewer: Viewer) -> Response:
         security().record(viewer, "audit.export")
         return Response(stream_with_context(security().audit.export_csv()), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=pingan-audit.csv"})
 
+    return routes

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from auth.roles import Permission, Viewer
-from streams.live import mask_caller
-from streams.push import Lens
+from bus.events import mask_caller
+from push.hub import Lens
 
 
 def lens_for(viewer: Viewer, station_of: Callable[[str], str | None]) -> Lens | None:

@@ -65,7 +65,8 @@ class SessionRegistry:
         pipe.hset(SESSION + session_id, mapping={
             "username": username, "role": role.value, "station": station or "", "kiosk": kiosk_id or "",
             "owner": owner, "created": now, "active": now, "csrf": csrf})
-        pipe.expireat(SESSION + session_id, int(now + lifetime) + 1)
+        # A relative TTL: Redis counts it on its own clock, whatever time the process believes it is.
+        pipe.expire(SESSION + session_id, int(lifetime) + 1)
         pipe.sadd(USER_SESSIONS + owner, session_id)
         pipe.execute()
         return Viewer(username=username, role=role, session_id=session_id, station=station, kiosk=kiosk_id, csrf=csrf)

@@ -14,16 +14,19 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import redis
-from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session
+from flask.blueprints import BlueprintSetupState
 from flask_login import LoginManager, login_user, logout_user
 from flask_socketio import SocketIO
 
+import clock
+import urls
 from auth.guard import EXTENSION, Security, client_address, current_viewer
 from auth.roles import Permission, Role, Viewer
 from auth.sessions import ENDED_CHANNEL, Ended
@@ -31,26 +34,13 @@ from auth.users import SignIn
 from i18n import text
 from settings import Settings
 from store import audit
+from urls import URL
 
-LOGIN = "/login"
-LOGOUT = "/logout"
-TOUCH = "/auth/touch"
-KIOSK = "/kiosk/<token>"
-SCREEN = "/screen/"  # where a big-screen link lands (layouts.ids.PagePath.SCREEN; auth imports no layouts)
 CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads
 CSRF_HEADER = "X-CSRFToken"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Changes made outside this process (the command line) reach live sessions within this time.
 RECHECK_ACCOUNT_S = 60
-# Public: the sign-in page, code bundles (no data in them) and the operations endpoints.
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", "/screen/assets/",
-                   "/screen/_dash-component-suites/")
-PUBLIC_PATHS = {LOGIN, "/healthz", "/metrics", "/_favicon.ico"}
-# Requests a person makes (the rest, such as acknowledging pushed batches, are the page's own).
-ACTIVITY_PATHS = {"/", "/_dash-update-component", TOUCH}
-PAGE_PATHS = {"/", "/admin", "/audit", "/sensors", "/risk/review", "/screen/", "/reports"}
-# Everything else is the command map and its data, for roles that may see the map.
-NOT_MAP_PREFIXES = ("/admin", "/audit", LOGOUT, TOUCH)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # shared by every server-rendered page
 
@@ -67,23 +57,29 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def install(server: Flask, security: Security, settings: Settings, csp_hashes: Callable[[], Sequence[str]]) -> None:
-    """Sessions, sign-in routes, request checks and response headers on ``server``."""
+def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], Sequence[str]]) -> Blueprint:
+    """Signing in and out, kiosk links, and the checks and headers of every request, as one Blueprint."""
     lang = settings.language
-    server.secret_key = secret_key(settings)
-    server.template_folder = str(TEMPLATES)
-    server.config.update(
-        SESSION_COOKIE_NAME="pingan_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=settings.secure_cookies,
-    )
-    server.extensions[EXTENSION] = security
-    server.jinja_env.filters["beijing"] = beijing_time
-    server.jinja_env.filters["epoch_beijing"] = lambda s: beijing_time(datetime.fromtimestamp(s, UTC)) if s else "—"
-    manager = LoginManager(server)
+    routes = Blueprint("auth", __name__)
 
-    @manager.user_loader
+    @routes.record_once
+    def _setup(state: BlueprintSetupState) -> None:
+        server = state.app
+        server.secret_key = secret_key(settings)
+        server.template_folder = str(TEMPLATES)
+        server.config.update(
+            SESSION_COOKIE_NAME="pingan_session",
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Strict",
+            SESSION_COOKIE_SECURE=settings.secure_cookies,
+        )
+        server.extensions[EXTENSION] = security
+        server.jinja_env.filters["beijing"] = beijing_time
+        server.jinja_env.filters["epoch_beijing"] = lambda s: beijing_time(datetime.fromtimestamp(s, UTC)) if s else "—"
+        manager = LoginManager(server)
+        manager.user_loader(_load)
+        manager.unauthorized_handler(_sign_in_required)
+
     def _load(session_id: str) -> Viewer | None:
         viewer, ended, username = security.sessions.check(session_id)
         if ended is not None:
@@ -96,20 +92,16 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
             return None
         return viewer
 
-    @manager.unauthorized_handler
-    def _unauthorised() -> Response:
-        return _sign_in_required()
-
     def _sign_in_required() -> Response:
         why = getattr(g, "session_ended", None)
-        if request.method == "GET" and request.path in PAGE_PATHS:
+        if request.method == "GET" and request.path in urls.PAGES:
             query = {"next": request.full_path.rstrip("?")} | ({"why": why.value} if why else {})
-            return redirect(f"{LOGIN}?{urlencode(query)}")
+            return redirect(f"{URL.LOGIN}?{urlencode(query)}")
         return jsonify(error="sign-in required", why=why.value if why else None), 401
 
-    @server.before_request
+    @routes.before_app_request
     def _check() -> Response | None:
-        if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
+        if request.path in urls.PUBLIC_PATHS or request.path.startswith(urls.PUBLIC_PREFIXES):
             return None
         viewer = current_viewer()
         if viewer is None:
@@ -121,16 +113,16 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
             if not expected or not hmac.compare_digest(sent, expected):
                 security.record(viewer, "csrf", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
                 return jsonify(error="missing or wrong CSRF token"), 403
-        if not viewer.can(Permission.VIEW_MAP) and not request.path.startswith(NOT_MAP_PREFIXES):
-            if request.path == "/" and viewer.can(Permission.MANAGE_USERS):
-                return redirect("/admin")
+        if not viewer.can(Permission.VIEW_MAP) and not request.path.startswith(urls.NOT_MAP_PREFIXES):
+            if request.path == URL.HOME and viewer.can(Permission.MANAGE_USERS):
+                return redirect(URL.ADMIN)
             security.record(viewer, "map.view", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
             return jsonify(error="not allowed for this role"), 403
-        if request.path in ACTIVITY_PATHS:
+        if request.path in urls.ACTIVITY:
             security.sessions.touch(viewer.session_id)
         return None
 
-    @server.after_request
+    @routes.after_app_request
     def _harden(response: Response) -> Response:
         for name, value in _headers(settings, csp_hashes()).items():
             response.headers.setdefault(name, value)
@@ -142,7 +134,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
                 response.set_cookie(CSRF_COOKIE, token, secure=settings.secure_cookies, samesite="Strict")
         return response
 
-    @server.route(LOGIN, methods=["GET", "POST"])
+    @routes.route(URL.LOGIN, methods=["GET", "POST"])
     def _login() -> Response | str:
         message = ""
         if request.method == "POST":
@@ -172,7 +164,7 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
         return render_template("login.html", t=_translator(lang), lang=lang, message=message,
                                csrf=session["login_csrf"], next=request.args.get("next", "")), status
 
-    @server.post(LOGOUT)
+    @routes.post(URL.LOGOUT)
     def _logout() -> Response:
         viewer = current_viewer()
         if viewer is not None:
@@ -180,15 +172,15 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
             security.record(viewer, "logout")
         logout_user()
         session.clear()
-        response = redirect(LOGIN)
+        response = redirect(URL.LOGIN)
         response.delete_cookie(CSRF_COOKIE)
         return response
 
-    @server.post(TOUCH)
+    @routes.post(URL.TOUCH)
     def _touch() -> tuple[str, int]:
         return "", 204  # the activity was recorded by _check
 
-    @server.get(KIOSK)
+    @routes.get(URL.KIOSK)
     def _kiosk(token: str) -> Response:
         if not security.sessions.allow_login_attempt(client_address(), security.login_per_minute):
             return jsonify(error="too many attempts"), 429
@@ -200,7 +192,9 @@ def install(server: Flask, security: Security, settings: Settings, csp_hashes: C
         viewer = security.sessions.create(f"screen:{record['label']}", Role.SCREEN, kiosk_id=record["token_id"])
         login_user(viewer)
         security.record(viewer, "kiosk.login", target=record["token_id"])
-        return redirect(SCREEN)
+        return redirect(URL.SCREEN)
+
+    return routes
 
 
 def _account_still_valid(security: Security, viewer: Viewer) -> bool:
@@ -216,7 +210,7 @@ def _next_page(viewer: Viewer) -> str:
     # Only a path on this site: never an open redirect.
     if wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted:
         return wanted
-    return "/admin" if viewer.can(Permission.MANAGE_USERS) else "/"
+    return URL.ADMIN if viewer.can(Permission.MANAGE_USERS) else URL.HOME
 
 
 def _sign_in_message(status: SignIn, locked_until: datetime | None, lang: str) -> str:
@@ -298,15 +292,12 @@ class SocketCutter:
                 pubsub.close()
 
 
-BEIJING = timezone(timedelta(hours=8))
-
-
 def beijing_time(value: datetime | None) -> str:
     """A stored (UTC) time as the command centre reads it."""
     if value is None:
         return ""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return clock.local(aware).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def session_room(session_id: str) -> str:
@@ -324,4 +315,4 @@ def viewer_rooms(viewer: Viewer) -> list[str]:
 def template_values(lang: str, viewer: Viewer) -> dict[str, Any]:
     """What every server-rendered page's frame needs (texts, the viewer, the CSRF token for its forms)."""
     return {"t": _translator(lang), "lang": lang, "viewer": viewer, "role_name": text(f"role.{viewer.role}", lang),
-            "csrf": viewer.csrf}
+            "csrf": viewer.csrf, "URL": URL, "url": urls.path}

@@ -27,13 +27,16 @@ from typing import Any
 import numpy as np
 import redis
 
-from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, percentile, report, start_server, stop_server
-from bench.live_client import sign_in
+from bench.common import percentile, report
+from bus import keys
+from bus.connection import EmbeddedRedis, connect
 from dispatch.recommend import rank_units
 from layouts.ids import DispatchID
-from streams import keys
-from streams.connection import EmbeddedRedis, connect
-from tests.helpers import SEAT, incident, send_output, send_request, unit
+from testkit.accounts import BENCH_PASSWORD, BENCH_USER
+from testkit.dash_requests import send_output, send_request
+from testkit.entries import SEAT, incident, unit
+from testkit.live_client import sign_in
+from testkit.servers import free_port, start_server, stop_server
 
 UNITS = 300
 SENDS = 200
@@ -83,7 +86,7 @@ def _app_with_units(tmp: Path, count: int, tag: str) -> Iterator[tuple[redis.Red
     try:
         pipe = r.pipeline(transaction=False)
         for n in range(count):
-            pipe.xadd(keys.UNITS, unit(f"PU-{n:04d}", "2026-11-27T09:30:00+08:00",
+            pipe.xadd(keys.UNITS, unit(f"PU-{n:04d}",
                                        lon=f"{SEAT[0] + (n % 50) * 1e-3:.6f}", lat=f"{SEAT[1] + (n // 50) * 1e-3:.6f}"))
             pipe.xadd(keys.INCIDENTS, incident(f"{tag}-{n}"))
         pipe.execute()

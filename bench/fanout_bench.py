@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, percentile, report, start_server, stop_server
-from bench.live_client import LiveClient, open_client, sign_in
+from bench.common import percentile, report
+from bus import keys
+from bus.connection import EmbeddedRedis, connect
 from settings import PROJECT_ROOT
-from streams import keys
-from streams.connection import EmbeddedRedis, connect
-from tests.helpers import incident
+from testkit.accounts import BENCH_PASSWORD, BENCH_USER
+from testkit.entries import incident
+from testkit.live_client import LiveClient, open_client, sign_in
+from testkit.servers import free_port, start_server, stop_server
 
 PEAK_RATE = 10  # events/s, the district's assumed peak
 RATE = PEAK_RATE * 10

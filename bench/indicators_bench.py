@@ -25,21 +25,22 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import clock
 from bench.common import report
+from clock import BEIJING, Period
 from geo.index import GridIndex
-from indicators.compute import Period, compute, load
+from indicators.compute import compute, load
 from reports.build import Kind, ReportBuilder
 from reports.render import chromium_path, pdf_bytes
 from store.db import alert_verifications, incidents, instructions, leads, make_engine, sensor_events
-from streams.simulator import CHINA_TZ
 
-DAY = date(2026, 11, 24)
+DAY = clock.today() - timedelta(days=8)  # a past day whose weekly report (the Friday after) is complete
 INCIDENTS, INSTRUCTIONS, ALERTS, LEADS = 2_000, 1_500, 300, 40
 RUNS = 5
 
 
 def _day_rows(grids: list[str], rng: random.Random, day: date, tag: str) -> dict[str, list[dict[str, Any]]]:
-    start = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ).astimezone(UTC)
+    start = datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(UTC)
     rows: dict[str, list[dict[str, Any]]] = {"incidents": [], "instructions": [], "alerts": [], "verdicts": [],
                                              "leads": []}
     for n in range(INCIDENTS):

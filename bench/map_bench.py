@@ -20,10 +20,12 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path, new_context
-from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, report, start_server, stop_server
-from bench.live_client import sign_in
-from layouts.ids import Route
+from bench.common import report
+from testkit.accounts import BENCH_PASSWORD, BENCH_USER
+from testkit.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path, new_context
+from testkit.live_client import sign_in
+from testkit.servers import free_port, start_server, stop_server
+from urls import URL
 
 RUNS = 5
 MODES = {
@@ -92,7 +94,7 @@ def run() -> None:
             url = f"http://127.0.0.1:{port}/"
             http = sign_in(url.rstrip("/"), BENCH_USER, BENCH_PASSWORD)
             runs = {mode: _draw_times(url, mode, http) for mode in MODES}
-            fetch = _fetch_ms(url.rstrip("/") + Route.GRIDS, http)
+            fetch = _fetch_ms(url.rstrip("/") + URL.GRIDS, http)
         finally:
             stop_server(proc)
     report(

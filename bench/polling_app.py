@@ -15,10 +15,10 @@ import dash_leaflet as dl
 from dash import Dash, Input, Output, State, dcc
 from dash_extensions.javascript import Namespace
 
+from bus import keys
+from bus.connection import connect
 from layouts.map import DISTRICT_BOUNDS, DISTRICT_CENTER
 from settings import PROJECT_ROOT
-from streams import keys
-from streams.connection import connect
 
 MARKER_CAP = 500
 

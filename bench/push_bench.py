@@ -29,13 +29,15 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, chromium_path, open_page
-from bench.common import BENCH_PASSWORD, BENCH_USER, free_port, percentile, report, start_server, stop_server
-from bench.live_client import open_client, sign_in
+from bench.common import percentile, report
+from bus import keys
+from bus.connection import EmbeddedRedis, connect
 from settings import PROJECT_ROOT
-from streams import keys
-from streams.connection import EmbeddedRedis, connect
-from tests.helpers import incident
+from testkit.accounts import BENCH_PASSWORD, BENCH_USER
+from testkit.browser import CHROMIUM_ARGS, chromium_path, open_page
+from testkit.entries import incident, stamp
+from testkit.live_client import open_client, sign_in
+from testkit.servers import free_port, start_server, stop_server
 
 # Asks the page to record when each incident is first drawn (epoch ms, the producer's clock).
 RECORD_DRAWS = "() => window.pingan.live.recordDraws()"
@@ -150,26 +152,28 @@ def fan_out(redis_url: str, app_url: str, clients: int = 50, rate: int = 100, se
 
 
 def ingest(tmp: Path) -> list[tuple[str, str]]:
-    from geo.devices import DeviceRegistry
-    from geo.index import GridIndex
-    from store.db import make_engine
-    from streams.consumer import Consumer
+    import services
+    from settings import Settings
 
     server = EmbeddedRedis(tmp / "ingest")
-    r = connect(server.start())
-    grids, devices = GridIndex(), DeviceRegistry()
-    device_ids = sorted(devices.devices)
-    consumer = Consumer(r, make_engine(f"sqlite:///{tmp / 'ingest.sqlite3'}"), grids, devices, name="bench")
+    url = server.start()
+    r = connect(url)
+    # The consumer as every entry point assembles it, hooks included (the instant warning rules).
+    parts = services.build(Settings.from_env(redis_url=url, database_url="", var_dir=tmp / "ingest-var",
+                                             simulator=False))
+    device_ids = sorted(parts.devices.devices)
+    consumer = parts.consumer(name="bench")
     consumer.ensure_groups()
     total = 60_000
     started = time.perf_counter()
     pipe = r.pipeline(transaction=False)
     for n in range(total):
         if n % 2:
-            pipe.xadd(keys.INCIDENTS, incident(f"I-{n}", lon=f"{112.30 + (n % 300) / 1000:.4f}"))
+            pipe.xadd(keys.INCIDENTS, incident(f"I-{n}", lon=f"{112.30 + (n % 300) / 1000:.4f}",
+                                               caller=f"139{n:08d}"))
         else:
             pipe.xadd(keys.SENSORS, {"event_id": f"H-{n}", "device_id": device_ids[n % len(device_ids)],
-                                     "observed_at": "2026-11-27T09:30:00+08:00", "kind": "heartbeat"})
+                                     "observed_at": stamp(), "kind": "heartbeat"})
         if n % 1000 == 999:
             pipe.execute()
     pipe.execute()
@@ -180,10 +184,11 @@ def ingest(tmp: Path) -> list[tuple[str, str]]:
         response = r.xreadgroup(keys.CONSUMER_GROUP, "bench", dict.fromkeys(keys.INBOUND, ">"), count=500)
         processed += consumer.process({stream: entries for stream, entries in response}).processed
     ingest_rate = total / (time.perf_counter() - started)
+    parts.stop()
     server.stop()
     return [
         ("raw pipelined XADD (yardstick)", f"{xadd_rate:,.0f} entries/s"),
-        ("ingest: validate+locate+keep+publish", f"{ingest_rate:,.0f} events/s  "
+        ("ingest: validate+locate+keep+publish+warn", f"{ingest_rate:,.0f} events/s  "
          f"({ingest_rate / xadd_rate:.0%} of raw XADD; half incidents into SQLite, half heartbeats)"),
     ]
 

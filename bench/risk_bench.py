@@ -1,7 +1,7 @@
 """Risk benchmarks: the full daily run over a year of history, and the instant check per incident.
 
 Workload: a fresh embedded Redis and SQLite file; one year of backfilled history
-(``risk.backfill``, about 110,000 incidents over 863 grids) written to
+(``simulation.backfill``, about 110,000 incidents over 863 grids) written to
 ``cc:in:incidents`` and kept by the real consumer. Then
 
 - the full run (load the history, grade every grid for 24 h / 7 d / 30 d, run
@@ -19,22 +19,20 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+import clock
+import services
 from bench.common import percentile, report
-from dispatch.service import DispatchService
-from geo.devices import DeviceRegistry
-from geo.index import GridIndex
-from risk import backfill
+from bus import keys
+from bus.connection import EmbeddedRedis, connect
 from risk.engine import RiskEngine
-from risk.leads import LeadService
-from store.db import incidents, make_engine
-from streams import keys
-from streams.connection import EmbeddedRedis, connect
-from streams.consumer import Consumer
+from settings import Settings
+from simulation import backfill
+from store.db import incidents
 
 RUNS = 3
 CHECKS = 1000
@@ -44,27 +42,26 @@ def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         server = EmbeddedRedis(folder / "redis")
-        r = connect(server.start())
-        engine = make_engine(f"sqlite:///{folder / 'risk.sqlite3'}")
+        url = server.start()
+        r = connect(url)
+        parts = services.build(Settings.from_env(redis_url=url, database_url="", var_dir=folder / "var",
+                                                 simulator=False))
+        engine, risk = parts.engine, parts.risk
         try:
-            grids, devices = GridIndex(), DeviceRegistry()
-            end = datetime.now(backfill.CHINA_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
             started = time.perf_counter()
-            written = backfill.write(r, grids, end)
-            consumer = Consumer(r, engine, grids, devices)
+            written = backfill.write(r, parts.grids, clock.now())
+            consumer = parts.consumer()
             consumer.ensure_groups()
             while response := r.xreadgroup(keys.CONSUMER_GROUP, consumer.name, {keys.INCIDENTS: ">"}, count=2000):
                 consumer.process({stream: entries for stream, entries in response})
             ingest_s = time.perf_counter() - started
             with engine.connect() as conn:
                 kept = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
-            relay = DispatchService(engine, r, grids).relay
-            risk = RiskEngine(engine, r, devices, LeadService(engine, grids, relay=relay))
             results = [risk.run() for _ in range(RUNS)]
             fetch = _fetch_only(engine)
             checks = _instant(risk, engine, written)
         finally:
-            engine.dispose()
+            parts.stop()
             server.stop()
     times = [res.seconds for res in results]
     report(f"risk: one year of history ({kept:,} incidents kept of {written:,} written, 863 grids)", [
@@ -79,7 +76,7 @@ def run() -> None:
 
 
 def _fetch_only(engine) -> float:  # type: ignore[no-untyped-def]
-    since = datetime.now(UTC) - timedelta(days=400)
+    since = clock.now() - timedelta(days=400)
     started = time.perf_counter()
     with engine.connect() as conn:
         conn.execute(select(incidents).where(incidents.c.reported_at >= since)).all()
@@ -90,7 +87,7 @@ def _instant(risk: RiskEngine, engine, written: int) -> list[float]:  # type: ig
     with engine.connect() as conn:
         callers = list(conn.execute(select(incidents.c.caller).where(incidents.c.caller.is_not(None))
                                     .group_by(incidents.c.caller).order_by(func.count().desc()).limit(50)).scalars())
-    now = datetime.now(UTC)
+    now = clock.now()
     samples = []
     for n in range(CHECKS):
         row = {"event_id": f"B-{n}", "reported_at": now, "grid": "SC-048", "category": "family_dispute",

@@ -1,4 +1,5 @@
-"""Issue 7 figure: the big screen left open under the simulator's load at 10x speed.
+"""The big screen left open under the simulator's load: 30 minutes at 10x (``screen``), or a soak of
+several simulated days (``make soak``: 2 hours at 60x, from a first start with a year of history).
 
 Workload: one ``python app.py`` with the simulator at ``SIM_SPEED=10`` (incidents, 110 calls,
 unit positions and sensor readings at ten times the district's pace) on its own embedded Redis.
@@ -19,7 +20,11 @@ Yardstick, in the same run and browser: a blank page with the same frame counter
 own frame drops (two shared cores, the app and the simulator busy beside it) are not blamed on
 the screen.
 
-``python -m bench screen`` (or ``make bench BENCH=screen``) runs it.
+``python -m bench screen`` (or ``make bench BENCH=screen``) runs it. ``make soak`` runs the long form
+(``SOAK_MINUTES``, default 120, ``SOAK_SPEED``, default 60, one sample every 5 minutes) and reports,
+for each of page heap, DOM nodes, server memory and Redis memory, its growth over the last hour: a
+wall that runs for weeks must level off once its caps fill (``cc:live`` by time, the push hub's
+ring, the page's bounded collections).
 """
 
 from __future__ import annotations
@@ -34,17 +39,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import redis
 from playwright.sync_api import CDPSession, Page, sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path
-from bench.common import free_port, report, start_server, stop_server
-from layouts.ids import PagePath, ScreenID
+from bench.common import report
+from bus.connection import connect
+from layouts.ids import ScreenID
 from settings import PROJECT_ROOT
+from testkit.browser import CHROMIUM_ARGS, GRIDS_DRAWN_PROBE, chromium_path
+from testkit.servers import free_port, start_server, stop_server
+from urls import URL
 
 MINUTES = float(os.environ.get("BENCH_SCREEN_MINUTES", "30"))
 SAMPLE_S = float(os.environ.get("BENCH_SCREEN_SAMPLE_S", "60"))
 WARM_UP_S = 30.0  # the first sample is taken this long after the screen is drawn
-SIM_SPEED = "10"
+SIM_SPEED = 10.0
+SOAK_MINUTES = float(os.environ.get("SOAK_MINUTES", "120"))
+SOAK_SPEED = float(os.environ.get("SOAK_SPEED", "60"))
+SOAK_SAMPLE_S = 300.0
+LEVEL_OFF = 0.05  # less than 5% growth over the last hour: the caps have filled
 
 # Counts frames and the 60 Hz frames skipped between them, and long tasks.
 FRAME_PROBE = """
@@ -87,6 +100,7 @@ class Sample:
     listeners: int
     server_mb: float
     redis_mb: float
+    redis_used_mb: float  # Redis's own count of the memory its data takes (INFO memory)
     frames: int
     dropped: int
     worst_ms: float
@@ -118,11 +132,25 @@ def rss_mb(process: psutil.Process) -> float:
 
 
 def run() -> None:
+    """The screen benchmark: 30 minutes at 10x."""
+    samples = watch_screen(MINUTES, SIM_SPEED, SAMPLE_S, backfill=False)
+    _report(samples, MINUTES, SIM_SPEED, SAMPLE_S)
+
+
+def soak() -> None:
+    """The wall for several simulated days: does everything level off once its caps fill?"""
+    samples = watch_screen(SOAK_MINUTES, SOAK_SPEED, SOAK_SAMPLE_S, backfill=True)
+    _report(samples, SOAK_MINUTES, SOAK_SPEED, SOAK_SAMPLE_S)
+    _report_levels(samples)
+
+
+def watch_screen(minutes: float, speed: float, sample_s: float, backfill: bool) -> list[Sample]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="screen-bench-") as folder:
         var = Path(folder)
         env = {**os.environ, "VAR_DIR": str(var)}
-        proc, _ = start_server(port, var, {"SIMULATOR": "1", "SIM_SPEED": SIM_SPEED})
+        proc, _ = start_server(port, var, {"SIMULATOR": "1", "SIM_SPEED": f"{speed:g}",
+                                           "BACKFILL": "1" if backfill else "0"})
         try:
             link = kiosk_link(env)
             server = psutil.Process(proc.pid)
@@ -132,7 +160,7 @@ def run() -> None:
                 screen = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
                 screen.add_init_script(GRIDS_DRAWN_PROBE + FRAME_PROBE)
                 screen.goto(f"http://127.0.0.1:{port}{link}")
-                screen.wait_for_url(f"http://127.0.0.1:{port}{PagePath.SCREEN}")
+                screen.wait_for_url(f"http://127.0.0.1:{port}{URL.SCREEN}")
                 screen.wait_for_function(f"() => window.__gridsDrawnAt !== null && "
                                          f"document.querySelectorAll('#{ScreenID.TILES} .ind-tile').length >= 10",
                                          timeout=60_000)
@@ -141,15 +169,17 @@ def run() -> None:
                 yardstick.goto("about:blank")
                 cdp = screen.context.new_cdp_session(screen)
                 cdp.send("Performance.enable")
-                samples = _watch(screen, yardstick, cdp, server, redis_server)
+                redis_client = connect(f"unix://{var / 'redis' / 'redis.sock'}")
+                samples = _watch(screen, yardstick, cdp, server, redis_server, redis_client, minutes, sample_s)
                 browser.close()
         finally:
             stop_server(proc)
-    _report(samples)
+    return samples
 
 
 def _watch(screen: Page, yardstick: Page, cdp: CDPSession, server: psutil.Process,
-           redis_server: psutil.Process) -> list[Sample]:
+           redis_server: psutil.Process, redis_client: redis.Redis, minutes: float,
+           sample_s: float) -> list[Sample]:
     samples: list[Sample] = []
     screen.wait_for_timeout(WARM_UP_S * 1000)
     started = time.monotonic()
@@ -164,26 +194,28 @@ def _watch(screen: Page, yardstick: Page, cdp: CDPSession, server: psutil.Proces
         feed, batches, incidents, sid, _ = screen.evaluate(READ_SCREEN)
         samples.append(Sample(elapsed, memory["JSHeapUsedSize"] / 2**20, int(memory["Nodes"]),
                               int(memory["JSEventListeners"]), rss_mb(server), rss_mb(redis_server),
+                              int(redis_client.info("memory")["used_memory"]) / 2**20,
                               frames - previous[0], dropped - previous[1], worst, long_tasks - previous[2],
                               yard_frames - previous[3], yard_dropped - previous[4], feed.endswith(" live"),
                               batches, incidents, sid))
         previous = (frames, dropped, long_tasks, yard_frames, yard_dropped)
-        if elapsed >= MINUTES * 60:
+        if elapsed >= minutes * 60:
             return samples
         # The page is left alone between samples; the benchmark only waits for the clock.
-        screen.wait_for_timeout(min(SAMPLE_S, MINUTES * 60 - elapsed) * 1000)
+        screen.wait_for_timeout(min(sample_s, minutes * 60 - elapsed) * 1000)
 
 
-def _report(samples: list[Sample]) -> None:
+def _report(samples: list[Sample], minutes: float, speed: float, sample_s: float) -> None:
     first, last = samples[0], samples[-1]
-    every = max(1, round(300 / SAMPLE_S))  # one row per five minutes
+    every = max(1, round(300 / sample_s))  # one row per five minutes
     rows: list[tuple[str, str]] = []
     for s in samples[::every] + ([last] if (len(samples) - 1) % every else []):
         dropped = 100 * s.dropped / max(1, s.frames + s.dropped)
         yard = 100 * s.yard_dropped / max(1, s.yard_frames + s.yard_dropped)
         rows.append((f"t = {s.at_s / 60:4.1f} min",
                      f"page heap {s.heap_mb:6.1f} MB, {s.nodes:6d} DOM nodes, {s.listeners:5d} listeners | "
-                     f"server {s.server_mb:6.1f} MB, redis {s.redis_mb:5.1f} MB | frames {s.frames:5d}, "
+                     f"server {s.server_mb:6.1f} MB, redis {s.redis_mb:5.1f} MB (data {s.redis_used_mb:5.1f}) | "
+                     f"frames {s.frames:5d}, "
                      f"dropped {dropped:4.1f}% (blank page {yard:4.1f}%), worst gap {s.worst_ms:5.0f} ms, "
                      f"long tasks {s.long_tasks:3d} | {'live' if s.live else 'NOT LIVE'}"))
     frames = sum(s.frames for s in samples[1:])
@@ -205,6 +237,24 @@ def _report(samples: list[Sample]) -> None:
         ("feed", f"live in {sum(s.live for s in samples)} of {len(samples)} samples; {reconnects} reconnects; "
                  f"{last.batches} batches and {last.incidents} incidents applied"),
     ]
-    report(f"Big screen left open {MINUTES:g} min, simulator at {SIM_SPEED}x, 1920x1080, "
-           f"sampled every {SAMPLE_S:g} s", rows)
+    report(f"Big screen left open {minutes:g} min, simulator at {speed:g}x, 1920x1080, "
+           f"sampled every {sample_s:g} s", rows)
+
+
+def _report_levels(samples: list[Sample]) -> None:
+    """Growth of each figure over the last hour of the run (under 5%: it has levelled off)."""
+    end = samples[-1]
+    hour_ago = min(samples, key=lambda s: abs(s.at_s - (end.at_s - 3600)))
+    rows = []
+    for label, unit, value in (("page JS heap (after GC)", "MB", lambda s: s.heap_mb),
+                               ("page DOM nodes", "", lambda s: float(s.nodes)),
+                               ("app.py resident memory", "MB", lambda s: s.server_mb),
+                               ("Redis data (used_memory)", "MB", lambda s: s.redis_used_mb),
+                               ("redis-server resident memory", "MB", lambda s: s.redis_mb)):
+        before, after = value(hour_ago), value(end)
+        growth = (after - before) / before if before else 0.0
+        verdict = "levels off" if growth < LEVEL_OFF else "STILL GROWING"
+        rows.append((label, f"{value(samples[0]):.1f} -> {before:.1f} -> {after:.1f} {unit}: {growth:+.1%} over "
+                            f"the last {(end.at_s - hour_ago.at_s) / 60:.0f} min ({verdict})"))
+    report("Soak: growth over the last hour (start -> an hour before the end -> end)", rows)
 

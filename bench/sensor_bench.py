@@ -34,21 +34,22 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 from playwright.sync_api import Page, sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, chromium_path, open_page
-from bench.common import free_port, percentile, report, start_server, stop_server
+import clock
+from bench.common import percentile, report
 from bench.fanout_bench import cpu_seconds
+from bus import keys
+from bus.connection import EmbeddedRedis, connect
 from geo.devices import DEVICES_FILE, Device, DeviceRegistry, to_text
 from geo.index import GridIndex
 from settings import DATA_DIR
-from streams import keys
-from streams.connection import EmbeddedRedis, connect
+from testkit.browser import CHROMIUM_ARGS, chromium_path, open_page
+from testkit.servers import free_port, start_server, stop_server
 
 DEVICES = 2_000
 HEARTBEAT_S = 10
@@ -105,7 +106,7 @@ def write_data(folder: Path) -> list[Device]:
 # -- producers -------------------------------------------------------------------------------------
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+    return clock.now().isoformat()
 
 
 def heartbeat_round(r: redis.Redis, device_ids: list[str], tag: str) -> None:

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from dash import Dash, Input, Output, State, no_update
-from dash.development.base_component import Component
+from dash import ALL, Dash, Input, Output, State, no_update
 
 from auth.guard import guard
 from auth.lens import shown_caller
 from auth.roles import Permission, Viewer
 from dispatch.lifecycle import IllegalTransition
 from dispatch.lifecycle import State as Step
-from dispatch.service import DispatchService, Refused
+from dispatch.service import DispatchService, Recommendation, Refused
 from i18n import text
-from layouts.dispatch import dispatch_body, dispatch_empty, dispatch_log
+from layouts.dispatch import (
+    REASSIGN_BUTTON,
+    dispatch_body,
+    dispatch_empty,
+    dispatch_form,
+    dispatch_state,
+    panel_mode,
+)
 from layouts.ids import DispatchID, LiveID
 from settings import Settings
 
@@ -29,26 +36,69 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
         grid = service.grids.get(code)
         return grid.station if grid else None
 
+    def view(incident_id: str, viewer: Viewer) -> tuple[Recommendation, list[dict[str, Any]]] | None:
+        """The incident's recommendation and instructions, if this viewer may see it."""
+        rec = service.recommend(incident_id[:64])
+        if rec is None or not viewer.sees_station(station_of(rec.incident["grid"])):
+            return None
+        return rec, service.instructions_for(rec.incident["event_id"])
+
+    def state_and_form(incident_id: str, viewer: Viewer, mode: str | None,
+                       form_always: bool) -> tuple[object, object, object]:
+        """The panel's state part, its form (when its mode changed, or ``form_always``) and the mode."""
+        found = view(incident_id, viewer)
+        if found is None:
+            return no_update, no_update, no_update
+        rec, instructions = found
+        can_dispatch = viewer.can(Permission.DISPATCH)
+        now = panel_mode(rec.incident, instructions)
+        state = dispatch_state(rec.incident, instructions, service.log_for(rec.incident["event_id"]), lang,
+                               can_dispatch)
+        form = dispatch_form(rec, now, lang, can_dispatch) if form_always or now != mode else no_update
+        return state, form, now.value
+
     @app.callback(
         Output(DispatchID.BODY, "children"),
         Output(DispatchID.KEY, "data"),
         Output(DispatchID.MESSAGE, "children"),
+        Output(DispatchID.MODE, "data"),
         Input(DispatchID.INCIDENT, "data"),
         prevent_initial_call=True,
     )
     @guard(Permission.OPEN_INCIDENT, "incident.open")
-    def open_incident(incident_id: str | None, viewer: Viewer) -> tuple[list[Component] | Component, str | None, str]:
-        rec = service.recommend(str(incident_id)[:64]) if incident_id else None
-        if rec is None or not viewer.sees_station(station_of(rec.incident["grid"])):
-            return dispatch_empty(lang), None, ""
-        body = dispatch_body(rec, lang, shown_caller(viewer, rec.incident.get("caller")),
-                             viewer.can(Permission.DISPATCH))
-        return [*body, dispatch_log(service.log_for(rec.incident["event_id"]), lang)], uuid.uuid4().hex, ""
+    def open_incident(incident_id: str | None, viewer: Viewer) -> tuple[object, str | None, str, str | None]:
+        found = view(str(incident_id), viewer) if incident_id else None
+        if found is None:
+            return dispatch_empty(lang), None, "", None
+        rec, instructions = found
+        body = dispatch_body(rec, instructions, service.log_for(rec.incident["event_id"]), lang,
+                             shown_caller(viewer, rec.incident.get("caller")), viewer.can(Permission.DISPATCH))
+        return body, uuid.uuid4().hex, "", panel_mode(rec.incident, instructions).value
+
+    @app.callback(
+        Output(DispatchID.STATE, "children"),
+        Output(DispatchID.FORM, "children"),
+        Output(DispatchID.MODE, "data", allow_duplicate=True),
+        Input(DispatchID.REFRESH, "data"),
+        State(DispatchID.INCIDENT, "data"),
+        State(DispatchID.MODE, "data"),
+        prevent_initial_call=True,
+    )
+    @guard(Permission.OPEN_INCIDENT, "incident.refresh")
+    def follow(_bumped: int | None, incident_id: str | None, mode: str | None, viewer: Viewer) -> tuple[object, ...]:
+        """Its incident moved (a unit answered, an officer acted): the panel shows where it stands now,
+        and changes what it offers only when that changed (the officer's typing is kept)."""
+        if not incident_id:
+            return no_update, no_update, no_update
+        return state_and_form(str(incident_id), viewer, mode, form_always=False)
 
     @app.callback(
         Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
         Output(DispatchID.KEY, "data", allow_duplicate=True),
         Output(DispatchID.REPLACES, "data", allow_duplicate=True),
+        Output(DispatchID.STATE, "children", allow_duplicate=True),
+        Output(DispatchID.FORM, "children", allow_duplicate=True),
+        Output(DispatchID.MODE, "data", allow_duplicate=True),
         Input(DispatchID.SEND, "n_clicks"),
         State(DispatchID.INCIDENT, "data"),
         State(DispatchID.UNITS, "value"),
@@ -59,16 +109,31 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
     )
     @guard(Permission.DISPATCH, "dispatch.send")
     def send(clicks: int, incident_id: str | None, units: list[str] | None, body: str | None,
-             key: str | None, replaces: str | None, viewer: Viewer) -> tuple[str, object, object]:
+             key: str | None, replaces: str | None, viewer: Viewer) -> tuple[object, ...]:
         if not clicks or not incident_id:
-            return no_update, no_update, no_update
+            return (no_update,) * 6
         try:
             result = service.send(str(incident_id), [str(u) for u in units or []], str(body or ""), viewer.username,
                                   str(key or ""), replaces=str(replaces)[:24] if replaces else None)
         except Refused as exc:
-            return text("dispatch.refused", lang, reason=exc.reason), no_update, no_update
+            return (text("dispatch.refused", lang, reason=exc.reason), *(no_update,) * 5)
         message = "dispatch.sent.duplicate" if result.duplicate else "dispatch.sent"
-        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex, None
+        # The panel shows the units on their instructions at once, and offers adding one instead of sending.
+        state, form, mode = state_and_form(str(incident_id), viewer, None, form_always=True)
+        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex, None, state, form, mode
+
+    app.clientside_callback(  # a reassign button in the panel: the next send replaces that instruction
+        "function(clicks) { const id = window.dash_clientside.callback_context.triggered_id; "
+        "return id && clicks.some(function (n) { return n; }) ? id.instruction : window.dash_clientside.no_update; }",
+        Output(DispatchID.REPLACES, "data", allow_duplicate=True),
+        Input({"type": REASSIGN_BUTTON, "instruction": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        "function(incidentId) { window.pingan.live.panelShows(incidentId); }",  # no outputs
+        Input(DispatchID.INCIDENT, "data"),
+    )
 
     app.clientside_callback(
         "function(replaces, texts) { return replaces ? texts.text['dispatch.reassigning'].replace('{instruction}', "
@@ -80,19 +145,22 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
 
     @app.callback(
         Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
+        Output(DispatchID.STATE, "children", allow_duplicate=True),
+        Output(DispatchID.FORM, "children", allow_duplicate=True),
+        Output(DispatchID.MODE, "data", allow_duplicate=True),
         Input(DispatchID.DIVERT, "n_clicks"),
         State(DispatchID.INCIDENT, "data"),
         prevent_initial_call=True,
     )
     @guard(Permission.DISPATCH, "dispatch.divert")
-    def divert(clicks: int, incident_id: str | None, viewer: Viewer) -> str:
+    def divert(clicks: int, incident_id: str | None, viewer: Viewer) -> tuple[object, ...]:
         if not clicks or not incident_id:
-            return no_update
+            return (no_update,) * 4
         try:
             service.divert(str(incident_id)[:64], viewer.username, text("dispatch.divert.reason", lang))
         except Refused as exc:
-            return text("dispatch.refused", lang, reason=exc.reason)
-        return text("dispatch.diverted", lang)
+            return (text("dispatch.refused", lang, reason=exc.reason), *(no_update,) * 3)
+        return (text("dispatch.diverted", lang), *state_and_form(str(incident_id), viewer, None, form_always=True))
 
     @app.callback(
         Output(DispatchID.MESSAGE, "children", allow_duplicate=True),

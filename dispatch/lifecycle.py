@@ -25,6 +25,22 @@ class State(StrEnum):
     REASSIGNED = "reassigned"
 
 
+class IncidentStatus(StrEnum):
+    """Where an incident stands, derived from its instructions (``DispatchService``)."""
+
+    NEW = "new"  # waiting for a dispatch (or back in the queue after every instruction ended)
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    RESULT_REPORTED = "result_reported"
+    CLOSED = "closed"
+    DIVERTED_12345 = "diverted_12345"
+
+
+# Finished incidents; every other status is still open and stays on the officers' board, whatever its age.
+FINISHED_INCIDENTS = frozenset({IncidentStatus.CLOSED, IncidentStatus.DIVERTED_12345})
+OPEN_INCIDENTS = frozenset(set(IncidentStatus) - FINISHED_INCIDENTS)
+
+
 class Outcome(StrEnum):
     DISPERSED = "dispersed"
     RESCUED = "rescued"
@@ -41,7 +57,7 @@ TERMINAL = frozenset({State.CLOSED, State.CANCELLED, State.REASSIGNED})
 OPEN = frozenset(PATH[:-1])
 FIELD_STEPS = frozenset({State.RECEIVED, State.EN_ROUTE, State.ON_SCENE, State.RESULT_REPORTED})
 _CANCELLABLE = frozenset({State.ISSUED, State.RECEIVED, State.EN_ROUTE, State.ON_SCENE})
-_REASSIGNABLE = frozenset({State.ISSUED, State.RECEIVED, State.EN_ROUTE})
+REASSIGNABLE = frozenset({State.ISSUED, State.RECEIVED, State.EN_ROUTE})
 
 
 class IllegalTransition(ValueError):
@@ -70,7 +86,7 @@ def next_state(current: State, target: State) -> State | None:
             raise IllegalTransition(current, target, "a result is already reported")
         return target
     if target is State.REASSIGNED:
-        if current not in _REASSIGNABLE:
+        if current not in REASSIGNABLE:
             raise IllegalTransition(current, target, "the unit is already on scene")
         return target
     if target is State.CLOSED:

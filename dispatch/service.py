@@ -1,12 +1,10 @@
 """Dispatch: recommend units, issue instructions durably, move them through their lifecycle.
 
-Durability (the outbox pattern): an instruction, the unit's reservation, the
-log entry and the messages announcing it (to the field units' inbox
-``cc:out:instructions`` and to screens via ``cc:live``) are written in **one
-database transaction**. Only after it commits is the officer told "sent". A
-relay then copies the outbox to Redis with an idempotent script (each outbox
-row is published at most once), so a crash anywhere loses nothing and
-doubles nothing.
+Durability (the outbox pattern, :mod:`bus.outbox`): an instruction, the unit's
+reservation, the log entry and the messages announcing it (to the field units'
+inbox ``cc:out:instructions`` and to screens via ``cc:live``) are written in
+**one database transaction**. Only after it commits is the officer told "sent";
+the relay then copies the messages to Redis, each at most once.
 
 No double booking: a unit's reservation row (primary key ``unit_id``) is the
 lock; two officers sending the same unit at once race for one insert and
@@ -19,25 +17,35 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dispatch.lifecycle import FIELD_STEPS, OPEN, TERMINAL, IllegalTransition, Outcome, State, next_state
+import clock
+from bus import keys
+from bus.events import Live, incident_payload, instruction_payload
+from bus.outbox import OutboxRelay, queue, queue_event
+from dispatch.lifecycle import (
+    FIELD_STEPS,
+    FINISHED_INCIDENTS,
+    OPEN,
+    TERMINAL,
+    IllegalTransition,
+    IncidentStatus,
+    Outcome,
+    State,
+    next_state,
+)
 from dispatch.recommend import Candidate, rank_units
 from geo.index import ARRIVAL_TARGET_MINUTES, GridIndex
 from i18n import text
 from store import audit
-from store.db import as_utc, incidents, instruction_events, instructions, outbox, unit_reservations
-from store.outbox import queue as outbox_queue
-from streams import keys
-from streams.live import encode, incident_payload
+from store.db import as_utc, incidents, instruction_events, instructions, unit_reservations
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +53,6 @@ RESULT_TARGET_MINUTES = 15
 AMBER_FRACTION = 0.2  # the last fifth of a time budget shows amber
 MAX_UNITS_PER_SEND = 5
 MAX_TEXT = 1000
-RELAY_EVERY_S = 2.0
-
-# Publish an outbox row at most once: the marker and the XADD happen together or not at all.
-_RELAY_SCRIPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', 604800) then
-  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 2))
-end
-return false
-"""
 
 _STEP_COLUMN = {
     State.RECEIVED: "received_at",
@@ -63,7 +62,7 @@ _STEP_COLUMN = {
 }
 
 
-class Refused(Exception):
+class Refused(ValueError):
     """An action refused, with the reason the officer reads."""
 
     def __init__(self, reason: str) -> None:
@@ -96,19 +95,21 @@ class DispatchService:
     engine : sqlalchemy.Engine
         System of record.
     r : redis.Redis
-        For unit states and the outbox relay.
+        For unit states.
     grids : GridIndex
         Zones (arrival targets) of incident grids.
+    outbox : OutboxRelay
+        Relays the messages each change queued, right after it commits.
     """
 
     engine: Engine
     r: redis.Redis
     grids: GridIndex
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    outbox: OutboxRelay
+    clock: Callable[[], datetime] = field(default=clock.now)
     language: str = "zh-CN"
 
     def __post_init__(self) -> None:
-        self._relay_script = self.r.register_script(_RELAY_SCRIPT)
         dialect = self.engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -206,7 +207,7 @@ class DispatchService:
             incident = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().first()
             if incident is None:
                 raise Refused(text("dispatch.refused.unknown_incident", self.language))
-            if incident["status"] in {"closed", "diverted_12345"}:
+            if incident["status"] in FINISHED_INCIDENTS:
                 raise Refused(text("dispatch.refused.incident_finished", self.language))
             grid = self.grids.get(incident["grid"])
             zone = grid.zone if grid else "rural"
@@ -234,9 +235,10 @@ class DispatchService:
                 conn.execute(insert(instructions).values(row))
                 self._log(conn, row, now, officer, "issued", body)
                 self._announce(conn, row, now, field_message=True)
-            conn.execute(update(incidents).where(incidents.c.event_id == incident_id).values(status="dispatched"))
+            conn.execute(update(incidents).where(incidents.c.event_id == incident_id)
+                         .values(status=IncidentStatus.DISPATCHED))
             self._announce_incident(conn, incident_id, now)
-        self.relay()
+        self.outbox.relay()
         return SendResult(sorted(ids.values()))
 
     def transition(self, instruction_id: str, target: State, actor: str, at: datetime | None = None,
@@ -283,7 +285,7 @@ class DispatchService:
                         unit_reservations.c.instruction_id == instruction_id)))
                 self._announce(conn, updated, at, field_message=new in {State.CANCELLED, State.REASSIGNED})
                 self._update_incident_status(conn, row["incident_id"], at)
-            self.relay()
+            self.outbox.relay()
             return True
         raise Refused(text("dispatch.refused.busy", self.language))
 
@@ -309,44 +311,19 @@ class DispatchService:
             incident = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().first()
             if incident is None:
                 raise Refused(text("dispatch.refused.unknown_incident", self.language))
-            if incident["status"] != "new":
+            if incident["status"] != IncidentStatus.NEW:
                 raise Refused(text("dispatch.refused.not_new", self.language))
-            conn.execute(update(incidents).where(incidents.c.event_id == incident_id).values(status="diverted_12345"))
+            conn.execute(update(incidents).where(incidents.c.event_id == incident_id)
+                         .values(status=IncidentStatus.DIVERTED_12345))
             conn.execute(insert(instruction_events).values(
                 instruction_id="-", incident_id=incident_id, at=now, actor=officer, action="diverted_12345",
                 detail=reason[:500]))
             audit.append(conn, officer, "incident.diverted_12345", target=incident_id, detail=reason[:500], at=now)
             payload = incident_payload(dict(incident)) | {"status": "diverted_12345", "reason": reason[:500],
                                                           "diverted_at": now.isoformat(), "officer": officer}
-            self._queue(conn, keys.OUT_HOTLINE, {"data": json.dumps(payload, ensure_ascii=False)}, now)
+            queue(conn, keys.OUT_HOTLINE, {"data": json.dumps(payload, ensure_ascii=False)})
             self._announce_incident(conn, incident_id, now)
-        self.relay()
-
-    # -- the outbox --------------------------------------------------------------
-
-    def relay(self) -> int:
-        """Publish unsent outbox rows to Redis (each at most once); returns how many."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(500)
-                                ).mappings().all()
-            for row in rows:
-                fields = json.loads(row["payload"])
-                argv: list[str] = [str(_MAXLEN.get(row["stream"], 100_000))]
-                for name, value in fields.items():
-                    argv += [name, value]
-                self._relay_script(keys=[f"{keys.OUTBOX_SENT}{row['id']}", row["stream"]], args=argv)
-            if rows:
-                conn.execute(update(outbox).where(outbox.c.id.in_([r["id"] for r in rows])).values(
-                    sent_at=self.clock()))
-        return len(rows)
-
-    def run_relay(self, stop: threading.Event) -> None:
-        """Relay leftovers (rows committed by a process that died before relaying)."""
-        while not stop.wait(RELAY_EVERY_S):
-            try:
-                self.relay()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("outbox relay: Redis unavailable (%s)", exc)
+        self.outbox.relay()
 
     # -- internals ------------------------------------------------------------------
 
@@ -377,57 +354,31 @@ class DispatchService:
         audit.append(conn, actor, f"instruction.{action}", target=row["instruction_id"],
                      detail=f"incident={row['incident_id']} unit={row['unit_id']} {detail}"[:1000], at=at)
 
-    def _queue(self, conn: Connection, stream: str, fields: dict[str, str], now: datetime) -> None:
-        outbox_queue(conn, stream, fields, now)
-
     def _announce(self, conn: Connection, row: dict[str, Any], now: datetime, field_message: bool) -> None:
         payload = instruction_payload(row)
-        self._queue(conn, keys.LIVE, encode("instruction", payload), now)
+        queue_event(conn, Live.INSTRUCTION, payload)
         if field_message:
             message = {k: payload[k] for k in ("instruction_id", "incident_id", "unit_id", "state", "arrival_due")}
             message["text"] = row["text"]
-            self._queue(conn, keys.OUT_INSTRUCTIONS, {k: str(v) for k, v in message.items()}, now)
+            queue(conn, keys.OUT_INSTRUCTIONS, {k: str(v) for k, v in message.items()})
 
     def _announce_incident(self, conn: Connection, incident_id: str, now: datetime) -> None:
         row = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().one()
-        self._queue(conn, keys.LIVE, encode("incident_status", {"event_id": incident_id, "status": row["status"]}),
-                    now)
+        queue_event(conn, Live.INCIDENT_STATUS, {"event_id": incident_id, "status": row["status"]})
 
     def _update_incident_status(self, conn: Connection, incident_id: str, now: datetime) -> None:
         states = set(conn.execute(select(instructions.c.state).where(instructions.c.incident_id == incident_id))
                      .scalars())
         if states & {s.value for s in OPEN}:
-            status = "on_scene" if State.ON_SCENE.value in states else "dispatched"
+            status = IncidentStatus.ON_SCENE if State.ON_SCENE.value in states else IncidentStatus.DISPATCHED
             if State.RESULT_REPORTED.value in states:
-                status = "result_reported"
+                status = IncidentStatus.RESULT_REPORTED
         elif State.CLOSED.value in states:
-            status = "closed"
+            status = IncidentStatus.CLOSED
         else:
-            status = "new"  # every instruction cancelled or reassigned: back in the queue
+            status = IncidentStatus.NEW  # every instruction cancelled or reassigned: back in the queue
         conn.execute(update(incidents).where(incidents.c.event_id == incident_id).values(status=status))
         self._announce_incident(conn, incident_id, now)
-
-
-_MAXLEN = {keys.LIVE: 200_000}
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite gives back naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
-
-
-def instruction_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """An instruction as screens see it (clocks as ISO times; the page runs them)."""
-    return {
-        "instruction_id": row["instruction_id"], "incident_id": row["incident_id"], "unit_id": row["unit_id"],
-        "state": row["state"], "outcome": row.get("outcome"), "zone": row["zone"],
-        "issued_at": _iso(row["issued_at"]), "arrival_due": _iso(row["arrival_due"]),
-        "on_scene_at": _iso(row.get("on_scene_at")), "result_due": _iso(row.get("result_due")),
-        "finished_at": _iso(row.get("finished_at")),
-    }
 
 
 def clock_state(row: dict[str, Any], now: datetime) -> tuple[str, float | None]:

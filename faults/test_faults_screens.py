@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,16 @@ import pytest
 import redis
 from sqlalchemy import Engine, select
 
-from bench.browser import CHROMIUM_ARGS, chromium_path, open_page
-from bench.common import free_port, percentile, start_server, stop_server
+import clock
+from bench.common import percentile
+from bus import keys
+from bus.connection import EmbeddedRedis, connect
 from faults.netcut import CutProxy, Mode
 from store.db import incidents, make_engine
-from streams import keys
-from streams.connection import EmbeddedRedis, connect
-from tests.helpers import SEAT, incident, wait_until
+from testkit.browser import CHROMIUM_ARGS, chromium_path, open_page
+from testkit.entries import SEAT, incident
+from testkit.servers import free_port, start_server, stop_server
+from testkit.waiting import wait_until
 
 
 @pytest.fixture
@@ -82,7 +84,7 @@ class Feed(threading.Thread):
                 self.accepted.append(event_id)
             if tick % unit_every == 0:
                 n = self.fixes
-                r.xadd(keys.UNITS, {"unit_id": f"PU-{n % self.units}", "observed_at": datetime.now(UTC).isoformat(),
+                r.xadd(keys.UNITS, {"unit_id": f"PU-{n % self.units}", "observed_at": clock.now().isoformat(),
                                     "lon": f"{SEAT[0] + (n % 40) / 1000:.4f}", "lat": f"{SEAT[1]:.4f}",
                                     "status": ("available", "busy")[n % 2], "heading": str((n * 37) % 360)})
                 self.fixes += 1
@@ -295,7 +297,7 @@ def test_fault006_app_process_stopped_its_clients_move(
     reaches every client and page exactly once."""
     from playwright.sync_api import sync_playwright
 
-    from bench.live_client import LiveClient, open_client
+    from testkit.live_client import LiveClient, open_client
 
     url, database, engine = system
     r = connect(url)

@@ -15,6 +15,13 @@ Definitions (``docs/indicators.md`` explains them for readers):
 - *open / overdue instructions*: instructions issued before the period's end
   (or now, if sooner) and not finished then; overdue ones have passed their
   arrival deadline without arriving, or their result deadline without a result.
+- *breaches*: instructions with a deadline (arrival or result) in the period,
+  passed by then, that missed it (late, or not at all); one cancelled before its
+  deadline did not miss it.
+- *unverified alerts*: the alert queue at the period's end (or now):
+  :func:`sensors.alerts.unverified_alerts`; overdue ones are past their minute.
+- *pending leads*: the leads board at the period's end (or now):
+  :func:`risk.leads.pending_leads`; late ones are past their deadline.
 - *dispatch to arrival* and *arrival to result*: for arrivals and results in
   the period, median and 90th percentile in minutes, and the share on time
   against each instruction's own deadline (5 minutes urban, 15 outlying; 15 for
@@ -30,24 +37,33 @@ after the period ended).
 - *data completeness*: incidents whose record has every field in
   ``COMPLETE_RECORD_FIELDS`` filled (target 95%).
 - *device online rate*: live only (devices' health is hot state, not history);
-  reports of past periods leave it out instead of guessing.
+  reports of past periods leave it out instead of guessing. Online among the
+  devices whose state is known (:func:`sensors.health.summary`): one awaiting its
+  first report is neither up nor down yet.
+
+Every figure shown in more than one place (the officers' page, the chiefs' panel,
+the wall, the reports) is read from here, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 
+from clock import Period
+from geo.scenarios import verify_within_s
+from risk.leads import pending_leads
 from risk.model import load_config
 from risk.rules import normalise_address
+from sensors.alerts import unverified_alerts
+from sensors.health import summary as device_summary
 from store.db import alert_verifications, as_utc, incidents, instructions, leads, sensor_events
-from streams.simulator import CHINA_TZ
 
 DISTRICT = "district"
 # Fields a complete incident record has filled (the contract makes the others mandatory already).
@@ -59,7 +75,6 @@ TARGETS: dict[str, float] = {
     "result_on_time": 1.0,        # every result within 15 minutes of arriving
     "result_minutes": 15.0,
     "lead_disposal": 1.0,         # high-risk leads: 100% disposed
-    "verify_within_s": 60.0,      # an alert verified within 1 minute
     "verify_on_time": 1.0,
     "completeness": 0.95,         # data completeness of incident records
 }
@@ -71,58 +86,6 @@ def repeat_at() -> int:
     return int(load_config()["rules"]["repeat_location"]["threshold"])
 
 
-@dataclass(frozen=True)
-class Period:
-    """A half-open span ``[start, end)`` of Beijing days, held in UTC."""
-
-    start: datetime
-    end: datetime
-    kind: str = "custom"  # day / week / month / custom: how reports name it
-
-    @classmethod
-    def day(cls, day: date) -> Period:
-        start = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
-        return cls(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC), "day")
-
-    @classmethod
-    def week(cls, last_day: date) -> Period:
-        """The seven days ending with ``last_day`` (the weekly report on Friday covers Friday to Thursday)."""
-        end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=CHINA_TZ) + timedelta(days=1)
-        return cls((end - timedelta(days=7)).astimezone(UTC), end.astimezone(UTC), "week")
-
-    @classmethod
-    def month(cls, year: int, month: int) -> Period:
-        start = datetime(year, month, 1, tzinfo=CHINA_TZ)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_TZ)
-        return cls(start.astimezone(UTC), end.astimezone(UTC), "month")
-
-    @classmethod
-    def today(cls, now: datetime) -> Period:
-        return cls.day(now.astimezone(CHINA_TZ).date())
-
-    @property
-    def days(self) -> float:
-        return (self.end - self.start).total_seconds() / 86400
-
-    def shifted(self, days: int) -> Period:
-        delta = timedelta(days=days)
-        return Period(self.start + delta, self.end + delta, self.kind)
-
-    def comparison(self) -> Period:
-        """The period it is compared with: one week earlier for a day or a week, the month before for a month."""
-        if self.kind == "month":
-            first = self.start.astimezone(CHINA_TZ).date()
-            return Period.month(first.year - (first.month == 1), (first.month - 2) % 12 + 1)
-        return self.shifted(-7 if self.days <= 7 else -round(self.days))
-
-    def local_label(self) -> str:
-        start, end = self.start.astimezone(CHINA_TZ), self.end.astimezone(CHINA_TZ)
-        if start.time() != time(0) or end.time() != time(0):  # the daily report's 17:00 to 17:00
-            return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
-        first, last = start.date(), (end - timedelta(seconds=1)).date()
-        return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
-
-
 @dataclass
 class Rows:
     """What the figures are computed from, already loaded (tests construct it directly)."""
@@ -131,8 +94,10 @@ class Rows:
     instructions: list[dict[str, Any]]  # with the incident's grid as "grid"
     leads: list[dict[str, Any]]
     alerts: list[dict[str, Any]]  # sensor alerts with "seconds_to_verify" (None: not verified)
+    queue: list[dict[str, Any]] = field(default_factory=list)  # unverified alerts at the period's end (or now)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # leads still to handle then
     device_grids: dict[str, str | None] | None = None  # device id -> grid; None: no live health
-    unhealthy: frozenset[str] = frozenset()  # devices offline or faulty now
+    health: Mapping[str, str] = field(default_factory=dict)  # devices not online now -> awaiting/offline/faulty
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
         """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass."""
@@ -141,10 +106,10 @@ class Rows:
         def group(grid: str | None) -> Rows:
             key = group_of(grid)
             if key not in groups:
-                groups[key] = Rows([], [], [], [], None if self.device_grids is None else {}, self.unhealthy)
+                groups[key] = self.empty()
             return groups[key]
 
-        for name in ("incidents", "instructions", "leads", "alerts"):
+        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending"):
             for row in getattr(self, name):
                 getattr(group(row["grid"]), name).append(row)
         for device, grid in (self.device_grids or {}).items():
@@ -154,11 +119,11 @@ class Rows:
         return groups
 
     def empty(self) -> Rows:
-        return Rows([], [], [], [], None if self.device_grids is None else {}, self.unhealthy)
+        return Rows([], [], [], [], device_grids=None if self.device_grids is None else {}, health=self.health)
 
 
 def load(engine: Engine, period: Period, now: datetime,
-         device_grids: dict[str, str | None] | None = None, unhealthy: Iterable[str] = ()) -> Rows:
+         device_grids: dict[str, str | None] | None = None, health: Mapping[str, str] | None = None) -> Rows:
     """Read what ``period`` needs (and its comparison period) from the system of record."""
     asof = min(now, period.end)
     earliest = min(period.start, period.comparison().start)
@@ -188,8 +153,12 @@ def load(engine: Engine, period: Period, now: datetime,
             .where(and_(sensor_events.c.kind == "alert", sensor_events.c.ingested_at >= period.start,
                         sensor_events.c.ingested_at < asof))
         ).mappings().all()
+        queue_rows = conn.execute(unverified_alerts(asof, select(
+            sensor_events.c.event_id, sensor_events.c.grid, sensor_events.c.ingested_at))).mappings().all()
+        pending_rows = conn.execute(pending_leads(asof, select(
+            leads.c.lead_id, leads.c.grid, leads.c.level, leads.c.deadline))).mappings().all()
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
-                device_grids, frozenset(unhealthy))
+                _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}))
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -245,8 +214,9 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "instructions": _instructions(rows.instructions, period, asof),
         "arrival": _durations(rows.instructions, "issued_at", "on_scene_at", "arrival_due", period),
         "result": _durations(rows.instructions, "on_scene_at", "result_at", "result_due", period),
-        "leads": _leads(rows.leads, asof, now),
+        "leads": _leads(rows.leads, asof, now) | _pending(rows.pending, asof),
         "verification": _verification(rows.alerts, asof, now),
+        "queue": _queue(rows.queue, asof),
         "completeness": _completeness(now_rows),
         "devices": _devices(rows),
     }
@@ -288,7 +258,9 @@ def _instructions(rows: list[dict[str, Any]], period: Period, asof: datetime) ->
     issued = sum(1 for r in rows if period.start <= as_utc(r["issued_at"]) < asof)
     open_rows = [r for r in rows if is_open(r, asof)]
     overdue_ids = [r["instruction_id"] for r in open_rows if is_overdue(r, asof)]
-    return {"issued": issued, "open": len(open_rows), "overdue": len(overdue_ids), "overdue_ids": overdue_ids[:50]}
+    breaches = sum(1 for r in rows if breached(r, period.start, asof))
+    return {"issued": issued, "open": len(open_rows), "overdue": len(overdue_ids), "overdue_ids": overdue_ids[:50],
+            "breaches": breaches}
 
 
 def is_open(row: dict[str, Any], asof: datetime) -> bool:
@@ -304,6 +276,22 @@ def is_overdue(row: dict[str, Any], asof: datetime) -> bool:
     if arrived is None or arrived > asof:
         return as_utc(row["arrival_due"]) < asof
     return (result is None or result > asof) and result_due is not None and result_due < asof
+
+
+def breached(row: dict[str, Any], since: datetime, asof: datetime) -> bool:
+    """Whether an instruction missed a deadline that fell in ``[since, asof)``: it arrived (or reported its
+    result) after it, or not at all by ``asof``, without being finished before it."""
+    finished = _at(row, "finished_at")
+    for done_field, due_field in (("on_scene_at", "arrival_due"), ("result_at", "result_due")):
+        due, done = _at(row, due_field), _at(row, done_field)
+        if due is None or not since <= due < asof:
+            continue
+        if done is not None and done <= due:
+            continue  # met
+        if done is None and finished is not None and finished <= due:
+            continue  # cancelled or reassigned in time: nothing was missed
+        return True
+    return False
 
 
 def _durations(rows: list[dict[str, Any]], since: str, until: str, due: str, period: Period) -> dict[str, Any]:
@@ -354,12 +342,23 @@ def _leads(rows: list[dict[str, Any]], asof: datetime, now: datetime) -> dict[st
 
 
 def _verification(rows: list[dict[str, Any]], asof: datetime, now: datetime) -> dict[str, Any]:
-    within = TARGETS["verify_within_s"]
+    within = verify_within_s()
     rows = [r for r in rows if as_utc(r["ingested_at"]) < asof]
     due = [r for r in rows if as_utc(r["ingested_at"]) + timedelta(seconds=within) <= now]
     in_time = [r for r in due if r.get("seconds_to_verify") is not None and r["seconds_to_verify"] <= within]
     return {"alerts": len(rows), "due": len(due), "within": len(in_time),
             "rate": len(in_time) / len(due) if due else None}
+
+
+def _pending(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
+    """The leads board at ``asof``: leads to handle, and those past their deadline."""
+    return {"pending": len(rows), "late": sum(1 for r in rows if as_utc(r["deadline"]) < asof)}
+
+
+def _queue(rows: list[dict[str, Any]], asof: datetime) -> dict[str, Any]:
+    """The alert queue at ``asof``: unverified alerts, and those past their minute."""
+    within = timedelta(seconds=verify_within_s())
+    return {"unverified": len(rows), "overdue": sum(1 for r in rows if as_utc(r["ingested_at"]) + within < asof)}
 
 
 def record_complete(row: dict[str, Any]) -> bool:
@@ -377,6 +376,4 @@ def _completeness(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _devices(rows: Rows) -> dict[str, Any] | None:
     if rows.device_grids is None:
         return None  # a past period: device health was never recorded as history
-    total = len(rows.device_grids)
-    down = sum(1 for d in rows.device_grids if d in rows.unhealthy)
-    return {"total": total, "online": total - down, "rate": (total - down) / total if total else None}
+    return device_summary(rows.health, rows.device_grids)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from dash import dcc, html
 
+import clock
+from dispatch.lifecycle import FINISHED_INCIDENTS, OPEN, REASSIGNABLE, State
 from dispatch.recommend import Candidate
 from dispatch.service import Recommendation
 from i18n import text
 from layouts.ids import DispatchID
 from settings import Settings
+from store.db import as_utc
 
 
 def dispatch_panel(settings: Settings) -> html.Section:
@@ -25,6 +29,8 @@ def dispatch_panel(settings: Settings) -> html.Section:
         dcc.Store(id=DispatchID.KEY),
         dcc.Store(id=DispatchID.ACTION),
         dcc.Store(id=DispatchID.REPLACES),
+        dcc.Store(id=DispatchID.MODE),  # what the form offers now: re-rendered only when it changes
+        dcc.Store(id=DispatchID.REFRESH),  # bumped by the page script when the incident's instructions move
     ])
 
 
@@ -43,7 +49,8 @@ def instructions_panel(settings: Settings) -> html.Section:
 def dynamic_components() -> list[object]:
     """Components the dispatch panel renders later: listed so Dash can validate callbacks."""
     return [dcc.Checklist(id=DispatchID.UNITS), dcc.Textarea(id=DispatchID.TEXT),
-            html.Button(id=DispatchID.SEND), html.Button(id=DispatchID.DIVERT)]
+            html.Button(id=DispatchID.SEND), html.Button(id=DispatchID.DIVERT),
+            html.Div(id=DispatchID.STATE), html.Div(id=DispatchID.FORM)]
 
 
 def dispatch_empty(language: str) -> html.P:
@@ -60,8 +67,23 @@ def _unit_label(c: Candidate, language: str) -> html.Span:
     ])
 
 
-def dispatch_body(rec: Recommendation, language: str, caller: str | None, can_dispatch: bool) -> list[object]:
-    """The panel for one incident (every value rendered as text).
+class Mode(StrEnum):
+    """What the panel offers for its incident."""
+
+    SEND = "send"  # nothing dispatched yet: send (or divert to 12345)
+    ADD = "add"  # units on their way: add a unit, or reassign one
+    FINISHED = "finished"  # closed or diverted: nothing more to send
+
+
+def panel_mode(incident: dict[str, Any], instructions: list[dict[str, Any]]) -> Mode:
+    if incident["status"] in FINISHED_INCIDENTS:
+        return Mode.FINISHED
+    return Mode.ADD if any(State(i["state"]) in OPEN for i in instructions) else Mode.SEND
+
+
+def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: list[dict[str, Any]],
+                  language: str, caller: str | None, can_dispatch: bool) -> list[object]:
+    """The panel for one incident: what it is, where it stands (follows the live state), what can be sent.
 
     ``caller`` is the number as this viewer may see it; without ``can_dispatch``
     the panel is read-only (the callbacks refuse such a viewer anyway).
@@ -69,7 +91,7 @@ def dispatch_body(rec: Recommendation, language: str, caller: str | None, can_di
     inc = rec.incident
     grid = f"{inc['grid']} {rec.grid_name}".strip()
     fields = [
-        ("dispatch.field.reported", _hhmmss(inc["reported_at"])),
+        ("dispatch.field.reported", _when(inc["reported_at"])),
         ("dispatch.field.category", f"{text('category.' + inc['category'], language)} · P{inc['priority']}"),
         ("dispatch.field.grid", grid),
         ("dispatch.field.address", inc["address"]),
@@ -80,17 +102,61 @@ def dispatch_body(rec: Recommendation, language: str, caller: str | None, can_di
         part for key, value in fields
         for part in (html.Dt(text(key, language)), html.Dd(value, **{"data-field": key}))
     ])
-    options = [{"label": _unit_label(c, language), "value": c.unit_id, "disabled": not c.offered}
-               for c in rec.ranked[:12]]
-    first = [rec.ranked[0].unit_id] if rec.ranked and rec.ranked[0].offered else []
-    actions: list[object] = [
-        html.Button(text("dispatch.send", language), id=DispatchID.SEND, n_clicks=0, className="btn primary"),
-        html.Button(text("dispatch.divert", language), id=DispatchID.DIVERT, n_clicks=0, className="btn"),
-    ] if can_dispatch else [html.P(text("dispatch.read_only", language), className="empty-hint")]
     return [
         html.H3(inc["event_id"], className="incident-id"),
         summary,
-        html.H4(text("dispatch.units", language)),
+        html.Div(id=DispatchID.STATE, className="dispatch-state",
+                 children=dispatch_state(inc, instructions, log, language, can_dispatch)),
+        html.Div(id=DispatchID.FORM, className="dispatch-form",
+                 children=dispatch_form(rec, panel_mode(inc, instructions), language, can_dispatch)),
+    ]
+
+
+def dispatch_state(incident: dict[str, Any], instructions: list[dict[str, Any]], log: list[dict[str, Any]],
+                   language: str, can_dispatch: bool) -> list[object]:
+    """Where the incident stands: its status, each unit on it with its step and deadline, the log."""
+    rows = []
+    for ins in instructions:
+        state = State(ins["state"])
+        if state is State.REASSIGNED:
+            continue
+        due = ins["result_due"] if state is State.ON_SCENE else ins["arrival_due"]
+        row: list[object] = [
+            html.Span(ins["unit_id"], className="u-id"),
+            html.Span(text(f"state.{state.value}", language), className="u-state"),
+            html.Span(text("dispatch.due", language, time=_when(due)) if state in OPEN and due else "",
+                      className="u-due"),
+        ]
+        if can_dispatch and state in REASSIGNABLE:
+            row.append(html.Button(text("instructions.reassign", language), className="btn small reassign",
+                                   id={"type": REASSIGN_BUTTON, "instruction": ins["instruction_id"]}, n_clicks=0))
+        rows.append(html.Li(row, className=f"panel-instr {state.value}",
+                            **{"data-instruction-id": ins["instruction_id"], "data-state": state.value}))
+    return [
+        html.P([html.Span(text("dispatch.field.status", language) + "："),
+                html.Strong(text(f"status.{incident['status']}", language), className="incident-status")],
+               className="dispatch-status", **{"data-status": incident["status"]}),
+        html.Ol(rows, className="panel-instructions") if rows else None,
+        dispatch_log(log, language),
+    ]
+
+
+def dispatch_form(rec: Recommendation, mode: Mode, language: str, can_dispatch: bool) -> list[object]:
+    """The units to choose and the instruction to send, as ``mode`` allows."""
+    if mode is Mode.FINISHED:
+        return [html.P(text("dispatch.finished", language), className="empty-hint dispatch-finished")]
+    options = [{"label": _unit_label(c, language), "value": c.unit_id, "disabled": not c.offered}
+               for c in rec.ranked[:12]]
+    # Tick the nearest free unit for a first send; adding a unit is a deliberate choice.
+    first = [rec.ranked[0].unit_id] if mode is Mode.SEND and rec.ranked and rec.ranked[0].offered else []
+    send_label = "dispatch.send" if mode is Mode.SEND else "dispatch.add_unit"
+    actions: list[object] = [
+        html.Button(text(send_label, language), id=DispatchID.SEND, n_clicks=0, className="btn primary"),
+        html.Button(text("dispatch.divert", language), id=DispatchID.DIVERT, n_clicks=0, className="btn",
+                    hidden=mode is not Mode.SEND),
+    ] if can_dispatch else [html.P(text("dispatch.read_only", language), className="empty-hint")]
+    return [
+        html.H4(text("dispatch.units" if mode is Mode.SEND else "dispatch.units.add", language)),
         html.Div(className="unit-option unit-header", children=[
             html.Span(text(f"dispatch.col.{col}", language)) for col in ("unit", "status", "distance", "eta")]),
         # Always present (even empty): the send callback reads its value.
@@ -103,8 +169,8 @@ def dispatch_body(rec: Recommendation, language: str, caller: str | None, can_di
     ]
 
 
-BEIJING = timezone(timedelta(hours=8))
-_STATES = {"issued", "received", "en_route", "on_scene", "result_reported", "closed", "cancelled", "reassigned"}
+REASSIGN_BUTTON = "dispatch-panel-reassign"  # pattern-matching id type of the panel's reassign buttons
+_STATES = {s.value for s in State}
 
 
 def dispatch_log(entries: list[dict[str, Any]], language: str) -> html.Details:
@@ -114,7 +180,7 @@ def dispatch_log(entries: list[dict[str, Any]], language: str) -> html.Details:
         action = str(entry["action"])
         label = text(f"state.{action}", language) if action in _STATES else text(f"status.{action}", language)
         rows.append(html.Li([
-            html.Span(_hhmmss(entry["at"]), className="log-time"),
+            html.Span(_when(entry["at"], seconds=True), className="log-time"),
             html.Span(str(entry["actor"]), className="log-actor"),
             html.Span(label, className="log-action"),
             html.Span(str(entry["instruction_id"]), className="log-instruction"),
@@ -123,6 +189,8 @@ def dispatch_log(entries: list[dict[str, Any]], language: str) -> html.Details:
                         children=[html.Summary(text("dispatch.log", language)), html.Ol(rows)])
 
 
-def _hhmmss(value: datetime) -> str:
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).strftime("%H:%M:%S")
+def _when(value: datetime, seconds: bool = False) -> str:
+    """A Beijing time as people read it: the time today, with the date on another day."""
+    local = clock.local(as_utc(value))
+    shown = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return shown if local.date() == clock.today() else f"{local:%m-%d} {shown}"

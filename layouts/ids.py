@@ -29,25 +29,6 @@ class ID(StrEnum):
     COMPOUND_LAYER = "compound-layer"
 
 
-class Route(StrEnum):
-    """URLs the Flask server serves beside Dash's own."""
-
-    GRIDS = "/geo/grids.geojson"
-    STATIONS = "/geo/stations.geojson"
-    DISTRICT = "/geo/district.geojson"
-    GRID_LABELS = "/geo/grid-labels.geojson"
-    DEVICES = "/geo/devices.geojson"
-    COMPOUNDS = "/geo/compounds.geojson"
-    DENSITY = "/risk/density.geojson"
-
-
-class PagePath(StrEnum):
-    """Pages besides the command map."""
-
-    SCREEN = "/screen/"  # the big screen: a second Dash app on the same server
-    REPORTS = "/reports"
-
-
 class LiveID(StrEnum):
     """IDs of the live layer: socket, feed, markers, status."""
 
@@ -76,6 +57,10 @@ class DispatchID(StrEnum):
     ACTION = "dispatch-action"  # store: {instruction_id, action} from the open-instructions list
     REPLACES = "dispatch-replaces"  # store: the instruction a send will reassign (or none)
     REASSIGN_NOTE = "dispatch-reassign-note"
+    STATE = "dispatch-state"  # where the incident stands: follows the live state
+    FORM = "dispatch-form"  # units and the instruction to send
+    MODE = "dispatch-mode"  # store: what the form offers (send / add / finished)
+    REFRESH = "dispatch-refresh"  # store: bumped by the page script when the panel's incident moves
     INSTRUCTIONS = "instructions-list"
     BREACHES = "instructions-breaches"
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 from dash import dcc, html
 from dash_socketio import DashSocketIO
 
+import clock
+import urls
 from auth.roles import Permission, Viewer
+from geo.scenarios import verify_within_s
 from i18n import CATALOGUE, text
 from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID, ScreenID
 from layouts.indicators import indicator_texts
 from layouts.map import DISTRICT_BOUNDS
 from settings import Settings
-from streams.contract import verify_within_s
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
                   "state.", "instructions.", "dispatch.reassigning", "site.", "device.", "lead.", "leads.", "ind.",
-                  "screen.", "priority.")
+                  "screen.", "priority.", "feed.", "time.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -42,6 +44,11 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "riskVersionId": RiskID.VERSION,
         "text": {k: v for k, v in catalogue.items() if k.startswith(_TEXT_PREFIXES)},
         "staleAfterS": settings.stale_after_s,
+        "urgentRecentS": settings.urgent_recent_hours * 3600,
+        # The server's time and pace when the page was made; every pushed batch brings them again.
+        "clock": {"now_ms": clock.timestamp() * 1000, "speed": clock.speed()},
+        "panelRefreshId": DispatchID.REFRESH,
+        "urls": urls.for_scripts(),  # the server's URLs the page script calls
         "lang": settings.language,
         "feedId": LiveID.FEED,  # the list the page script fills
         "instructionsId": DispatchID.INSTRUCTIONS,

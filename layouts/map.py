@@ -6,8 +6,9 @@ import dash_leaflet as dl
 from dash_extensions.javascript import Namespace
 
 from i18n import text
-from layouts.ids import ID, RiskID, Route
+from layouts.ids import ID, RiskID
 from settings import Settings
+from urls import URL
 
 # Client-side functions live in assets/pingan_map.js under window.pingan.map.
 _js = Namespace("pingan", "map")
@@ -31,7 +32,7 @@ def grid_hideout(language: str) -> dict[str, object]:
         "selected": None,
         "fill": {},  # grid code -> colour, filled by the risk layer
         # Grid labels load lazily, the first time the map reaches street zoom.
-        "labelsUrl": Route.GRID_LABELS,
+        "labelsUrl": URL.GRID_LABELS,
         "streetZoom": STREET_ZOOM,
         "labels": {
             "station": text("grid.station", language),
@@ -48,7 +49,7 @@ def device_layers(settings: Settings) -> dl.LayersControl:
     lang = settings.language
     devices = dl.GeoJSON(
         id=ID.DEVICE_LAYER,
-        url=Route.DEVICES,
+        url=URL.DEVICES,
         cluster=True,
         zoomToBoundsOnClick=True,
         superClusterOptions={"radius": 40, "maxZoom": 16},
@@ -56,9 +57,9 @@ def device_layers(settings: Settings) -> dl.LayersControl:
         onEachFeature=_js("deviceTooltip"),
         hideout={"health": {}},  # device_id -> offline / faulty, set by the page script as health changes
     )
-    compounds = dl.GeoJSON(id=ID.COMPOUND_LAYER, url=Route.COMPOUNDS, interactive=False, style=_js("compoundStyle"))
+    compounds = dl.GeoJSON(id=ID.COMPOUND_LAYER, url=URL.COMPOUNDS, interactive=False, style=_js("compoundStyle"))
     # Where the last 30 days' incidents were: an alternative to the graded grids.
-    density = dl.GeoJSON(id=RiskID.DENSITY_LAYER, url=Route.DENSITY, interactive=False,
+    density = dl.GeoJSON(id=RiskID.DENSITY_LAYER, url=URL.DENSITY, interactive=False,
                          pointToLayer=_js("densityPoint"))
     return dl.LayersControl(id=ID.LAYERS, position="topright", collapsed=False, children=[
         dl.Overlay(dl.LayerGroup([compounds, devices]), name=text("map.layer.devices", lang), checked=False),
@@ -86,20 +87,20 @@ def command_map(settings: Settings, interactive: bool = True) -> dl.Map:
     layers += [
         dl.GeoJSON(
             id=ID.DISTRICT_LAYER,
-            url=Route.DISTRICT,
+            url=URL.DISTRICT,
             interactive=False,
             style=_js("districtStyle"),
         ),
         dl.GeoJSON(
             id=ID.GRID_LAYER,
-            url=Route.GRIDS,
+            url=URL.GRIDS,
             style=_js("gridStyle"),
             onEachFeature=_js("gridTooltip"),
             hideout=grid_hideout(settings.language),
         ),
         dl.GeoJSON(
             id=ID.STATION_LAYER,
-            url=Route.STATIONS,
+            url=URL.STATIONS,
             interactive=False,
             style=_js("stationStyle"),
         ),

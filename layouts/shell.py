@@ -15,12 +15,13 @@ from geo.index import Grid
 from i18n import text
 from layouts.alerts import alert_queue
 from layouts.dispatch import dispatch_panel, instructions_panel
-from layouts.ids import ID, AuthID, LiveID, PagePath, Route
+from layouts.ids import ID, AuthID, LiveID
 from layouts.indicators import indicators_toggle, indicators_view
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
 from layouts.risk import leads_board, risk_legend
 from settings import Settings
+from urls import URL
 
 
 def user_corner(settings: Settings, viewer: Viewer | None) -> html.Div:
@@ -29,8 +30,8 @@ def user_corner(settings: Settings, viewer: Viewer | None) -> html.Div:
     if viewer is None:
         return html.Div(id=AuthID.USER, className="header-user")
     links = [html.A(text(label, lang), href=href) for permission, label, href in (
-        (Permission.VIEW_REPORTS, "nav.reports", PagePath.REPORTS), (Permission.MANAGE_USERS, "nav.admin", "/admin"),
-        (Permission.VIEW_AUDIT, "nav.audit", "/audit"))
+        (Permission.VIEW_REPORTS, "nav.reports", URL.REPORTS), (Permission.MANAGE_USERS, "nav.admin", URL.ADMIN),
+        (Permission.VIEW_AUDIT, "nav.audit", URL.AUDIT))
         if viewer.can(permission)]
     return html.Div(id=AuthID.USER, className="header-user", children=[
         *links,
@@ -43,7 +44,9 @@ def user_corner(settings: Settings, viewer: Viewer | None) -> html.Div:
 def auth_config(settings: Settings, viewer: Viewer | None) -> html.Div:
     """The idle lock the page script enforces: none for a big screen's kiosk session (the server agrees)."""
     minutes = 0 if viewer is not None and viewer.kiosk else settings.idle_lock_minutes
-    return html.Div(id=AuthID.CONFIG, hidden=True, **{"data-idle-minutes": str(minutes)})
+    return html.Div(id=AuthID.CONFIG, hidden=True, **{"data-idle-minutes": str(minutes),
+                                                     "data-login-url": URL.LOGIN, "data-logout-url": URL.LOGOUT,
+                                                     "data-touch-url": URL.TOUCH})
 
 
 def header(settings: Settings, viewer: Viewer | None = None) -> html.Header:
@@ -158,7 +161,7 @@ _PRELOADS = (
 def index_html(settings: Settings, base: str = "/") -> str:
     """Dash's ``index_string`` with the page language and the preloads (``base``: the Dash app's own path)."""
     preloads = "\n        ".join(_PRELOADS).format(
-        grids=Route.GRIDS, stations=Route.STATIONS, district=Route.DISTRICT, base=base
+        grids=URL.GRIDS, stations=URL.STATIONS, district=URL.DISTRICT, base=base
     )
     return f"""<!DOCTYPE html>
 <html lang="{settings.language}">

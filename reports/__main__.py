@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+import clock
 from geo.index import GridIndex
 from i18n import text
 from reports.build import Kind, ReportBuilder, keys_between, latest_key, period_for, to_json
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     kind = Kind(args.kind)
     settings = Settings.from_env()
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         if args.first:
             last = args.last or latest_key(kind, now)

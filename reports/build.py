@@ -18,21 +18,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
+import clock
+from clock import Period
 from geo.index import GridIndex
 from i18n import DEFAULT_LANGUAGE, text
-from indicators.compute import DISTRICT, Period, compute, is_overdue, load
+from indicators.compute import DISTRICT, compute, is_overdue, load
+from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
 from store.db import as_utc, incidents, instructions, leads
-from streams.simulator import CHINA_TZ
 
-DAILY_AT_HOUR = 17  # the daily task report closes at 17:00 Beijing time
 GRADE_WINDOW_DAYS = 7  # the weekly report grades grids over the week, like the map's 7d window
 GRADES = ("high", "medium", "low")
 
@@ -86,22 +87,17 @@ def period_for(kind: Kind, key: str) -> Period:
             raise ValueError(f"not a month: {key!r}")
         return Period.month(year, month)
     day = date.fromisoformat(key)
-    if kind is Kind.WEEKLY:
-        return Period.week(day - timedelta(days=1))
-    end = datetime(day.year, day.month, day.day, DAILY_AT_HOUR, tzinfo=CHINA_TZ)
-    return Period((end - timedelta(days=1)).astimezone(UTC), end.astimezone(UTC), "day")
+    return Period.week_before_report(day) if kind is Kind.WEEKLY else Period.to_daily_cut(day)
 
 
 def latest_key(kind: Kind, now: datetime) -> str:
     """The most recent report of ``kind`` that is complete at ``now``."""
-    local = now.astimezone(CHINA_TZ)
     if kind is Kind.MONTHLY:
-        first = local.date().replace(day=1) - timedelta(days=1)
-        return f"{first.year:04d}-{first.month:02d}"
+        year, month = clock.previous_month(now)
+        return f"{year:04d}-{month:02d}"
     if kind is Kind.WEEKLY:
-        day = local.date() - timedelta(days=(local.weekday() - 4) % 7)  # the latest Friday, today included
-        return day.isoformat()
-    return (local.date() if local.hour >= DAILY_AT_HOUR else local.date() - timedelta(days=1)).isoformat()
+        return clock.last_report_friday(now).isoformat()
+    return clock.last_daily_cut(now).isoformat()
 
 
 def keys_between(kind: Kind, first: date, last: date) -> list[str]:
@@ -115,7 +111,7 @@ def keys_between(kind: Kind, first: date, last: date) -> list[str]:
         return out
     day = first
     if kind is Kind.WEEKLY:
-        day += timedelta(days=(4 - day.weekday()) % 7)  # Fridays
+        day += timedelta(days=(clock.REPORT_WEEKDAY - day.weekday()) % 7)  # Fridays
     step = timedelta(days=7 if kind is Kind.WEEKLY else 1)
     while day <= last:
         out.append(day.isoformat())
@@ -141,7 +137,7 @@ class ReportBuilder:
 
     engine: Engine
     grids: GridIndex
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = clock.now
 
     def station_of(self, grid: str | None) -> str | None:
         found = self.grids.get(grid) if grid else None
@@ -187,7 +183,7 @@ class ReportBuilder:
              ("report.col.overdue", "bool")],
             [[r["instruction_id"], r["unit_id"], r["grid"], r["category"], as_utc(r["issued_at"]), r["state"],
               is_overdue(dict(r), asof)] for r in found])
-        report.tables["leads"] = _leads_table(self.engine, report.period, asof)
+        report.tables["leads"] = _leads_table(self.engine, report.period, asof, report.language)
 
     def _weekly(self, report: Report) -> None:
         period = report.period
@@ -219,7 +215,8 @@ class ReportBuilder:
             [("report.col.level", "level"), ("report.col.created", "int"), ("report.col.handled", "int"),
              ("report.col.on_time", "int"), ("report.col.rate", "pct")],
             [[d["level"], d["created"], d["handled"], d["on_time"], d["rate"]] for d in review["disposal"]])
-        report.tables["leads"] = _leads_table(self.engine, period, min(report.generated_at, period.end))
+        asof = min(report.generated_at, period.end)
+        report.tables["leads"] = _leads_table(self.engine, period, asof, report.language)
 
     def _monthly(self, report: Report) -> None:
         report.tables["categories"] = Table(
@@ -232,7 +229,7 @@ def _grades(frame: Any) -> dict[str, str]:
 
 
 def _trend_labels(period: Period) -> list[str]:
-    local = period.start.astimezone(CHINA_TZ)
+    local = clock.local(period.start)
     if period.days <= 1:
         return [f"{(local + timedelta(hours=h)).hour:02d}" for h in range(round(period.days * 24))]
     return [(local + timedelta(days=d)).strftime("%m-%d") for d in range(round(period.days))]
@@ -255,12 +252,12 @@ def _stations_table(figures: dict[str, Any]) -> Table:
     return Table(columns, rows)
 
 
-def _leads_table(engine: Engine, period: Period, asof: datetime) -> Table:
-    """Leads created in the period, and older ones still not handled."""
+def _leads_table(engine: Engine, period: Period, asof: datetime, language: str) -> Table:
+    """Leads created in the period, and older ones still not handled (summaries in the report's language)."""
     with engine.connect() as conn:
         found = conn.execute(
             select(leads.c.lead_id, leads.c.rule, leads.c.grid, leads.c.level, leads.c.created_at, leads.c.deadline,
-                   leads.c.handled_at, leads.c.summary)
+                   leads.c.handled_at, leads.c.summary, leads.c.suggestion, leads.c.facts)
             .where(and_(leads.c.created_at < period.end,
                         (leads.c.created_at >= period.start) | (leads.c.handled_at.is_(None))))
             .order_by(leads.c.created_at)).mappings().all()
@@ -270,7 +267,8 @@ def _leads_table(engine: Engine, period: Period, asof: datetime) -> Table:
         done = handled is not None and handled <= asof
         rows.append([r["lead_id"], r["rule"], r["grid"], r["level"], as_utc(r["created_at"]),
                      as_utc(r["deadline"]), handled if done else None,
-                     done and handled is not None and handled <= as_utc(r["deadline"]), r["summary"]])
+                     done and handled is not None and handled <= as_utc(r["deadline"]),
+                     lead_texts(dict(r), language)[0]])
     return Table([("report.col.lead", "text"), ("report.col.rule", "rule"), ("report.col.grid", "grid"),
                   ("report.col.level", "level"), ("report.col.created", "time"), ("report.col.deadline", "time"),
                   ("report.col.handled", "time"), ("report.col.on_time", "bool"), ("report.col.summary", "text")],

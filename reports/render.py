@@ -18,10 +18,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+import clock
 from i18n import text
 from reports.build import Report, Table
 from settings import PROJECT_ROOT
-from streams.simulator import CHINA_TZ
 
 TEMPLATES = PROJECT_ROOT / "templates"
 PRINT_CSS = PROJECT_ROOT / "assets" / "pages.css"
@@ -42,7 +42,7 @@ def cell(value: Any, kind: str, report: Report) -> str:
     if kind == "min":
         return f"{value:.1f}"
     if kind == "time":
-        return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+        return clock.local(value).strftime("%Y-%m-%d %H:%M")
     if kind == "bool":
         return text("report.yes" if value else "report.no", lang)
     if kind in {"station", "grid"}:
@@ -96,7 +96,7 @@ def context(report: Report) -> dict[str, Any]:
     return {"report": report, "district": report.district, "cell": cell, "bar_chart": bar_chart,
             "title": text(f"report.{report.kind.value}.title", lang),
             "period_label": report.indicators["period"]["label"],
-            "generated": report.generated_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")}
+            "generated": clock.local(report.generated_at).strftime("%Y-%m-%d %H:%M")}
 
 
 def standalone_html(report: Report) -> str:

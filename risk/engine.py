@@ -16,22 +16,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from sqlalchemy import Engine, and_, insert, select
 
+import clock
+from bus import events, keys
+from bus.events import Live
 from geo.devices import DeviceRegistry
 from risk.leads import LeadService
 from risk.model import grid_scores, incident_weights, load_config, load_history, since_for
 from risk.rules import CALLER_CATEGORIES, INSTANT_RULES, Call, Context, caller_finding, run_rules
 from store.db import as_utc, incidents, risk_runs
-from streams import keys
-from streams.live import encode
 
 log = logging.getLogger(__name__)
-BEIJING = timezone(timedelta(hours=8))
 LEASE_S = 600
 
 
@@ -50,7 +50,7 @@ class RiskEngine:
     r: redis.Redis
     devices: DeviceRegistry
     leads: LeadService
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=clock.now)
     owner: str = field(default_factory=lambda: secrets.token_hex(6))
 
     def run(self, kind: str = "on_demand", by: str = "system") -> RunResult:
@@ -76,7 +76,7 @@ class RiskEngine:
                        for row in frame.itertuples()}
             if details:
                 pipe.hset(keys.RISK_DETAIL + window, mapping=details)
-        pipe.xadd(keys.LIVE, encode("risk_grades", {"grades": announced, "at": now.isoformat()}))
+        events.publish(pipe, Live.RISK_GRADES, {"grades": announced, "at": now.isoformat()})
         pipe.execute()
         health = self.r.hgetall(keys.DEVICE_HEALTH)
         findings = run_rules(Context(history, now, self.devices, health), config)
@@ -91,8 +91,8 @@ class RiskEngine:
     def check_incidents(self, rows: list[dict[str, Any]]) -> int:
         """Instant rules for newly kept incidents (a family calling again): leads at once.
 
-        One indexed query per caller and the rules' own per-caller test: this runs after every
-        consumer batch, so it avoids building frames.
+        One indexed query for the batch's callers and the rules' own per-caller test: this runs after
+        every consumer batch, so it avoids building frames.
         """
         config = load_config()
         rules = {name: {**config["rules"][name], "name": name} for name in INSTANT_RULES
@@ -102,17 +102,20 @@ class RiskEngine:
             return 0
         now = max(as_utc(row["reported_at"]) for row in rows)
         longest = max(cfg["window_days"] for cfg in rules.values())
-        findings = []
+        history: dict[str, list[Call]] = {caller: [] for caller in callers}
         with self.engine.connect() as conn:
-            for caller in sorted(callers):
-                calls = [Call(event_id, as_utc(at), grid, category) for event_id, at, grid, category in conn.execute(
-                    select(incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category)
-                    .where(and_(incidents.c.caller == caller,
-                                incidents.c.reported_at > now - timedelta(days=longest))))]
-                for name, cfg in rules.items():
-                    finding = caller_finding(now, cfg, caller, calls, CALLER_CATEGORIES[name])
-                    if finding is not None:
-                        findings.append(finding)
+            for caller, event_id, at, grid, category in conn.execute(
+                    select(incidents.c.caller, incidents.c.event_id, incidents.c.reported_at, incidents.c.grid,
+                           incidents.c.category)
+                    .where(and_(incidents.c.caller.in_(sorted(callers)),
+                                incidents.c.reported_at > now - timedelta(days=longest)))):
+                history[caller].append(Call(event_id, as_utc(at), grid, category))
+        findings = []
+        for caller in sorted(callers):
+            for name, cfg in rules.items():
+                finding = caller_finding(now, cfg, caller, history[caller], CALLER_CATEGORIES[name])
+                if finding is not None:
+                    findings.append(finding)
         return len(self.leads.create(findings))
 
     def detail(self, grid: str, window: str) -> dict[str, Any] | None:
@@ -128,7 +131,7 @@ class RiskEngine:
         """Run at startup when there are no grades yet, then every day at ``daily_run_at``."""
         if not self.r.exists(keys.RISK_GRADES) and self._lease():
             self._safe_run("startup")
-        while not stop.wait(self._seconds_to_next_run()):
+        while not clock.wait(stop, self._seconds_to_next_run()):
             if self._lease():
                 self._safe_run("daily")
 
@@ -144,11 +147,8 @@ class RiskEngine:
 
     def _seconds_to_next_run(self) -> float:
         hour, minute = (int(part) for part in load_config()["daily_run_at"].split(":"))
-        now = self.clock().astimezone(BEIJING)
-        due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if due <= now:
-            due += timedelta(days=1)
-        return (due - now).total_seconds()
+        now = self.clock()
+        return (clock.next_at(hour, minute, now) - now).total_seconds()
 
     def _lease(self) -> bool:
         return bool(self.r.set(keys.RISK_LEASE, self.owner, nx=True, ex=LEASE_S))

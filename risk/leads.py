@@ -14,22 +14,23 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, Select, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+import clock
+from bus import keys
+from bus.events import Live, iso
+from bus.outbox import queue, queue_event
 from geo.index import GridIndex
 from i18n import text
 from risk.model import load_config
 from risk.rules import Finding
 from store import audit
 from store.db import as_utc, leads
-from store.outbox import queue
-from streams import keys
-from streams.live import encode
 
 
 class LeadState(StrEnum):
@@ -48,7 +49,7 @@ class LeadService:
     grids: GridIndex
     relay: Callable[[], int] = lambda: 0
     language: str = "zh-CN"
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=clock.now)
 
     def __post_init__(self) -> None:
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
@@ -71,12 +72,17 @@ class LeadService:
             target = targets[finding.level]
             recipient = (grid.localized("station", self.language) if target["target"] == "station"
                          else grid.localized("worker", self.language)) if grid else finding.grid
+            facts = {"grid": finding.grid, **finding.facts}
             rows.append({
                 "lead_id": f"LD-{secrets.token_hex(5)}", "dedupe_key": finding.key[:200], "rule": finding.rule,
                 "grid": finding.grid, "station": grid.station if grid else "", "level": finding.level,
                 "target": target["target"], "recipient": recipient, "created_at": now,
                 "deadline": now + timedelta(hours=target["deadline_hours"]), "state": LeadState.PUSHED.value,
-                "summary": self._summary(finding), "suggestion": text(f"lead.suggest.{finding.rule}", self.language),
+                # Written once in the installation's language for outside readers (cc:out:leads); screens and
+                # reports render the facts in their own.
+                "summary": text(f"lead.summary.{finding.rule}", self.language, **facts),
+                "suggestion": text(f"lead.suggest.{finding.rule}", self.language),
+                "facts": json.dumps(facts, ensure_ascii=False, default=_plain),
                 "evidence": json.dumps(list(finding.evidence)),
             })
         with self.engine.begin() as conn:
@@ -85,25 +91,27 @@ class LeadService:
                 rows).scalars())
             fresh = [row for row in rows if row["lead_id"] in created]
             for row in fresh:
-                payload = lead_payload(row)
+                payload = self.payload(row)
                 queue(conn, keys.OUT_LEADS, {
                     "lead_id": row["lead_id"], "rule": row["rule"], "grid": row["grid"], "level": row["level"],
                     "target": row["target"], "recipient": row["recipient"], "deadline": payload["deadline"],
-                    "evidence": row["evidence"], "summary": row["summary"], "suggestion": row["suggestion"]}, now)
-                queue(conn, keys.LIVE, encode("lead", payload), now)
+                    "evidence": row["evidence"], "summary": row["summary"], "suggestion": row["suggestion"],
+                    "facts": row["facts"]})
+                queue_event(conn, Live.LEAD, payload)
         if fresh:
             self.relay()
         return fresh
 
-    def _summary(self, finding: Finding) -> str:
-        return text(f"lead.summary.{finding.rule}", self.language, grid=finding.grid, **finding.facts)
-
     def open_leads(self, limit: int = 500) -> list[dict[str, Any]]:
         """Leads not yet handled, by deadline."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(leads).where(leads.c.state != LeadState.HANDLED.value)
-                                .order_by(leads.c.deadline).limit(limit)).mappings().all()
-        return [lead_payload(dict(row)) for row in rows]
+            rows = conn.execute(pending_leads(self.clock(), select(leads)).order_by(leads.c.deadline)
+                                .limit(limit)).mappings().all()
+        return [self.payload(dict(row)) for row in rows]
+
+    def payload(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A lead as screens show it, in this service's language (the board runs the countdowns)."""
+        return lead_payload(row, self.language, self.grids)
 
     def get(self, lead_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -142,21 +150,44 @@ class LeadService:
             audit.append(conn, actor, f"lead.{target.value}", target=lead_id,
                          detail=f"rule={row['rule']} grid={row['grid']} late={late} {values.get('result', '')}"[:1000],
                          at=now)
-            queue(conn, keys.LIVE, encode("lead", lead_payload(updated)), now)
+            queue_event(conn, Live.LEAD, self.payload(updated))
         self.relay()
         return updated
 
 
-def lead_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """A lead as screens show it (the board runs the countdowns)."""
-    def iso(value: datetime | None) -> str | None:
-        return as_utc(value).isoformat() if value else None
+def _plain(value: Any) -> Any:
+    """numpy scalars in a finding's facts as plain numbers."""
+    return value.item() if hasattr(value, "item") else str(value)
 
+
+def pending_leads(asof: datetime, query: Select[Any]) -> Select[Any]:
+    """``query`` narrowed to the leads waiting to be handled at ``asof``: the leads board, every count of it,
+    and what a report says was still pending at its period's end."""
+    return query.where(and_(leads.c.created_at <= asof,
+                            or_(leads.c.handled_at.is_(None), leads.c.handled_at > asof)))
+
+
+def lead_texts(row: dict[str, Any], language: str) -> tuple[str, str]:
+    """The lead's summary and suggestion in ``language``, from its rule and facts (leads kept before facts
+    were stored keep the text they were written with)."""
+    if not row.get("facts"):
+        return row["summary"], row["suggestion"]
+    facts = json.loads(row["facts"])
+    return text(f"lead.summary.{row['rule']}", language, **facts), text(f"lead.suggest.{row['rule']}", language)
+
+
+def lead_payload(row: dict[str, Any], language: str, grids: GridIndex) -> dict[str, Any]:
+    """A lead as screens show it, its texts and recipient in ``language``."""
+    summary, suggestion = lead_texts(row, language)
+    grid = grids.get(row["grid"])
+    recipient = row["recipient"]
+    if grid is not None:
+        recipient = grid.localized("station" if row["target"] == "station" else "worker", language)
     return {
         "lead_id": row["lead_id"], "rule": row["rule"], "grid": row["grid"], "level": row["level"],
-        "target": row["target"], "recipient": row["recipient"], "state": row["state"],
+        "target": row["target"], "recipient": recipient, "state": row["state"],
         "created_at": iso(row["created_at"]), "deadline": iso(row["deadline"]),
-        "handled_at": iso(row.get("handled_at")), "summary": row["summary"], "suggestion": row["suggestion"],
+        "handled_at": iso(row.get("handled_at")), "summary": summary, "suggestion": suggestion,
         "evidence": json.loads(row["evidence"]) if isinstance(row["evidence"], str) else row["evidence"],
     }
 

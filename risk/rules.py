@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 
 from geo.devices import DeviceRegistry
 from risk.model import BEIJING_OFFSET, History
+from sensors.health import DOWN
 
 DISPUTES = ("neighbour_dispute", "family_dispute", "wage_arrears", "bride_price")
 
@@ -62,7 +63,7 @@ class Context:
     history: History
     now: datetime
     devices: DeviceRegistry | None = None
-    device_health: dict[str, str] = field(default_factory=dict)  # device_id -> offline / faulty
+    device_health: dict[str, str] = field(default_factory=dict)  # device_id -> awaiting / offline / faulty
 
 
 Rule = Callable[[Context, dict[str, Any]], list[Finding]]
@@ -300,7 +301,9 @@ def compound_offline(context: Context, cfg: dict[str, Any]) -> list[Finding]:
     if context.devices is None:
         return []
     down: dict[str, list[str]] = {}
-    for device_id in context.device_health:
+    for device_id, health in context.device_health.items():
+        if health not in DOWN:
+            continue  # awaiting its first report: not known to be down
         device = context.devices.get(device_id)
         if device is not None and device.compound:
             down.setdefault(device.compound, []).append(device_id)

@@ -11,12 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
 from geo.devices import DeviceRegistry
 from geo.grids import DISTRICT_FILE, STATIONS_FILE
 from geo.index import GridIndex
-from layouts.ids import Route
+from urls import URL
 
 GEOJSON_MIMETYPE = "application/geo+json"
 CACHE_SECONDS = 3600
@@ -53,20 +53,17 @@ def _compact(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def register(server: Flask, grids: GridIndex, devices: DeviceRegistry, language: str) -> None:
-    """Add the geometry routes to ``server`` (grid attributes in ``language``)."""
+def blueprint(grids: GridIndex, devices: DeviceRegistry, language: str) -> Blueprint:
+    """The geometry routes (grid attributes in ``language``)."""
+    routes = Blueprint("geo", __name__)
     payloads = {
-        Route.DEVICES: _Payload.of(_compact(devices.geojson())),
-        Route.COMPOUNDS: _Payload.of(_compact(devices.compounds_geojson())),
-        Route.GRIDS: _Payload.of(_compact(grids.display_geojson(language))),
-        Route.STATIONS: _Payload.of((grids.data_dir / STATIONS_FILE).read_bytes()),
-        Route.DISTRICT: _Payload.of((grids.data_dir / DISTRICT_FILE).read_bytes()),
-        Route.GRID_LABELS: _Payload.of(_compact(grids.label_points)),
+        URL.DEVICES: _Payload.of(_compact(devices.geojson())),
+        URL.COMPOUNDS: _Payload.of(_compact(devices.compounds_geojson())),
+        URL.GRIDS: _Payload.of(_compact(grids.display_geojson(language))),
+        URL.STATIONS: _Payload.of((grids.data_dir / STATIONS_FILE).read_bytes()),
+        URL.DISTRICT: _Payload.of((grids.data_dir / DISTRICT_FILE).read_bytes()),
+        URL.GRID_LABELS: _Payload.of(_compact(grids.label_points)),
     }
-
-    for route, payload in payloads.items():
-        server.add_url_rule(
-            route,
-            endpoint=f"geo:{route}",
-            view_func=lambda payload=payload: _respond(payload),
-        )
+    for url, payload in payloads.items():
+        routes.add_url_rule(url, endpoint=url.name.lower(), view_func=lambda payload=payload: _respond(payload))
+    return routes

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_socketio import SocketIO, join_room
 
 from auth.guard import current_viewer, guard, security
@@ -23,11 +23,9 @@ from auth.lens import lens_for
 from auth.roles import Permission, Viewer
 from auth.web import session_room, viewer_rooms
 from geo.index import GridIndex
+from push.hub import PushHub, parse_id
 from store import audit
-from streams.push import PushHub, parse_id
-
-SUBSCRIBE = "/live/subscribe"
-ACK = "/live/ack"
+from urls import URL
 
 
 def _valid_id(value: Any) -> str | None:
@@ -40,8 +38,9 @@ def _valid_id(value: Any) -> str | None:
     return value
 
 
-def register(server: Flask, socketio: SocketIO, hub: PushHub, grids: GridIndex) -> None:
-    """Attach the handlers."""
+def blueprint(socketio: SocketIO, hub: PushHub, grids: GridIndex) -> Blueprint:
+    """The protocol's HTTP routes; its Socket.IO handlers are attached to ``socketio`` here too."""
+    routes = Blueprint("live", __name__)
 
     def station_of(code: str) -> str | None:
         grid = grids.get(code)
@@ -83,7 +82,7 @@ def register(server: Flask, socketio: SocketIO, hub: PushHub, grids: GridIndex) 
             return False
         return session_room(viewer.session_id) in socketio.server.manager.get_rooms(sid, "/")
 
-    @server.post(SUBSCRIBE)
+    @routes.post(URL.LIVE_SUBSCRIBE)
     @guard(Permission.VIEW_MAP, "live.subscribe")
     def _subscribe(viewer: Viewer):  # type: ignore[no-untyped-def]
         body = request.get_json(silent=True) or {}
@@ -92,7 +91,7 @@ def register(server: Flask, socketio: SocketIO, hub: PushHub, grids: GridIndex) 
         subscribe(body["sid"], viewer, body.get("last_id"))
         return jsonify(ok=True)
 
-    @server.post(ACK)
+    @routes.post(URL.LIVE_ACK)
     @guard(Permission.VIEW_MAP, "live.ack")
     def _ack(viewer: Viewer):  # type: ignore[no-untyped-def]
         body = request.get_json(silent=True) or {}
@@ -100,3 +99,5 @@ def register(server: Flask, socketio: SocketIO, hub: PushHub, grids: GridIndex) 
         if not own_socket(body.get("sid"), viewer) or not isinstance(seq, int):
             return jsonify(error="bad ack"), 400
         return jsonify(ok=hub.ack(body["sid"], seq))
+
+    return routes

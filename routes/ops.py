@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import Engine
 
-from streams.health import check, prometheus
-from streams.push import PushHub
+from push.health import check, prometheus
+from push.hub import PushHub
+from urls import URL
 
 
-def register(server: Flask, r: redis.Redis, engine: Engine, hub: PushHub) -> None:
-    @server.get("/healthz")
+def blueprint(r: redis.Redis, engine: Engine, hub: PushHub) -> Blueprint:
+    routes = Blueprint("ops", __name__)
+
+    @routes.get(URL.HEALTHZ)
     def _healthz():  # type: ignore[no-untyped-def]
         health = check(r, engine)
         return jsonify(ok=health.ok, **health.checks), (200 if health.ok else 503)
 
-    @server.get("/metrics")
+    @routes.get(URL.METRICS)
     def _metrics() -> Response:
         return Response(prometheus(r, engine, hub), mimetype="text/plain; version=0.0.4")
+
+    return routes

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from auth.guard import guard, security
 from auth.roles import Permission, Viewer
 from auth.web import template_values
-from layouts.ids import PagePath
 from reports.build import Kind, Report, ReportBuilder, period_for, recent_keys
 from reports.render import PdfUnavailable, context, csv_bytes, filename, pdf_bytes
+from urls import URL, path
 
 RECENT = {Kind.DAILY: 7, Kind.WEEKLY: 6, Kind.MONTHLY: 6}  # how many past reports the index lists
 
 
-def register(server: Flask, builder: ReportBuilder, language: str) -> None:
+def blueprint(builder: ReportBuilder, language: str) -> Blueprint:
+    routes = Blueprint("reports", __name__)
+
     def known(kind: str, key: str) -> Kind:
         """The report kind, if ``kind`` and ``key`` name a report at all (404 otherwise)."""
         try:
@@ -27,30 +29,30 @@ def register(server: Flask, builder: ReportBuilder, language: str) -> None:
     def build(kind: str, key: str) -> Report:
         return builder.build(known(kind, key), key, language)
 
-    @server.get(PagePath.REPORTS)
+    @routes.get(URL.REPORTS)
     @guard(Permission.VIEW_REPORTS, "report.index")
     def _index(viewer: Viewer) -> str:
         now = builder.clock()
         recent = {kind.value: recent_keys(kind, now, count) for kind, count in RECENT.items()}
         return render_template("reports.html", **template_values(language, viewer), recent=recent)
 
-    @server.get(f"{PagePath.REPORTS}/open")
+    @routes.get(URL.REPORTS_OPEN)
     @guard(Permission.VIEW_REPORTS, "report.view")
     def _open(viewer: Viewer) -> Response:
         """The index's form: any past period, by kind and date (or month)."""
         kind, key = request.args.get("kind", ""), request.args.get("key", "").strip()[:10]
-        return redirect(f"{PagePath.REPORTS}/{known(kind, key).value}/{key}")
+        return redirect(path(URL.REPORT, kind=known(kind, key).value, key=key))
 
-    @server.get(f"{PagePath.REPORTS}/<kind>/<key>")
+    @routes.get(URL.REPORT)
     @guard(Permission.VIEW_REPORTS, "report.view")
     def _page(kind: str, key: str, viewer: Viewer) -> str:
         report = build(kind, key)
-        base = f"{PagePath.REPORTS}/{report.kind.value}/{report.key}"
+        kind, key = report.kind.value, report.key
         return render_template("report.html", **template_values(language, viewer), **context(report),
-                               standalone=False, pdf_url=f"{base}/pdf",
-                               csv_url=lambda name: f"{base}/{name}.csv")
+                               standalone=False, pdf_url=path(URL.REPORT_PDF, kind=kind, key=key),
+                               csv_url=lambda name: path(URL.REPORT_CSV, kind=kind, key=key, table=name))
 
-    @server.get(f"{PagePath.REPORTS}/<kind>/<key>/pdf")
+    @routes.get(URL.REPORT_PDF)
     @guard(Permission.VIEW_REPORTS, "report.export")
     def _pdf(kind: str, key: str, viewer: Viewer) -> Response:
         report = build(kind, key)
@@ -61,7 +63,7 @@ def register(server: Flask, builder: ReportBuilder, language: str) -> None:
         security().record(viewer, "report.export", target=f"{report.kind.value}/{report.key}", detail="pdf")
         return _download(document, "application/pdf", filename(report, ".pdf"))
 
-    @server.get(f"{PagePath.REPORTS}/<kind>/<key>/<table>.csv")
+    @routes.get(URL.REPORT_CSV)
     @guard(Permission.VIEW_REPORTS, "report.export")
     def _csv(kind: str, key: str, table: str, viewer: Viewer) -> Response:
         report = build(kind, key)
@@ -70,6 +72,8 @@ def register(server: Flask, builder: ReportBuilder, language: str) -> None:
         security().record(viewer, "report.export", target=f"{report.kind.value}/{report.key}", detail=table)
         return _download(csv_bytes(report.tables[table], report), "text/csv; charset=utf-8",
                          filename(report, f"-{table}.csv"))
+
+    return routes
 
 
 def _download(body: bytes, mimetype: str, name: str) -> Response:

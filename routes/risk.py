@@ -5,34 +5,34 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
-from flask import Flask, Response, render_template, request
+from flask import Blueprint, Response, render_template, request
 from sqlalchemy import Engine, select
 
+import clock
 from auth.guard import guard
 from auth.roles import Permission, Viewer
 from auth.web import template_values
-from layouts.ids import Route
 from risk.review import weekly_review
-from routes.sensors import BEIJING, week_bounds
 from store.db import incidents
+from urls import URL
 
-REVIEW = "/risk/review"
 DENSITY_DAYS = 30
 DENSITY_TTL_S = 60.0
 
 
-def register(server: Flask, engine: Engine, language: str) -> None:
+def blueprint(engine: Engine, language: str) -> Blueprint:
+    routes = Blueprint("risk", __name__)
     cache: dict[str, tuple[float, bytes, bytes]] = {}
 
-    @server.get(Route.DENSITY)
+    @routes.get(URL.DENSITY)
     @guard(Permission.VIEW_MAP, "risk.density")
     def _density(viewer: Viewer) -> Response:
         # Positions only (no text): rebuilt at most once a minute, whoever asks.
         built, raw, packed = cache.get("density", (0.0, b"", b""))
         if time.monotonic() - built > DENSITY_TTL_S:
-            since = datetime.now(UTC) - timedelta(days=DENSITY_DAYS)
+            since = clock.now() - timedelta(days=DENSITY_DAYS)
             with engine.connect() as conn:
                 points = conn.execute(select(incidents.c.lon, incidents.c.lat)
                                       .where(incidents.c.reported_at >= since)).all()
@@ -50,16 +50,19 @@ def register(server: Flask, engine: Engine, language: str) -> None:
         response.headers["Vary"] = "Accept-Encoding"
         return response
 
-    @server.get(REVIEW)
+    @routes.get(URL.RISK_REVIEW)
     @guard(Permission.VIEW_MAP, "risk.review")
     def _review(viewer: Viewer) -> str:
         try:
             monday = date.fromisoformat(request.args.get("week", ""))
         except ValueError:
-            monday = datetime.now(BEIJING).date()
+            monday = clock.today()
         monday -= timedelta(days=monday.weekday())
-        start, end = week_bounds(monday)
+        week = clock.Period.calendar_week(monday)
+        start, end = week.start, week.end
         review = weekly_review(engine, start, end)
         return render_template("review.html", **template_values(language, viewer), review=review,
                                week=monday.isoformat(), previous=(monday - timedelta(days=7)).isoformat(),
                                following=(monday + timedelta(days=7)).isoformat())
+
+    return routes

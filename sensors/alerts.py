@@ -21,25 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select
+from sqlalchemy import Connection, Engine, Select, and_, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+import clock
+from bus.events import Live, alert_payload, incident_payload
+from bus.outbox import queue_event
 from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
+from geo.scenarios import scenarios, verify_within_s
 from i18n import text
 from sensors.notify import Notification, Notifier, OutboxNotifier
 from store import audit
 from store.db import alert_verifications, as_utc, incidents, sensor_events
-from store.outbox import queue
-from streams import keys
-from streams.contract import scenarios, verify_within_s
-from streams.live import alert_payload, encode, incident_payload
 
-BEIJING = timezone(timedelta(hours=8))
 OPEN_WINDOW = timedelta(hours=24)  # older unverified alerts leave the screen (they stay in the record)
 MAX_REASON = 200
 
@@ -60,6 +59,20 @@ class VerdictResult:
     incident_id: str | None
     seconds: float  # from the alert reaching the screen to the verdict
     late: bool
+
+
+
+def unverified_alerts(asof: datetime, query: Select[Any]) -> Select[Any]:
+    """``query`` narrowed to the alert queue at ``asof``: alerts of the day before it without a verdict by then.
+
+    The one definition of "unverified alerts": the queue on the screens, every count of it, and
+    what a report says was still waiting at its period's end.
+    """
+    verdict = and_(alert_verifications.c.event_id == sensor_events.c.event_id,
+                   alert_verifications.c.verified_at <= asof)
+    return (query.select_from(sensor_events.outerjoin(alert_verifications, verdict))
+            .where(and_(sensor_events.c.kind == "alert", sensor_events.c.ingested_at >= asof - OPEN_WINDOW,
+                        sensor_events.c.ingested_at <= asof, alert_verifications.c.event_id.is_(None))))
 
 
 @dataclass
@@ -84,19 +97,15 @@ class AlertService:
     relay: Callable[[], int] = lambda: 0
     notifier: Notifier = field(default_factory=OutboxNotifier)
     language: str = "zh-CN"
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=clock.now)
 
     def __post_init__(self) -> None:
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
 
     def open_alerts(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Unverified alerts of the last day, oldest first, as screens show them."""
-        since = self.clock() - OPEN_WINDOW
-        query = (select(sensor_events).outerjoin(alert_verifications,
-                                                  alert_verifications.c.event_id == sensor_events.c.event_id)
-                 .where(and_(sensor_events.c.kind == "alert", sensor_events.c.ingested_at >= since,
-                             alert_verifications.c.event_id.is_(None)))
-                 .order_by(sensor_events.c.ingested_at).limit(limit))
+        """The alert queue as screens show it: unverified alerts of the last day, oldest first."""
+        query = unverified_alerts(self.clock(), select(sensor_events))
+        query = query.order_by(sensor_events.c.ingested_at).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [alert_payload(dict(row), self.devices.get(row["device_id"])) for row in rows]
@@ -132,9 +141,9 @@ class AlertService:
                 self._notify(conn, alert, device, verdict, now)
             audit.append(conn, actor, f"alert.{verdict.value}", target=event_id,
                          detail=f"device={alert['device_id']} seconds={seconds:.0f} {reason}", at=now)
-            queue(conn, keys.LIVE, encode("alert_verified", {
+            queue_event(conn, Live.ALERT_VERIFIED, {
                 "event_id": event_id, "verdict": verdict.value, "verified_by": actor, "seconds": round(seconds, 1),
-                "incident_id": incident_id}), now)
+                "incident_id": incident_id})
         self.relay()
         return VerdictResult(verdict, incident_id, seconds, late=seconds > verify_within_s())
 
@@ -158,7 +167,7 @@ class AlertService:
             "source": "sensor", "status": "new",
         }
         conn.execute(insert(incidents).values(row))
-        queue(conn, keys.LIVE, encode("incident", incident_payload(row)), now)
+        queue_event(conn, Live.INCIDENT, incident_payload(row))
 
     def _notify(self, conn: Connection, alert: dict[str, Any], device: Device, verdict: Verdict,
                 now: datetime) -> None:
@@ -192,5 +201,5 @@ class AlertService:
 
 
 def _beijing(value: datetime) -> str:
-    return value.astimezone(BEIJING).strftime("%H:%M")
+    return clock.local(value).strftime("%H:%M")
 

@@ -1,10 +1,22 @@
-"""Device health: online, offline (silent for longer than 3 heartbeat intervals), faulty.
+"""Device health: online, awaiting its first report, offline (silent for longer than 3 heartbeat intervals), faulty.
 
 Heartbeats are kept in Redis (``cc:state:device-seen``, by the consumer); faults
-are sensor events in the system of record. :class:`HealthMonitor` re-evaluates
-every device every few seconds and announces each change on ``cc:live``
-(``device_health``) so maps recolour at once; one app process at a time holds
-the announcing lease. The maintenance list and false-alarm rates are queries.
+are sensor events in the system of record. There is one definition of health,
+:meth:`DeviceHealth.states`, and everyone reads it with the same inputs:
+
+- the *watch start* (``cc:state:device-watch``) is written once, by whichever
+  process first needs it, and shared by every process and every restart. A device
+  never heard from is *awaiting its first report* for one offline window after it,
+  then offline from ``watch start + window``;
+- :class:`HealthMonitor` re-evaluates every device every few seconds, keeps
+  ``cc:state:device-health`` (every device that is not online) and announces each
+  change on ``cc:live`` (``device_health``) so maps recolour at once; one app
+  process at a time holds the announcing lease;
+- :func:`summary` turns those states into the figures every screen shows (the
+  online rate counts only devices whose state is known: awaiting ones are left out);
+- :meth:`DeviceHealth.maintenance` is the maintenance page's view of the same states.
+
+False-alarm rates are a query.
 """
 
 from __future__ import annotations
@@ -12,8 +24,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -22,10 +33,11 @@ from typing import Any
 import redis
 from sqlalchemy import Engine, and_, case, func, select
 
-from geo.devices import DeviceRegistry
+import clock
+from bus import events, keys, lease
+from bus.events import Live
+from geo.devices import Device, DeviceRegistry
 from store.db import alert_verifications, sensor_events
-from streams import keys, lease
-from streams.live import encode
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +49,30 @@ LEASE_S = 15
 
 class Health(StrEnum):
     ONLINE = "online"
+    AWAITING = "awaiting"  # never heard from, and the watch began less than one offline window ago
     OFFLINE = "offline"
     FAULTY = "faulty"
+
+
+DOWN = frozenset({Health.OFFLINE, Health.FAULTY})  # what the maintenance list sends someone to repair
+_VALUES = frozenset(h.value for h in Health)
 
 
 @dataclass(frozen=True)
 class DeviceState:
     device_id: str
     health: Health
-    since: float | None  # epoch seconds the device has been in this state (None: never heard from)
+    since: float  # epoch seconds the device has been in this state (awaiting: since the watch began)
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """One evaluation of every device, as the maintenance page shows it."""
+
+    down: list[dict[str, Any]]  # offline and faulty: faulty first, then offline longest first
+    awaiting: list[dict[str, Any]]  # not heard from yet, within the first window: not (yet) to repair
+    summary: dict[str, Any]  # :func:`summary` of the same states
+    watch_start: float  # epoch seconds the health watch began
 
 
 @dataclass
@@ -55,40 +82,33 @@ class DeviceHealth:
     r: redis.Redis
     engine: Engine
     devices: DeviceRegistry
-    clock: Callable[[], float] = time.time
+    # The product clock (a time-lapse or a test's frozen time). In the class body ``clock`` is still the module.
+    clock: Callable[[], float] = field(default=clock.timestamp)
 
-    def states(self, started_at: float | None = None) -> dict[str, DeviceState]:
-        """Every device's state. Devices never heard from count as offline only once a full
-        offline window has passed since ``started_at`` (the monitor's start), not at boot."""
-        now = self.clock()
-        seen = {k: float(v) for k, v in self.r.hgetall(keys.DEVICE_SEEN).items()}
-        faults = self._recent_faults(now)
-        out = {}
-        for device_id, device in self.devices.devices.items():
-            window = SILENT_INTERVALS * device.heartbeat_s
-            last = seen.get(device_id)
-            if device_id in faults:
-                out[device_id] = DeviceState(device_id, Health.FAULTY, faults[device_id])
-            elif last is not None and now - last > window:
-                out[device_id] = DeviceState(device_id, Health.OFFLINE, last + window)
-            elif last is None and started_at is not None and now - started_at > window:
-                out[device_id] = DeviceState(device_id, Health.OFFLINE, None)
-            else:
-                out[device_id] = DeviceState(device_id, Health.ONLINE, last)
-        return out
+    def watch_start(self) -> float:
+        """When the health watch began (epoch seconds): written once, shared by every process and restart."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(keys.DEVICE_WATCH, repr(self.clock()), nx=True)
+        pipe.get(keys.DEVICE_WATCH)
+        _, start = pipe.execute()
+        return float(start)
+
+    def states(self) -> dict[str, DeviceState]:
+        """Every device's state now: the one definition the monitor, the maintenance list and the figures share."""
+        return self._evaluate()[1]
+
+    def maintenance(self) -> Maintenance:
+        """Devices to repair, devices awaiting their first report and the summary, from one evaluation."""
+        watch, states = self._evaluate()
+        down = sorted((s for s in states.values() if s.health in DOWN),
+                      key=lambda s: (s.health is not Health.FAULTY, s.since, s.device_id))
+        awaiting = sorted((s for s in states.values() if s.health is Health.AWAITING), key=lambda s: s.device_id)
+        return Maintenance([self._row(s) for s in down], [self._row(s) for s in awaiting],
+                           summary(not_online(states), states), watch)
 
     def maintenance_list(self) -> list[dict[str, Any]]:
-        """Devices that are down, with where they are: faulty first, then offline longest first,
-        then those never heard from."""
-        down = [s for s in self.states(started_at=0.0).values() if s.health is not Health.ONLINE]
-        down.sort(key=lambda s: (s.health is not Health.FAULTY, s.since is None, s.since or 0.0))
-        rows = []
-        for state in down:
-            device = self.devices.devices[state.device_id]
-            rows.append({"device_id": device.device_id, "type": device.type, "grid": device.grid,
-                         "compound": device.compound, "building": device.building, "site_kind": device.site_kind,
-                         "health": state.health.value, "since": state.since})
-        return rows
+        """Devices that are down (offline or faulty), with where they are: faulty first, then offline longest first."""
+        return self.maintenance().down
 
     def false_alarm_rates(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """Per device with verified alerts: alerts, false alarms and their share, worst first."""
@@ -106,6 +126,37 @@ class DeviceHealth:
             row["rate"] = row["false_alarms"] / row["alerts"] if row["alerts"] else 0.0
         return sorted(rows, key=lambda r: (-r["rate"], -r["alerts"], r["device_id"]))
 
+    def _evaluate(self) -> tuple[float, dict[str, DeviceState]]:
+        """The watch start and every device's state at this moment."""
+        watch = self.watch_start()
+        now = self.clock()
+        seen = {k: float(v) for k, v in self.r.hgetall(keys.DEVICE_SEEN).items()}
+        faults = self._recent_faults(now)
+        out = {}
+        for device_id, device in self.devices.devices.items():
+            window = SILENT_INTERVALS * device.heartbeat_s
+            last = seen.get(device_id)
+            if device_id in faults:
+                out[device_id] = DeviceState(device_id, Health.FAULTY, faults[device_id])
+            elif last is None:
+                # Never heard from: no verdict until it has had a full window to report.
+                if now - watch > window:
+                    out[device_id] = DeviceState(device_id, Health.OFFLINE, watch + window)
+                else:
+                    out[device_id] = DeviceState(device_id, Health.AWAITING, watch)
+            elif now - last > window:
+                out[device_id] = DeviceState(device_id, Health.OFFLINE, last + window)
+            else:
+                out[device_id] = DeviceState(device_id, Health.ONLINE, last)
+        return watch, out
+
+    def _row(self, state: DeviceState) -> dict[str, Any]:
+        device: Device = self.devices.devices[state.device_id]
+        return {"device_id": device.device_id, "type": device.type, "grid": device.grid,
+                "compound": device.compound, "building": device.building, "floor": device.floor,
+                "entrance": device.entrance, "site_kind": device.site_kind,
+                "health": state.health.value, "since": state.since}
+
     def _recent_faults(self, now: float) -> dict[str, float]:
         since = datetime.fromtimestamp(now, UTC) - FAULT_HOLD
         with self.engine.connect() as conn:
@@ -117,33 +168,32 @@ class DeviceHealth:
 
 @dataclass
 class HealthMonitor:
-    """Announce device health changes on ``cc:live`` (one process at a time, by lease)."""
+    """Keep ``cc:state:device-health`` and announce its changes on ``cc:live`` (one process at a time, by lease)."""
 
     health: DeviceHealth
     r: redis.Redis
     owner: str = field(default_factory=lambda: secrets.token_hex(6))
-    started_at: float = field(default_factory=time.time)
 
     def check_once(self) -> int:
         """Announce what changed since the last check; returns how many devices changed."""
         if not lease.hold(self.r, keys.HEALTH_LEASE, self.owner, LEASE_S):
             return 0
         known = self.r.hgetall(keys.DEVICE_HEALTH)
-        changed = []
-        for state in self.health.states(self.started_at).values():
-            before = known.get(state.device_id, Health.ONLINE.value)
-            if before != state.health.value:
-                changed.append(state)
-        if not changed:
+        states = self.health.states()
+        changed = [s for s in states.values() if known.get(s.device_id, Health.ONLINE.value) != s.health.value]
+        gone = [device_id for device_id in known if device_id not in states]  # no longer in the registry
+        if not changed and not gone:
             return 0
         pipe = self.r.pipeline(transaction=True)
+        if gone:
+            pipe.hdel(keys.DEVICE_HEALTH, *gone)
         for state in changed:
             if state.health is Health.ONLINE:
                 pipe.hdel(keys.DEVICE_HEALTH, state.device_id)
             else:
                 pipe.hset(keys.DEVICE_HEALTH, state.device_id, state.health.value)
-            pipe.xadd(keys.LIVE, encode("device_health", {"device_id": state.device_id, "health": state.health.value,
-                                                          "since": state.since}))
+            events.publish(pipe, Live.DEVICE_HEALTH, {"device_id": state.device_id, "health": state.health.value,
+                                                      "since": state.since})
         pipe.execute()
         return len(changed)
 
@@ -155,11 +205,33 @@ class HealthMonitor:
                 log.warning("device health: Redis unavailable (%s)", exc)
 
 
+def not_online(states: Mapping[str, DeviceState]) -> dict[str, str]:
+    """device_id -> health of every device that is not online: what ``cc:state:device-health`` holds."""
+    return {device_id: s.health.value for device_id, s in states.items() if s.health is not Health.ONLINE}
+
+
+def summary(health_by_device: Mapping[str, str], device_ids: Iterable[str]) -> dict[str, Any]:
+    """The figures every screen shows for ``device_ids``, given who is not online (:func:`health_map`).
+
+    ``rate`` is online / devices whose state is known: a device awaiting its first report is
+    neither up nor down yet, so it is left out (``None`` when no device is known).
+    """
+    counts = dict.fromkeys(Health, 0)
+    for device_id in device_ids:
+        value = health_by_device.get(device_id, Health.ONLINE.value)
+        # An unknown value is not a known-good device: count it as offline rather than lose it.
+        counts[Health(value) if value in _VALUES else Health.OFFLINE] += 1
+    total = sum(counts.values())
+    known = total - counts[Health.AWAITING]
+    return {"total": total, "online": counts[Health.ONLINE], "awaiting": counts[Health.AWAITING],
+            "offline": counts[Health.OFFLINE], "faulty": counts[Health.FAULTY],
+            "rate": counts[Health.ONLINE] / known if known else None}
+
+
 def health_map(r: redis.Redis) -> dict[str, str]:
-    """Devices that are not online, as screens colour them."""
+    """Devices that are not online (awaiting, offline, faulty), as screens colour them."""
     return dict(r.hgetall(keys.DEVICE_HEALTH))
 
 
 def _epoch(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-

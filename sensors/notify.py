@@ -15,9 +15,9 @@ from typing import Protocol
 
 from sqlalchemy import Connection, insert
 
+from bus import keys
+from bus.outbox import queue
 from store.db import notifications
-from store.outbox import queue
-from streams import keys
 
 
 @dataclass(frozen=True)
@@ -40,4 +40,4 @@ class OutboxNotifier:
     def send(self, conn: Connection, message: Notification, now: datetime) -> None:
         fields = asdict(message)
         conn.execute(insert(notifications).values(at=now, **fields))
-        queue(conn, keys.OUT_NOTIFY, fields, now)
+        queue(conn, keys.OUT_NOTIFY, fields)

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, select
 
 from geo.devices import DeviceRegistry
+from geo.scenarios import verify_within_s
 from store.db import alert_verifications, sensor_events
-from streams.contract import verify_within_s
 
 GROUPINGS = ("compound", "site_kind")
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
-    DDL,
     Boolean,
     Column,
     DateTime,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
 )
 
 metadata = MetaData()
@@ -46,7 +46,10 @@ incidents = Table(
     Column("caller", String(32)),
     Column("source", String(8), nullable=False),
     Column("status", String(16), nullable=False, default="new"),
+    # Backfilled history: kept for the baselines, never on the officers' board.
+    Column("history", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_incidents_reported_at", "reported_at"),
+    Index("ix_incidents_status", "status"),  # the board: every incident still open, whatever its age
     Index("ix_incidents_grid_reported", "grid", "reported_at"),
     Index("ix_incidents_caller_reported", "caller", "reported_at"),  # repeat-call warnings
 )
@@ -111,8 +114,9 @@ leads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deadline", DateTime(timezone=True), nullable=False),
     Column("state", String(16), nullable=False),  # pushed / acknowledged / handled
-    Column("summary", Text, nullable=False),
+    Column("summary", Text, nullable=False),  # as written in the installation's language (cc:out:leads)
     Column("suggestion", Text, nullable=False),
+    Column("facts", Text),  # JSON: what the summary says, so any page renders it in its own language
     Column("evidence", Text, nullable=False),  # JSON list of event ids
     Column("acknowledged_at", DateTime(timezone=True)),
     Column("handled_at", DateTime(timezone=True)),
@@ -255,24 +259,9 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-# The database itself refuses changes to past records.
-_SQLITE_GUARDS = [
-    DDL("CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"),
-    DDL("CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"),
-]
-_POSTGRES_GUARDS = [
-    DDL("CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql"),
-    DDL("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"),
-]
-for _ddl in _SQLITE_GUARDS:
-    event.listen(audit_log, "after_create", _ddl.execute_if(dialect="sqlite"))
-for _ddl in _POSTGRES_GUARDS:
-    event.listen(audit_log, "after_create", _ddl.execute_if(dialect="postgresql"))
-event.listen(audit_head, "after_create", DDL(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')"))
+# The DDL comes from the migrations (migrations/versions), not from this metadata: they also add
+# what a Table cannot say (audit_log's append-only triggers, audit_head's genesis row). This metadata is
+# what the application reads and writes; tests/test_migrations.py checks the two agree.
 
 
 def as_utc(value: datetime) -> datetime:
@@ -288,14 +277,21 @@ def database_url(configured: str, var_dir: Path) -> str:
     return f"sqlite:///{var_dir / 'pingan.sqlite3'}"
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine and the tables (idempotent)."""
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
+    """Create the engine and bring the schema to the newest revision (a no-op when it is there already).
+
+    ``migrate=False`` leaves the database as it is (the migration command and its tests).
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    if migrate:
+        # Imported here: the tables alone need no Alembic, and store.migrate may import this module.
+        from store.migrate import upgrade
+
+        upgrade(engine)
     return engine
 
 

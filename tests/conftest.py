@@ -1,18 +1,33 @@
-"""Shared fixtures: settings in a temporary folder, a live server, a headless browser."""
+"""Shared fixtures (settings in a temporary folder, a live server, real Redis and databases) and test markers.
+
+Every test gets one marker by what it needs: ``browser`` (headless Chromium, under tests/browser),
+``redis`` (a real Redis server, and often an app), or ``unit`` (neither; ``make unit`` runs these in
+well under a minute). ``slow`` marks tests that start processes or drain large backlogs.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
+from sqlalchemy import Engine
 
-from app import PinganApp, create_app
 from settings import Settings
+from testkit.servers import LiveServer, start_live_server
+
+NEEDS_REDIS = {"r", "redis_url", "settings", "live_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        elif NEEDS_REDIS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
+        else:
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture
@@ -20,29 +35,6 @@ def settings(tmp_path: Path, redis_url: str, r) -> Settings:  # type: ignore[no-
     """Settings for one test: a fresh var dir and SQLite file, the session's real Redis (flushed)."""
     return Settings.from_env(var_dir=tmp_path / "var", simulator=False, tile_url="", redis_url=redis_url,
                              database_url="")
-
-
-@dataclass
-class LiveServer:
-    app: PinganApp
-    url: str
-    _server: BaseWSGIServer
-    _thread: threading.Thread
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=10)
-        self.app.stop()
-
-
-def start_live_server(settings: Settings, consumer: bool = True) -> LiveServer:
-    """Serve a fresh app (Socket.IO included) on a free loopback port, in a background thread."""
-    app = create_app(settings)
-    app.start(consumer=consumer, simulator=False)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    return LiveServer(app, f"http://127.0.0.1:{server.server_port}", server, thread)
 
 
 @pytest.fixture
@@ -57,7 +49,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server (the embedded one), once per test session."""
-    from streams.connection import EmbeddedRedis
+    from bus.connection import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server.start()
@@ -66,7 +58,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def r(redis_url: str):  # type: ignore[no-untyped-def]
-    from streams.connection import connect
+    from bus.connection import connect
 
     client = connect(redis_url)
     client.flushall()
@@ -78,15 +70,37 @@ DATABASE_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABAS
 
 
 @pytest.fixture(params=DATABASE_BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The system of record on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set (CI)."""
-    from store.db import make_engine, metadata
-
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: a new SQLite file, or TEST_DATABASE_URL's database emptied."""
     if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'test.sqlite3'}")
-    else:
-        eng = make_engine(os.environ["TEST_DATABASE_URL"])
-        metadata.drop_all(eng)
-        metadata.create_all(eng)
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    url = os.environ["TEST_DATABASE_URL"]
+    _empty_postgres(url)
+    return url
+
+
+def _empty_postgres(url: str) -> None:
+    # The whole schema, not the tables of today's metadata: alembic_version, the audit trigger function and
+    # whatever an earlier test's revisions made must go too, or the next upgrade would not start from nothing.
+    from store.db import make_engine
+
+    eng = make_engine(url, migrate=False)
+    try:
+        with eng.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture
+def engine(empty_database: str) -> Iterator[Engine]:
+    """The system of record on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set (CI).
+
+    Every test starts from an empty database brought to the newest revision by the migrations.
+    """
+    from store.db import make_engine
+
+    eng = make_engine(empty_database)
     yield eng
     eng.dispose()

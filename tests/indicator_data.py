@@ -11,18 +11,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
+from clock import BEIJING
 from store.db import alert_verifications, incidents, instructions, leads, sensor_events
-from streams.simulator import CHINA_TZ
 
+# The morning after the constructed day: tests that use it run at this frozen moment.
+AT = "2026-11-25T09:00:00+08:00"
+pytestmark = pytest.mark.time_machine(AT, tick=False)
 DAY = date(2026, 11, 24)
 WEEK_BEFORE = DAY - timedelta(days=7)
 
 
 def bj(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
     """A Beijing wall-clock time as an aware UTC datetime."""
-    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=CHINA_TZ).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=BEIJING).astimezone(UTC)
 
 
 def incident_rows(g1: str, g2: str) -> list[dict[str, Any]]:
@@ -99,15 +103,30 @@ def alert_rows(g1: str, g2: str) -> list[dict[str, Any]]:
     ]
 
 
+def queue_rows(g1: str, g2: str) -> list[dict[str, Any]]:
+    """The alert queue at the day's end: alerts of its last 24 hours with no verdict by then."""
+    return [{k: a[k] for k in ("event_id", "grid", "ingested_at")} for a in alert_rows(g1, g2)
+            if a["verified_at"] is None]
+
+
+def pending_rows(g1: str, g2: str) -> list[dict[str, Any]]:
+    """The leads board at the day's end: leads not handled by then."""
+    return [{k: r[k] for k in ("lead_id", "grid", "level", "deadline")} for r in lead_rows(g1, g2)
+            if r["handled_at"] is None]
+
+
 # Worked out by hand from the rows above (the whole district, the day DAY, read two days later).
 EXPECTED: dict[str, Any] = {
     "incidents": 6, "comparison": 4, "change": 0.5, "by_category": {"theft": 3, "fight": 2, "noise": 1},
     "repeat_incidents": 3, "repeat_places": 1,
     "issued": 5, "open": 2, "overdue": 2, "overdue_ids": ["I3", "I4"],
+    "breaches": 3,  # I2 and I3 arrived late, I4 not at all by midnight; I6 was cancelled before its deadline
     "arrival_count": 3, "arrival_median": 8.0, "arrival_p90": 17.6, "arrival_on_time": 1 / 3,
     "result_count": 2, "result_median": 20.0, "result_p90": 28.0, "result_on_time": 0.5,
     "leads_high": 3, "leads_handled": 2, "leads_on_time": 1, "lead_disposal": 2 / 3, "leads_medium": 1,
     "alerts": 4, "alerts_due": 4, "alerts_within": 1, "verification": 1 / 4,
+    "unverified": 2, "unverified_overdue": 1,  # A3 (its minute runs past midnight) and A4
+    "pending": 2, "pending_late": 2,  # L3 and L4, both past their deadlines at midnight
     "complete": 4, "completeness": 4 / 6,
 }
 

@@ -7,21 +7,23 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+import clock
+from bus import keys
 from geo.datum import wgs84_to_gcj02
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from ingest.consumer import Consumer
 from settings import PROJECT_ROOT
-from store.db import incidents, sensor_events
-from streams import keys
-from streams.consumer import Consumer
-from tests.helpers import SEAT, incident, unit, wait_until
+from store.db import incidents, leads, sensor_events
+from testkit.entries import SEAT, incident, stamp, unit
+from testkit.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +125,7 @@ def test_consumer005_kept_but_unpublished_is_published_once_on_reclaim(
     entry_id = r.xadd(keys.INCIDENTS, incident("E-9"))
     # Another consumer read it, committed the row, and died before publishing and acking.
     r.xreadgroup(keys.CONSUMER_GROUP, "crashed", {keys.INCIDENTS: ">"}, count=10)
-    now = datetime.now(UTC)
+    now = clock.now()
     with engine.begin() as conn:
         conn.execute(incidents.insert().values(
             event_id="E-9", stream_id=entry_id, reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],
@@ -140,10 +142,10 @@ def test_consumer005_kept_but_unpublished_is_published_once_on_reclaim(
 
 
 def test_consumer006_unit_fixes_keep_the_newest(r: redis.Redis, consumer: Consumer) -> None:
-    r.xadd(keys.UNITS, unit("PU-001", "2026-11-27T09:30:05+08:00", lon="112.44"))
-    r.xadd(keys.UNITS, unit("PU-001", "2026-11-27T09:30:00+08:00", lon="112.40"))  # late, same batch
+    r.xadd(keys.UNITS, unit("PU-001", lon="112.44"))
+    r.xadd(keys.UNITS, unit("PU-001", ago=timedelta(seconds=5), lon="112.40"))  # late, same batch
     drain(consumer)
-    r.xadd(keys.UNITS, unit("PU-001", "2026-11-27T09:29:00+08:00", lon="112.30"))  # late, later batch
+    r.xadd(keys.UNITS, unit("PU-001", ago=timedelta(minutes=1), lon="112.30"))  # late, later batch
     drain(consumer)
     state = json.loads(r.hget(keys.UNIT_STATE, "PU-001"))
     assert state["lon"] == 112.44
@@ -154,7 +156,7 @@ def test_consumer007_sensor_heartbeats_alerts_and_unknown_devices(
     r: redis.Redis, engine: Engine, consumer: Consumer, devices: DeviceRegistry
 ) -> None:
     device = next(d for d in devices.devices.values() if d.type == "smoke")
-    at = "2026-11-27T11:45:00+08:00"
+    at = stamp(ago=timedelta(minutes=1))
     r.xadd(keys.SENSORS, {"event_id": "HB-1", "device_id": device.device_id, "observed_at": at, "kind": "heartbeat"})
     r.xadd(keys.SENSORS, {"event_id": "AL-1", "device_id": device.device_id, "observed_at": at, "kind": "alert",
                           "scenario": "smoke", "value": "0.23", "floor": "4"})
@@ -168,22 +170,19 @@ def test_consumer007_sensor_heartbeats_alerts_and_unknown_devices(
     assert "unknown device" in r.xrange(keys.DEAD)[0][1]["reason"]
 
 
-def test_consumer008_trim_never_drops_pending_entries(r: redis.Redis, consumer: Consumer) -> None:
+def test_consumer008_trim_never_drops_pending_entries(r: redis.Redis, consumer: Consumer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     first = r.xadd(keys.INCIDENTS, incident("P-1"))
     r.xreadgroup(keys.CONSUMER_GROUP, "slow", {keys.INCIDENTS: ">"}, count=1)  # pending, never acked
     r.xadd(keys.INCIDENTS, incident("P-2"))
     drain(consumer)
-    import streams.consumer as module
-
-    original = module.INBOUND_KEEP_S
-    module.INBOUND_KEEP_S = -3600  # "keep nothing for inspection"
-    try:
-        consumer.trim()
-    finally:
-        module.INBOUND_KEEP_S = original
+    monkeypatch.setattr(keys, "INBOUND_KEEP_S", -3600)  # "keep nothing for inspection"
+    monkeypatch.setattr(keys, "INBOUND_KEEP_MAX", 0)
+    consumer.trim()
     assert r.xrange(keys.INCIDENTS, min=first, max=first), "a pending entry was trimmed"
 
 
+@pytest.mark.slow  # starts processes
 def test_consumer009_killed_mid_batch_loses_nothing_and_doubles_nothing(
     r: redis.Redis, engine: Engine, redis_url: str, tmp_path: Path
 ) -> None:
@@ -195,7 +194,7 @@ def test_consumer009_killed_mid_batch_loses_nothing_and_doubles_nothing(
     pipe.execute()
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
            "VAR_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "streams.worker", "--reclaim-idle-ms", "200"]
+    command = [sys.executable, "worker.py", "--reclaim-idle-ms", "200"]
     victim = subprocess.Popen([*command, "--name", "victim"], cwd=PROJECT_ROOT, env=env)
     wait_until(lambda: row_count(engine) > 0, what="the worker to start keeping incidents")
     victim.send_signal(signal.SIGKILL)
@@ -215,7 +214,33 @@ def test_consumer009_killed_mid_batch_loses_nothing_and_doubles_nothing(
 
 
 def test_consumer010_published_log_is_pruned(r: redis.Redis, consumer: Consumer) -> None:
-    old = (datetime.now(UTC) - timedelta(days=8)).timestamp()
-    r.zadd(keys.PUBLISHED, {"OLD-1": old, "NEW-1": datetime.now(UTC).timestamp()})
+    old = (clock.now() - timedelta(days=8)).timestamp()
+    r.zadd(keys.PUBLISHED, {"OLD-1": old, "NEW-1": clock.now().timestamp()})
     consumer.trim()
     assert r.zrange(keys.PUBLISHED, 0, -1) == ["NEW-1"]
+
+
+@pytest.mark.slow  # starts processes
+def test_consumer012_an_extra_worker_raises_the_same_instant_warnings(
+    r: redis.Redis, engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    """``worker.py`` is assembled like the dashboard (services.build): a household calling again warns at once,
+    not at the next morning's run, whichever consumer takes the call."""
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
+           "VAR_DIR": str(tmp_path)}
+    worker = subprocess.Popen([sys.executable, "worker.py", "--name", "extra"], cwd=PROJECT_ROOT, env=env)
+    try:
+        for n in (1, 2):
+            r.xadd(keys.INCIDENTS, incident(f"FAM-{n}", category="family_dispute", caller="13811112222",
+                                            ago=timedelta(hours=3 - n)))
+
+        def warned() -> list[dict[str, object]]:
+            with engine.connect() as conn:
+                return [dict(row) for row in conn.execute(select(leads.c.rule, leads.c.evidence)).mappings()]
+
+        [lead] = wait_until(warned, timeout=60, what="the worker's instant warning")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+    assert lead["rule"] == "family_repeat" and json.loads(str(lead["evidence"])) == ["FAM-1", "FAM-2"]
+    assert {e["event_id"] for e in live_events(r, "incident")} == {"FAM-1", "FAM-2"}

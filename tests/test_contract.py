@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from ingest.contract import ContractError, IncidentIn, SensorEventIn, UnitPositionIn, json_schema, parse
 from settings import PROJECT_ROOT
-from streams.contract import ContractError, IncidentIn, SensorEventIn, UnitPositionIn, json_schema, parse
-from tests.helpers import incident, unit
+from testkit.entries import incident, stamp, unit
 
 
 def test_contract001_valid_incident_parses() -> None:
@@ -24,7 +24,7 @@ def test_contract001_valid_incident_parses() -> None:
         ({"event_id": ""}, "event_id"),
         ({"event_id": "x" * 65}, "event_id"),
         ({"event_id": "bad id with spaces"}, "event_id"),
-        ({"reported_at": "2026-11-27T09:30:00"}, "offset"),
+        ({"reported_at": stamp()[:19]}, "offset"),  # a time without its UTC offset
         ({"reported_at": "yesterday"}, "reported_at"),
         ({"lon": "east"}, "lon"),
         ({"lat": "NaN"}, "lat"),
@@ -52,7 +52,7 @@ def test_contract003_missing_field_is_named() -> None:
 
 
 def test_contract004_sensor_alert_needs_a_known_scenario() -> None:
-    base = {"event_id": "S-1", "device_id": "CAM-002", "observed_at": "2026-11-27T09:30:00+08:00"}
+    base = {"event_id": "S-1", "device_id": "CAM-002", "observed_at": stamp()}
     assert parse(SensorEventIn, base | {"kind": "heartbeat"}).scenario is None
     assert parse(SensorEventIn, base | {"kind": "alert", "scenario": "smoke", "value": "0.2"}).value == 0.2
     with pytest.raises(ContractError, match="scenario"):
@@ -62,10 +62,10 @@ def test_contract004_sensor_alert_needs_a_known_scenario() -> None:
 
 
 def test_contract005_unit_fix() -> None:
-    fix = parse(UnitPositionIn, unit("PU-001", "2026-11-27T09:30:00+08:00", heading="90", speed="30"))
+    fix = parse(UnitPositionIn, unit("PU-001", heading="90", speed="30"))
     assert (fix.heading, fix.speed, fix.status.value) == (90, 30, "available")
     with pytest.raises(ContractError, match="status"):
-        parse(UnitPositionIn, unit("PU-001", "2026-11-27T09:30:00+08:00", status="asleep"))
+        parse(UnitPositionIn, unit("PU-001", status="asleep"))
 
 
 def test_contract006_committed_schema_is_generated_from_the_models() -> None:

@@ -13,14 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, update
 
+from bus import keys
+from bus.outbox import OutboxRelay
 from dispatch.lifecycle import PATH, TERMINAL, State
 from dispatch.service import DispatchService, Refused, clock_state
 from geo.index import GridIndex
 from store.db import incidents, instruction_events, instructions, outbox, unit_reservations
-from streams import keys
-from tests.helpers import SEAT
+from testkit.entries import SEAT
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+pytestmark = pytest.mark.time_machine(NOW, tick=False)  # rules and clocks are read at this moment
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def service(r: redis.Redis, engine: Engine, grids: GridIndex) -> DispatchService
         "PU-OFF": (SEAT[0] + 0.002, SEAT[1], "off"),
     })
     put_incident(engine, grids)
-    return DispatchService(engine, r, grids, clock=lambda: NOW)
+    return DispatchService(engine, r, grids, OutboxRelay(engine, r), clock=lambda: NOW)
 
 
 def out_instructions(r: redis.Redis) -> list[dict[str, str]]:
@@ -176,8 +178,8 @@ def test_disp009_outbox_rows_left_by_a_crash_are_relayed_exactly_once(service: D
     # Simulate a process that committed but died before marking its rows relayed.
     with engine.begin() as conn:
         conn.execute(update(outbox).values(sent_at=None))
-    assert service.relay() > 0
-    assert service.relay() == 0
+    assert service.outbox.relay() > 0
+    assert service.outbox.relay() == 0
     assert len(out_instructions(r)) == 1
 
 
@@ -186,7 +188,7 @@ def test_disp010_restart_mid_loop_keeps_every_instruction_where_it_was(
 ) -> None:
     [iid] = service.send("E-1", ["PU-NEAR"], "go", "officer-1", "restart").instruction_ids
     service.feedback(iid, "PU-NEAR", "on_scene", NOW + timedelta(minutes=3), None, "")
-    restarted = DispatchService(engine, r, grids, clock=lambda: NOW + timedelta(minutes=4))
+    restarted = DispatchService(engine, r, grids, OutboxRelay(engine, r), clock=lambda: NOW + timedelta(minutes=4))
     [open_one] = restarted.open_instructions()
     assert (open_one["instruction_id"], open_one["state"]) == (iid, "on_scene")
     assert restarted.feedback(iid, "PU-NEAR", "result_reported", NOW + timedelta(minutes=9), "dispersed", "")

@@ -14,13 +14,15 @@ from sqlalchemy import Engine
 from app import PinganApp, create_app
 from auth.lens import lens_for
 from auth.roles import Role, Viewer
+from bus import keys
+from bus.events import Live
+from clock import Period
 from geo.index import GridIndex
-from indicators.compute import DISTRICT, Period, Rows, by_grid, compute, histogram, load, percentile
-from indicators.live import EVENT_TYPE
+from indicators.compute import DISTRICT, Rows, by_grid, compute, histogram, load, percentile
+from push.hub import PushHub
 from settings import Settings
-from streams import keys
-from streams.push import PushHub
 from tests.indicator_data import (
+    AT,
     DAY,
     EXPECTED,
     alert_rows,
@@ -29,16 +31,20 @@ from tests.indicator_data import (
     insert_day,
     instruction_rows,
     lead_rows,
+    pending_rows,
+    queue_rows,
 )
+
+pytestmark = pytest.mark.time_machine(AT, tick=False)  # the morning after the constructed day
 
 STATION_OF = {"G1": "S1", "G2": "S2"}
 
 
-def constructed_rows(devices: dict[str, str | None] | None = None, unhealthy: frozenset[str] = frozenset()) -> Rows:
+def constructed_rows(devices: dict[str, str | None] | None = None, health: dict[str, str] | None = None) -> Rows:
     grid_of = {int(r["event_id"].split("-")[1]): r["grid"] for r in incident_rows("G1", "G2")}
     instructions = [{**r, "grid": grid_of[r["incident"]]} for r in instruction_rows()]
     return Rows(incident_rows("G1", "G2"), instructions, lead_rows("G1", "G2"), alert_rows("G1", "G2"),
-                devices, unhealthy)
+                queue_rows("G1", "G2"), pending_rows("G1", "G2"), devices, health or {})
 
 
 def day_figures(rows: Rows) -> dict[str, Any]:
@@ -57,6 +63,9 @@ def assert_expected(f: dict[str, Any]) -> None:
     ins = f["instructions"]
     assert (ins["issued"], ins["open"], ins["overdue"]) == (e["issued"], e["open"], e["overdue"])
     assert sorted(ins["overdue_ids"]) == e["overdue_ids"]
+    assert ins["breaches"] == e["breaches"]
+    assert (f["queue"]["unverified"], f["queue"]["overdue"]) == (e["unverified"], e["unverified_overdue"])
+    assert (f["leads"]["pending"], f["leads"]["late"]) == (e["pending"], e["pending_late"])
     arrival, result = f["arrival"], f["result"]
     assert (arrival["count"], arrival["median_min"]) == (e["arrival_count"], pytest.approx(e["arrival_median"]))
     assert arrival["p90_min"] == pytest.approx(e["arrival_p90"])
@@ -112,10 +121,13 @@ def test_ind003_each_station_counts_only_its_grids() -> None:
 
 
 def test_ind004_device_online_rate_only_while_the_period_runs() -> None:
-    rows = constructed_rows({"D1": "G1", "D2": "G1", "D3": "G2", "D4": "G2"}, frozenset({"D3"}))
+    rows = constructed_rows({"D1": "G1", "D2": "G1", "D3": "G2", "D4": "G2", "D5": "G2"},
+                            {"D3": "offline", "D5": "awaiting"})
     scopes = day_figures(rows)["scopes"]
-    assert scopes[DISTRICT]["devices"] == {"total": 4, "online": 3, "rate": 0.75}
-    assert scopes["S2"]["devices"] == {"total": 2, "online": 1, "rate": 0.5}
+    # Online among the devices whose state is known: D5 has not reported since the watch began.
+    assert scopes[DISTRICT]["devices"] == {"total": 5, "online": 3, "awaiting": 1, "offline": 1, "faulty": 0,
+                                           "rate": 0.75}
+    assert scopes["S2"]["devices"] == {"total": 3, "online": 1, "awaiting": 1, "offline": 1, "faulty": 0, "rate": 0.5}
 
 
 def test_ind005_figures_as_of_a_moment_inside_the_day() -> None:
@@ -195,7 +207,7 @@ def test_ind009_published_on_the_live_stream_and_kept_for_snapshots(app: PinganA
     kept = json.loads(r.get(keys.INDICATORS))
     assert kept == payload == app.indicators.today()
     (_, fields), = r.xrevrange(keys.LIVE, count=1)  # the stream carries only the news, not the figures
-    assert fields["type"] == EVENT_TYPE and json.loads(fields["data"]) == {"asof": payload["asof"]}
+    assert fields["type"] == Live.INDICATORS and json.loads(fields["data"]) == {"asof": payload["asof"]}
     assert set(payload["scopes"]) == {DISTRICT, *(code for code, _ in app.grids.stations("en"))}
     assert payload["scopes"][DISTRICT]["devices"]["total"] == len(app.devices.devices)
 
@@ -234,7 +246,7 @@ def _next_indicators(r: redis.Redis, after: str, timeout_s: float = 20.0) -> str
         for _, entries in r.xread({keys.LIVE: cursor}, block=2_000):  # under the client's socket timeout
             for entry_id, fields in entries:
                 cursor = entry_id
-                if fields["type"] == EVENT_TYPE:
+                if fields["type"] == Live.INDICATORS:
                     return str(entry_id)
     raise AssertionError(f"no indicators published within {timeout_s} s")
 
@@ -242,7 +254,7 @@ def _next_indicators(r: redis.Redis, after: str, timeout_s: float = 20.0) -> str
 def test_ind013_pages_are_sent_the_kept_figures_once_per_batch(app: PinganApp, r: redis.Redis) -> None:
     sent: list[dict[str, Any]] = []
     hub = PushHub(r, app.engine, emit=lambda sid, batch: sent.append(batch),
-                  states={EVENT_TYPE: app.indicators.today})
+                  states={Live.INDICATORS: app.indicators.today})
     hub.subscribe("page-1", None)
     assert hub.ack("page-1", sent[-1]["seq"])  # the snapshot
     app.indicators.publish()
@@ -250,7 +262,7 @@ def test_ind013_pages_are_sent_the_kept_figures_once_per_batch(app: PinganApp, r
     latest = app.indicators.publish()
     hub.poll_once(block_ms=1)
     events = sent[-1]["events"]
-    assert [e["type"] for e in events] == ["incident", EVENT_TYPE]  # the older figures are not sent at all
+    assert [e["type"] for e in events] == ["incident", Live.INDICATORS]  # the older figures are not sent at all
     assert events[-1]["data"] == latest == json.loads(r.get(keys.INDICATORS))
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import redis
 
-from streams import keys
-from tests.conftest import LiveServer
-from tests.helpers import incident, wait_until
+from bus import keys
+from testkit.entries import incident
+from testkit.servers import LiveServer
+from testkit.waiting import wait_until
 
 
 def test_ops001_healthz_reports_parts_and_lag(live_server: LiveServer, r: redis.Redis) -> None:

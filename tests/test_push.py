@@ -7,9 +7,9 @@ from typing import Any
 import redis
 from sqlalchemy import Engine
 
-from streams import keys
-from streams.live import encode
-from streams.push import PushHub
+from bus import keys
+from bus.events import Live, encode
+from push.hub import PushHub
 
 
 class Screen:
@@ -26,7 +26,7 @@ class Screen:
 
 
 def publish(r: redis.Redis, n: int, start: int = 0) -> list[str]:
-    return [r.xadd(keys.LIVE, encode("incident", {"event_id": f"E-{i}"})) for i in range(start, start + n)]
+    return [r.xadd(keys.LIVE, encode(Live.INCIDENT, {"event_id": f"E-{i}"})) for i in range(start, start + n)]
 
 
 def event_ids(batch: dict[str, Any]) -> list[str]:

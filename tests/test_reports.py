@@ -21,8 +21,10 @@ from reports.build import Kind, ReportBuilder, keys_between, latest_key, period_
 from reports.render import csv_bytes, pdf_bytes, standalone_html
 from settings import PROJECT_ROOT, Settings
 from store.db import audit_log
-from tests.helpers import make_user, sign_in_client
-from tests.indicator_data import DAY, EXPECTED, bj, insert_day
+from testkit.accounts import make_user, sign_in_client
+from tests.indicator_data import AT, DAY, EXPECTED, bj, insert_day
+
+pytestmark = pytest.mark.time_machine(AT, tick=False)  # the morning after the constructed day
 
 
 @pytest.fixture
@@ -153,6 +155,7 @@ def test_rep005_reports_are_for_chiefs_and_their_exports_are_audited(app: Pingan
         assert other.get("/reports/daily/2026-11-24/stations.csv").status_code == 403
 
 
+@pytest.mark.slow  # starts processes
 def test_rep006_command_line_produces_any_past_period(settings: Settings, tmp_path: Path) -> None:
     app = create_app(settings)
     insert_day(app.engine, *grids_of_two_stations(app))

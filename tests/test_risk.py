@@ -12,16 +12,19 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+from bus import keys
+from bus.outbox import OutboxRelay
+from clock import BEIJING
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
-from risk.engine import BEIJING, RiskEngine
+from risk.engine import RiskEngine
 from risk.leads import LeadRefused, LeadService
 from risk.model import History, grid_scores, load_config
 from risk.rules import RULES, Context, normalise_address, run_rules
 from store.db import incidents, leads
-from streams import keys
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+pytestmark = pytest.mark.time_machine(NOW, tick=False)  # rules and clocks are read at this moment
 GRID = "SC-048"
 OTHER = "SC-500"
 SEAT = (112.432, 39.331)
@@ -183,9 +186,8 @@ def test_risk011_grade_is_relative_to_the_grids_own_baseline() -> None:
 
 @pytest.fixture
 def risk(engine: Engine, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry) -> RiskEngine:
-    from dispatch.service import DispatchService
 
-    relay = DispatchService(engine, r, grids).relay
+    relay = OutboxRelay(engine, r).relay
     return RiskEngine(engine, r, devices, LeadService(engine, grids, relay=relay, clock=lambda: NOW),
                       clock=lambda: NOW)
 
@@ -231,8 +233,8 @@ def test_risk013_lead_is_acknowledged_then_handled_with_a_result(risk: RiskEngin
 def test_risk014_the_second_family_call_warns_at_once_through_the_consumer(
     risk: RiskEngine, engine: Engine, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry
 ) -> None:
-    from streams.consumer import Consumer
-    from tests.helpers import incident
+    from ingest.consumer import Consumer
+    from testkit.entries import incident
     from tests.test_consumer import drain
 
     consumer = Consumer(r, engine, grids, devices, on_incidents=risk.check_incidents)

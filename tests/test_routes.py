@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime
 
+import clock
 from app import create_app
-from layouts.ids import ID, Route
+from bus import keys
+from layouts.ids import ID
 from settings import Settings
 from store.db import incidents
-from streams import keys
-from tests.helpers import SEAT, make_user, send_output, send_request, sign_in_client
+from testkit.accounts import make_user, sign_in_client
+from testkit.dash_requests import send_output, send_request
+from testkit.entries import SEAT
+from urls import MAP_DATA, URL
 
 
 def signed_in(settings: Settings, role: str = "duty_officer"):  # type: ignore[no-untyped-def]
@@ -24,20 +27,20 @@ def signed_in(settings: Settings, role: str = "duty_officer"):  # type: ignore[n
 
 def test_route001_geometry_is_served_gzip_and_cacheable(settings: Settings) -> None:
     _, client, _ = signed_in(settings)
-    response = client.get(Route.GRIDS, headers={"Accept-Encoding": "gzip"})
+    response = client.get(URL.GRIDS, headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.mimetype == "application/geo+json"
     features = json.loads(gzip.decompress(response.data))["features"]
     assert len(features) == 863
     etag = response.headers["ETag"]
-    again = client.get(Route.GRIDS, headers={"If-None-Match": etag})
+    again = client.get(URL.GRIDS, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
 
 
 def test_route002_all_geometry_routes_answer(settings: Settings) -> None:
     _, client, _ = signed_in(settings)
-    for route in Route:
+    for route in MAP_DATA:
         response = client.get(route)
         assert response.status_code == 200, route
         assert json.loads(response.data)["type"] == "FeatureCollection"
@@ -47,7 +50,7 @@ def test_route003_page_preloads_geometry_and_sets_language(settings: Settings) -
     _, client, _ = signed_in(settings)
     html = client.get("/").get_data(as_text=True)
     assert '<html lang="zh-CN">' in html
-    assert f'href="{Route.GRIDS}" as="fetch"' in html
+    assert f'href="{URL.GRIDS}" as="fetch"' in html
 
 
 def test_route004_details_callback_ignores_forged_feature_text(settings: Settings) -> None:
@@ -75,7 +78,7 @@ def test_route005_a_retried_send_request_makes_one_instruction(settings: Setting
     app, app_client, headers = signed_in(settings)
     r.hset(keys.UNIT_STATE, "PU-1", json.dumps({"unit_id": "PU-1", "lon": SEAT[0], "lat": SEAT[1],
                                                   "status": "available", "observed_at": 0}))
-    now = datetime.now(UTC)
+    now = clock.now()
     with app.engine.begin() as conn:
         conn.execute(incidents.insert().values(
             event_id="E-1", stream_id="1-0", reported_at=now, ingested_at=now, lon=SEAT[0], lat=SEAT[1],

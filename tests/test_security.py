@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,11 +21,13 @@ import requests
 import socketio
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
+from time_machine import TimeMachineFixture
 
+import clock
 from app import PinganApp, create_app
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
-from bench.live_client import LiveClient, sign_in
-from layouts.ids import ID, AlertID, DispatchID, RiskID, Route
+from bus import keys
+from layouts.ids import ID, AlertID, DispatchID, RiskID
 from risk.rules import Finding
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
@@ -40,9 +42,12 @@ from store.db import (
     risk_runs,
     sensor_events,
 )
-from streams import keys
-from tests.conftest import LiveServer
-from tests.helpers import PASSWORD, SEAT, incident, make_user, sign_in_client, wait_until
+from testkit.accounts import PASSWORD, make_user, sign_in_client
+from testkit.entries import SEAT, incident
+from testkit.live_client import LiveClient, sign_in
+from testkit.servers import LiveServer
+from testkit.waiting import wait_until
+from urls import MAP_DATA
 
 SEAT_GRID = "SC-048"
 
@@ -74,7 +79,7 @@ def seed(app: PinganApp, r: redis.Redis) -> str:
     for unit_id in ("PU-1", "PU-2"):
         r.hset(keys.UNIT_STATE, unit_id, json.dumps({"unit_id": unit_id, "lon": SEAT[0], "lat": SEAT[1],
                                                       "status": "available", "observed_at": 0}))
-    now = datetime.now(UTC)
+    now = clock.now()
     with app.engine.begin() as conn:
         for event_id in ("E-1", "E-2"):
             conn.execute(incidents.insert().values(
@@ -228,7 +233,7 @@ def test_sec003_the_duty_officer_may_act_and_every_act_is_audited(app: PinganApp
 def test_sec004_anonymous_clients_get_nothing(app: PinganApp, r: redis.Redis) -> None:
     seed(app, r)
     client = app.server.test_client()
-    for path in ["/", "/_dash-layout", "/_dash-dependencies", *Route, "/admin", "/audit", "/audit.csv"]:
+    for path in ["/", "/_dash-layout", "/_dash-dependencies", *MAP_DATA, "/admin", "/audit", "/audit.csv"]:
         response = client.get(path)
         assert response.status_code in {302, 401}, path
         if response.status_code == 302:
@@ -268,7 +273,7 @@ def test_sec006_state_changing_requests_need_the_csrf_token(app: PinganApp, r: r
 
 def test_sec007_lockout_after_five_failures_for_ten_minutes(app: PinganApp) -> None:
     username = make_user(app, Role.DUTY_OFFICER)
-    now = datetime.now(UTC)
+    now = clock.now()
     app.security.users.clock = lambda: now
     client = app.server.test_client()
     for _ in range(5):
@@ -287,7 +292,7 @@ def test_sec007_lockout_after_five_failures_for_ten_minutes(app: PinganApp) -> N
 
 
 def test_sec008_sign_in_is_rate_limited_per_address(app: PinganApp) -> None:
-    minute = datetime.now(UTC).timestamp() // 60 * 60
+    minute = clock.now().timestamp() // 60 * 60
     app.security.sessions.clock = lambda: minute + 1  # every attempt in one window, whatever the wall clock
     client = app.server.test_client()
     statuses = []
@@ -299,16 +304,15 @@ def test_sec008_sign_in_is_rate_limited_per_address(app: PinganApp) -> None:
     assert statuses[-1] == 429
 
 
-def test_sec009_idle_lock_and_absolute_lifetime(app: PinganApp) -> None:
+def test_sec009_idle_lock_and_absolute_lifetime(app: PinganApp, time_machine: TimeMachineFixture) -> None:
+    time_machine.move_to(clock.now(), tick=False)
     client, headers, username = signed_in(app, Role.DUTY_OFFICER)
-    clock = [datetime.now(UTC).timestamp()]
-    app.security.sessions.clock = lambda: clock[0]
     # Activity every 20 minutes keeps the session open ...
     for _ in range(3):
-        clock[0] += 20 * 60
+        time_machine.shift(20 * 60)
         assert client.post("/auth/touch", headers=headers).status_code == 204
     # ... 30 minutes without any locks it.
-    clock[0] += 30 * 60 + 1
+    time_machine.shift(30 * 60 + 1)
     response = client.get("/_dash-layout")
     assert response.status_code == 401 and response.get_json()["why"] == "idle"
     assert client.get("/").headers["Location"].startswith("/login")
@@ -316,9 +320,9 @@ def test_sec009_idle_lock_and_absolute_lifetime(app: PinganApp) -> None:
     # A session kept busy still ends after its absolute lifetime.
     client, headers, username = signed_in(app, Role.DUTY_OFFICER)
     for _ in range(int(app.settings.session_hours * 60 / 20)):
-        clock[0] += 20 * 60
+        time_machine.shift(20 * 60)
         client.post("/auth/touch", headers=headers)
-    clock[0] += 20 * 60
+    time_machine.shift(20 * 60)
     response = client.get("/_dash-layout")
     assert response.status_code == 401 and response.get_json()["why"] == "expired"
 

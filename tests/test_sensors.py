@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import Engine, func, select
+from time_machine import TimeMachineFixture
 
+import clock
+from bus import keys
+from bus.connection import connect
+from bus.outbox import OutboxRelay
 from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from routes.sensors import rate_text
 from sensors.alerts import AlertRefused, AlertService, Verdict
-from sensors.health import DeviceHealth, Health, HealthMonitor
+from sensors.health import SILENT_INTERVALS, DeviceHealth, Health, HealthMonitor, health_map, summary
 from sensors.stats import weekly
 from store.audit import AuditLog
 from store.db import alert_verifications, incidents, notifications, sensor_events
-from streams import keys
 
 SMOKE = "SMK-01-1-03"  # a smoke sensor in compound CP-01
 CAMERA = "BHV-001"  # a behaviour terminal at a school
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Beijing
+pytestmark = pytest.mark.time_machine(T0, tick=False)  # rules and clocks are read at this moment
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -38,8 +47,8 @@ def devices() -> DeviceRegistry:
 
 @pytest.fixture
 def service(engine: Engine, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry) -> AlertService:
-    dispatch = DispatchService(engine, r, grids)
-    return AlertService(engine, devices, grids, relay=dispatch.relay, clock=lambda: T0 + timedelta(seconds=42))
+    dispatch = DispatchService(engine, r, grids, OutboxRelay(engine, r))
+    return AlertService(engine, devices, grids, relay=dispatch.outbox.relay, clock=lambda: T0 + timedelta(seconds=42))
 
 
 def raise_alert(engine: Engine, devices: DeviceRegistry, event_id: str, device_id: str = SMOKE,
@@ -50,6 +59,19 @@ def raise_alert(engine: Engine, devices: DeviceRegistry, event_id: str, device_i
         conn.execute(sensor_events.insert().values(
             event_id=event_id, stream_id="1-0", device_id=device_id, observed_at=at, ingested_at=at, kind="alert",
             scenario=scenario, value=value, floor=device.floor, grid=device.grid))
+
+
+def report_fault(engine: Engine, devices: DeviceRegistry, device_id: str, at: datetime) -> None:
+    device = devices.get(device_id)
+    assert device is not None
+    with engine.begin() as conn:
+        conn.execute(sensor_events.insert().values(
+            event_id=f"F-{device_id}", stream_id="1-0", device_id=device_id, observed_at=at, ingested_at=at,
+            kind="fault", grid=device.grid))
+
+
+def health_events(r: redis.Redis) -> list[dict[str, Any]]:
+    return [json.loads(f["data"]) for _, f in r.xrange(keys.LIVE) if f["type"] == "device_health"]
 
 
 def test_sensor001_confirmed_alert_becomes_an_incident_and_tells_the_grid(
@@ -135,15 +157,15 @@ def test_sensor005_silent_device_turns_offline_and_faults_mark_faulty(
     now = [T0.timestamp()]
     health = DeviceHealth(r, engine, devices, clock=lambda: now[0])
     r.hset(keys.DEVICE_SEEN, CAMERA, now[0])
-    monitor = HealthMonitor(health, r, started_at=now[0])
-    assert health.states(monitor.started_at)[CAMERA].health is Health.ONLINE
+    monitor = HealthMonitor(health, r)
+    assert health.states()[CAMERA].health is Health.ONLINE
     now[0] += 3 * camera.heartbeat_s  # exactly three intervals: still online
-    assert health.states(monitor.started_at)[CAMERA].health is Health.ONLINE
+    assert health.states()[CAMERA].health is Health.ONLINE
     now[0] += 1
-    state = health.states(monitor.started_at)[CAMERA]
+    state = health.states()[CAMERA]
     assert (state.health, state.since) == (Health.OFFLINE, T0.timestamp() + 3 * camera.heartbeat_s)
     # The monitor announces each change once, and only the lease holder announces.
-    other = HealthMonitor(health, r, started_at=monitor.started_at)
+    other = HealthMonitor(health, r)
     assert monitor.check_once() > 0 and other.check_once() == 0
     assert monitor.check_once() == 0
     changes = [json.loads(f["data"]) for _, f in r.xrange(keys.LIVE) if f["type"] == "device_health"]
@@ -155,7 +177,7 @@ def test_sensor005_silent_device_turns_offline_and_faults_mark_faulty(
         conn.execute(sensor_events.insert().values(
             event_id="F-1", stream_id="1-0", device_id=SMOKE, observed_at=datetime.fromtimestamp(now[0], UTC),
             ingested_at=datetime.fromtimestamp(now[0], UTC), kind="fault", grid="SC-001"))
-    states = health.states(monitor.started_at)
+    states = health.states()
     assert states[CAMERA].health is Health.ONLINE and states[SMOKE].health is Health.FAULTY
     down = [d["device_id"] for d in health.maintenance_list()]
     assert SMOKE in down and CAMERA not in down
@@ -164,18 +186,18 @@ def test_sensor005_silent_device_turns_offline_and_faults_mark_faulty(
 def test_sensor006_weekly_statistics_per_compound_and_site_kind(
     engine: Engine, grids: GridIndex, devices: DeviceRegistry
 ) -> None:
-    clock = [T0]
-    service = AlertService(engine, devices, grids, clock=lambda: clock[0])
+    moment = [T0]
+    service = AlertService(engine, devices, grids, clock=lambda: moment[0])
     raise_alert(engine, devices, "W-1", at=T0)
     raise_alert(engine, devices, "W-2", at=T0)
     raise_alert(engine, devices, "W-3", at=T0)
     raise_alert(engine, devices, "W-4", device_id=CAMERA, scenario="fight", at=T0, value=None)
     raise_alert(engine, devices, "W-OUT", at=T0 + timedelta(days=8))  # next week: not counted
-    clock[0] = T0 + timedelta(seconds=20)
+    moment[0] = T0 + timedelta(seconds=20)
     service.verify("W-1", Verdict.DISPATCHED, "wang")
-    clock[0] = T0 + timedelta(seconds=90)
+    moment[0] = T0 + timedelta(seconds=90)
     service.verify("W-2", Verdict.FALSE_ALARM, "wang", reason="烹饪")
-    clock[0] = T0 + timedelta(seconds=30)
+    moment[0] = T0 + timedelta(seconds=30)
     service.verify("W-4", Verdict.TO_GRID_WORKER, "wang")
     stats = weekly(engine, devices, T0, T0 + timedelta(days=7), down_now={"SMK-01-2-01"})
     cp01 = next(row for row in stats["compound"] if row["group"] == "CP-01")
@@ -188,8 +210,8 @@ def test_sensor006_weekly_statistics_per_compound_and_site_kind(
 def test_sensor007_simulated_alerts_keep_the_contract_and_their_hours(
     r: redis.Redis, grids: GridIndex, devices: DeviceRegistry
 ) -> None:
-    from streams.contract import SensorEventIn, parse
-    from streams.simulator import Simulator
+    from ingest.contract import SensorEventIn, parse
+    from simulation.simulator import Simulator
 
     sim = Simulator(r, grids, devices, seed=3)
     day = datetime(2026, 11, 23, tzinfo=CHINA)
@@ -211,15 +233,15 @@ def test_sensor007_simulated_alerts_keep_the_contract_and_their_hours(
 
 def test_sensor008_maintenance_and_weekly_page_by_role(settings, r: redis.Redis) -> None:  # type: ignore[no-untyped-def]
     from app import create_app
-    from tests.helpers import make_user, sign_in_client
+    from testkit.accounts import make_user, sign_in_client
 
     app = create_app(settings)
-    raise_alert(app.engine, app.devices, "PG-1", at=datetime.now(UTC))
+    raise_alert(app.engine, app.devices, "PG-1", at=clock.now())
     app.alerts.verify("PG-1", Verdict.FALSE_ALARM, "wang", reason="烹饪")
     with app.engine.begin() as conn:
         conn.execute(sensor_events.insert().values(
-            event_id="PG-F", stream_id="1-0", device_id=CAMERA, observed_at=datetime.now(UTC),
-            ingested_at=datetime.now(UTC), kind="fault", grid="SC-021"))
+            event_id="PG-F", stream_id="1-0", device_id=CAMERA, observed_at=clock.now(),
+            ingested_at=clock.now(), kind="fault", grid="SC-021"))
     officer = app.server.test_client()
     sign_in_client(officer, make_user(app, "duty_officer"))
     page = officer.get("/sensors").get_data(as_text=True)
@@ -229,4 +251,188 @@ def test_sensor008_maintenance_and_weekly_page_by_role(settings, r: redis.Redis)
     _, token = app.security.users.issue_kiosk_token("wall", "test")
     screen.get(f"/kiosk/{token}")
     assert screen.get("/sensors").status_code == 403
+    app.stop()
+
+
+def test_sensor009_a_device_never_heard_from_awaits_one_window_then_is_offline(
+    engine: Engine, r: redis.Redis, redis_url: str, devices: DeviceRegistry, time_machine: TimeMachineFixture
+) -> None:
+    camera = devices.get(CAMERA)
+    assert camera is not None
+    window = SILENT_INTERVALS * camera.heartbeat_s
+    health = DeviceHealth(r, engine, devices)  # on the product clock (frozen at T0 here)
+    monitor = HealthMonitor(health, r)
+    started = clock.timestamp()
+    r.hset(keys.DEVICE_SEEN, SMOKE, started)  # the smoke sensor reports at once
+    state = health.states()[CAMERA]
+    assert (state.health, state.since) == (Health.AWAITING, started)  # not "offline since —"
+    assert float(r.get(keys.DEVICE_WATCH)) == started  # the watch start is written once, for every process
+    monitor.check_once()
+    assert r.hget(keys.DEVICE_HEALTH, CAMERA) == "awaiting" and r.hget(keys.DEVICE_HEALTH, SMOKE) is None
+    time_machine.shift(window)  # exactly one window: still awaiting
+    assert health.states()[CAMERA].health is Health.AWAITING
+    time_machine.shift(1)
+    # Another process, started just now (or this one restarted), judges from the same watch start.
+    other = DeviceHealth(connect(redis_url), engine, devices)
+    assert other.watch_start() == started
+    for judge in (health, other):
+        state = judge.states()[CAMERA]
+        assert (state.health, state.since) == (Health.OFFLINE, started + window)
+    assert health.states()[SMOKE].health is Health.ONLINE
+    # The monitor announces awaiting -> offline; a first report later brings the device online.
+    assert HealthMonitor(other, connect(redis_url)).check_once() == 0  # the first monitor holds the lease
+    monitor.check_once()
+    assert r.hget(keys.DEVICE_HEALTH, CAMERA) == "offline"
+    r.hset(keys.DEVICE_SEEN, CAMERA, clock.timestamp())
+    monitor.check_once()
+    assert r.hget(keys.DEVICE_HEALTH, CAMERA) is None
+    assert [(e["health"], e["since"]) for e in health_events(r) if e["device_id"] == CAMERA] == [
+        ("awaiting", started), ("offline", started + window), ("online", clock.timestamp())]
+
+
+def test_sensor010_maintenance_list_counts_what_the_summary_calls_down(
+    engine: Engine, r: redis.Redis, devices: DeviceRegistry, time_machine: TimeMachineFixture
+) -> None:
+    everyone = len(devices.devices)
+    health = DeviceHealth(r, engine, devices)
+    monitor = HealthMonitor(health, r)
+    started = health.watch_start()
+    # At first every device awaits its first report: nothing to repair, and no online rate yet.
+    assert monitor.check_once() == everyone
+    assert summary(health_map(r), devices.devices) == {
+        "total": everyone, "online": 0, "awaiting": everyone, "offline": 0, "faulty": 0, "rate": None}
+    assert {e["since"] for e in health_events(r)} == {started}
+    assert health.maintenance_list() == []
+    # Four minutes on: the 60 s devices never heard from are offline, doors and smoke sensors still await;
+    # half the site cameras report and one smoke sensor reports a fault.
+    time_machine.shift(240)
+    sites = sorted(d.device_id for d in devices.devices.values() if d.compound is None)
+    r.hset(keys.DEVICE_SEEN, mapping=dict.fromkeys(sites[::2], clock.timestamp()))
+    report_fault(engine, devices, SMOKE, clock.now())
+    monitor.check_once()
+    wall = summary(health_map(r), devices.devices)  # what the indicators and the wall read
+    throwing = sum(1 for d in devices.devices.values() if d.type == "throwing_camera")
+    awaiting = sum(1 for d in devices.devices.values() if d.type in {"door", "smoke"}) - 1
+    assert wall == {"total": everyone, "online": len(sites[::2]), "awaiting": awaiting,
+                    "offline": len(sites[1::2]) + throwing, "faulty": 1,
+                    "rate": len(sites[::2]) / (everyone - awaiting)}  # awaiting devices are neither up nor down
+    view = health.maintenance()
+    assert view.summary == wall and view.watch_start == started
+    down = health.maintenance_list()
+    assert len(down) == wall["offline"] + wall["faulty"] == len(view.down)
+    assert down[0]["device_id"] == SMOKE and {d["health"] for d in down[1:]} == {"offline"}  # faulty first
+    assert len(view.awaiting) == wall["awaiting"] and {d["health"] for d in view.awaiting} == {"awaiting"}
+    assert not {d["device_id"] for d in view.awaiting} & {d["device_id"] for d in down}
+    assert summary({"a": "awaiting", "b": "faulty"}, ["a", "b", "c"])["rate"] == 0.5
+
+
+class MaintenancePage(HTMLParser):
+    """What the maintenance page shows: the summary figures; each group's counts, rows and whether it is open."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.html = html
+        self.figures: dict[str, str] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self._group: dict[str, Any] | None = None
+        self._field: tuple[str, str] | None = None  # ("figure" or "count", name): its text comes next
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "details" and found.get("data-group"):
+            self._group = self.groups[str(found["data-group"])] = {"open": "open" in found, "counts": {}, "rows": {}}
+        elif found.get("data-figure"):
+            self._field = ("figure", str(found["data-figure"]))
+        elif found.get("data-count"):
+            self._field = ("count", str(found["data-count"]))
+        elif tag == "tr" and found.get("data-device") and self._group is not None:
+            self._group["rows"][found["data-device"]] = found["data-health"]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._field = None
+        if tag == "details":
+            self._group = None
+
+    def handle_data(self, data: str) -> None:
+        if self._field is None:
+            return
+        kind, name = self._field
+        if kind == "figure":
+            self.figures[name] = self.figures.get(name, "") + data.strip()
+        elif self._group is not None:
+            self._group["counts"][name] = int(data.split()[-1])
+
+    def rows(self) -> dict[str, str]:
+        return {device: h for group in self.groups.values() for device, h in group["rows"].items()}
+
+    def row_text(self, device_id: str) -> str:
+        match = re.search(rf'data-device="{device_id}".*?</tr>', self.html, re.S)
+        assert match, device_id
+        return match.group(0)
+
+
+def test_sensor011_maintenance_page_groups_by_compound_and_site_and_filters(  # type: ignore[no-untyped-def]
+    settings, r: redis.Redis, time_machine: TimeMachineFixture
+) -> None:
+    from app import create_app
+    from testkit.accounts import make_user, sign_in_client
+
+    app = create_app(settings)
+    devices = app.devices
+    camera = devices.get(CAMERA)
+    assert camera is not None
+    watch = app.health.watch_start()
+    time_machine.shift(240)  # past the 60 s devices' window (180 s), within the doors' (360 s) and smoke sensors'
+    sites = [d.device_id for d in devices.devices.values() if d.compound is None and d.device_id != CAMERA]
+    r.hset(keys.DEVICE_SEEN, mapping=dict.fromkeys(sites, clock.timestamp()) | {CAMERA: watch})
+    door = "DR-01-1-1"
+    report_fault(app.engine, devices, SMOKE, clock.now())
+    report_fault(app.engine, devices, door, clock.now() - timedelta(hours=20))  # the day before, in Beijing
+    HealthMonitor(app.health, r).check_once()
+    wall = summary(health_map(r), devices.devices)
+    officer = app.server.test_client()
+    sign_in_client(officer, make_user(app, "duty_officer"))
+
+    def view(query: str = "") -> MaintenancePage:
+        response = officer.get(f"/sensors{query}")
+        assert response.status_code == 200
+        return MaintenancePage(response.get_data(as_text=True))
+
+    page = view()
+    # The header shows the wall's figures; the online rate leaves the awaiting devices out.
+    assert page.figures == {"total": str(wall["total"]), "online": str(wall["online"]),
+                            "offline": str(wall["offline"]), "faulty": str(wall["faulty"]),
+                            "awaiting": str(wall["awaiting"]), "rate": rate_text(wall["rate"])}
+    assert app.health.maintenance().summary == wall and page.figures["rate"] == "52%"  # 133 / (1145 - 889)
+    assert f"共 {wall['offline'] + wall['faulty']} 台" in page.html
+    # Compound devices by compound, the others by site, collapsed, each with its counts.
+    cp01 = [d for d in devices.devices.values() if d.compound == "CP-01"]
+    throwing = {d.device_id for d in cp01 if d.type == "throwing_camera"}
+    assert page.groups["compound:CP-01"] == {
+        "open": False, "counts": {"offline": len(throwing), "faulty": 2, "awaiting": len(cp01) - len(throwing) - 2},
+        "rows": {SMOKE: "faulty", door: "faulty"} | dict.fromkeys(throwing, "offline")}  # awaiting: not to repair
+    assert page.groups[f"site:school:{camera.grid}"] == {
+        "open": False, "counts": {"offline": 1, "faulty": 0, "awaiting": 0}, "rows": {CAMERA: "offline"}}
+    assert len(page.groups) == 28 + 1
+    to_repair = [g["counts"]["offline"] + g["counts"]["faulty"] for g in page.groups.values()]
+    assert to_repair == sorted(to_repair, reverse=True)  # the most to repair first
+    assert ">09:03<" in page.row_text(CAMERA)  # offline since the watch start + 3 min, today: the time alone
+    yesterday = clock.local(clock.now() - timedelta(hours=20)).strftime("%Y-%m-%d %H:%M")
+    assert f">{yesterday}<" in page.row_text(door)
+    # Filters narrow the list and open the groups.
+    faulty = view("?health=faulty")
+    assert faulty.rows() == {SMOKE: "faulty", door: "faulty"} and list(faulty.groups) == ["compound:CP-01"]
+    assert faulty.groups["compound:CP-01"]["open"]
+    doors = view("?health=awaiting&type=door&q=cp-02")
+    assert doors.rows() == {d.device_id: "awaiting" for d in devices.devices.values()
+                            if d.compound == "CP-02" and d.type == "door"}
+    station = app.grids.get(camera.grid)
+    assert station is not None
+    at_station = view(f"?station={station.station}&health=all")
+    assert CAMERA in at_station.rows()
+    assert {app.grids.get(devices.devices[d].grid).station for d in at_station.rows()} == {station.station}  # type: ignore[union-attr]
+    assert set(view(f"?grid={camera.grid.lower()}").groups) <= {f"site:school:{camera.grid}"} | {
+        f"compound:{d.compound}" for d in devices.devices.values() if d.grid == camera.grid}
+    assert view("?health=%3Cb%3E&type=nope&station=nope").groups == page.groups  # unknown values: no filter
     app.stop()

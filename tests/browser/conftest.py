@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from bench.browser import CHROMIUM_ARGS, chromium_path, new_context
+from testkit.browser import CHROMIUM_ARGS, chromium_path, new_context
 
 
 @pytest.fixture(scope="session")

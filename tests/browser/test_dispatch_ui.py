@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 import redis
 from playwright.sync_api import Page, expect
 
+from bus import keys
 from layouts.ids import DispatchID, LiveID
-from streams import keys
-from streams.simulator import FieldUnits
+from simulation.field_units import FieldUnits
+from testkit.entries import SEAT, incident, unit
+from testkit.servers import LiveServer
 from tests.browser.test_live import open_live
-from tests.conftest import LiveServer
-from tests.helpers import SEAT, incident, unit
 
 
 @pytest.fixture
@@ -35,9 +34,8 @@ def field_units(r: redis.Redis) -> Iterator[FieldUnits]:
 def test_dispatch_ui001_click_send_acknowledge_arrive_report_close(
     live_server: LiveServer, page: Page, r: redis.Redis, field_units: FieldUnits
 ) -> None:
-    now = datetime.now(UTC).isoformat()
-    r.xadd(keys.UNITS, unit("PU-007", now, lon=f"{SEAT[0] + 0.004:.6f}", lat=f"{SEAT[1]:.6f}"))
-    r.xadd(keys.UNITS, unit("PU-008", now, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}", status="busy"))
+    r.xadd(keys.UNITS, unit("PU-007", lon=f"{SEAT[0] + 0.004:.6f}", lat=f"{SEAT[1]:.6f}"))
+    r.xadd(keys.UNITS, unit("PU-008", lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}", status="busy"))
     open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("LOOP-1", category="fight", priority="1"))
 
@@ -69,7 +67,7 @@ def test_dispatch_ui001_click_send_acknowledge_arrive_report_close(
 
 
 def test_dispatch_ui002_double_click_sends_once(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
-    r.xadd(keys.UNITS, unit("PU-009", datetime.now(UTC).isoformat()))
+    r.xadd(keys.UNITS, unit("PU-009"))
     open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("DBL-1"))
     page.locator(f"#{LiveID.FEED} [data-event-id='DBL-1']").click()
@@ -84,9 +82,8 @@ def test_dispatch_ui002_double_click_sends_once(live_server: LiveServer, page: P
 def test_dispatch_ui003_reassign_from_the_open_instructions_list(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
-    now = datetime.now(UTC).isoformat()
-    r.xadd(keys.UNITS, unit("PU-021", now, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
-    r.xadd(keys.UNITS, unit("PU-022", now, lon=f"{SEAT[0] + 0.01:.6f}", lat=f"{SEAT[1]:.6f}"))
+    r.xadd(keys.UNITS, unit("PU-021", lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
+    r.xadd(keys.UNITS, unit("PU-022", lon=f"{SEAT[0] + 0.01:.6f}", lat=f"{SEAT[1]:.6f}"))
     open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("RE-1"))
     page.locator(f"#{LiveID.FEED} [data-event-id='RE-1']").click()

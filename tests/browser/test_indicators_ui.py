@@ -5,20 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 import redis
 from playwright.sync_api import Page, expect
 
+import clock
 from app import PinganApp
+from bus import keys
 from indicators.compute import DISTRICT
 from layouts.ids import IndicatorID
 from settings import Settings
-from streams import keys
+from testkit.entries import incident
+from testkit.servers import LiveServer, start_live_server
 from tests.browser.test_map import open_map
-from tests.conftest import LiveServer, start_live_server
-from tests.helpers import incident
 
 GAUGES_DRAWN = f"() => document.querySelectorAll('#{IndicatorID.GAUGES} .indicatorlayer .trace').length === 6"
 
@@ -30,7 +30,7 @@ def station_grids(app: PinganApp, station: str) -> list[str]:
 def report_incidents(app: PinganApp, r: redis.Redis, grid: str, count: int, tag: str) -> None:
     inside = app.grids.frame.loc[grid].geometry.representative_point()  # a centroid may fall outside a cell
     lon, lat = inside.x, inside.y
-    now = datetime.now(UTC).isoformat()
+    now = clock.now().isoformat()
     for n in range(count):
         r.xadd(keys.INCIDENTS, incident(f"{tag}-{n}", lon=f"{lon:.6f}", lat=f"{lat:.6f}", reported_at=now,
                                         address=f"测试路{n}号"))

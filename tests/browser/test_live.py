@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import redis
 from playwright.sync_api import Page, expect
 
+from bus import keys
 from layouts.ids import LiveID
-from streams import keys
+from testkit.entries import SEAT, incident, stamp
+from testkit.servers import LiveServer
 from tests.browser.test_map import grid_centre, open_map
-from tests.conftest import LiveServer
-from tests.helpers import SEAT, incident
 
 DRAWN_IDS = "() => [...window.pingan.live.state.drawn.keys()]"
 ON_MAP = ("(id) => { const item = window.pingan.live.state.incidents.get(id);"
@@ -78,7 +79,7 @@ def test_live_ui004_sensor_alert_flashes_at_its_device(live_server: LiveServer, 
     device = next(d for d in live_server.app.devices.devices.values() if d.type == "behaviour")
     open_live(page, live_server)
     r.xadd(keys.SENSORS, {"event_id": "AL-UI-1", "device_id": device.device_id,
-                          "observed_at": "2026-11-27T16:45:00+08:00", "kind": "alert", "scenario": "fight"})
+                          "observed_at": stamp(), "kind": "alert", "scenario": "fight"})
     flash = page.locator(".alert-marker .alert-flash[data-event-id='AL-UI-1']")
     expect(flash).to_have_count(1)
     flash.hover(force=True)  # it pulses forever: never "stable"
@@ -112,13 +113,13 @@ def test_live_ui007_patrol_units_move_with_heading_and_status(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
     open_live(page, live_server)
-    r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": "2026-11-27T16:45:00+08:00", "lon": "112.43",
+    r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": stamp(ago=timedelta(seconds=5)), "lon": "112.43",
                         "lat": "39.33", "status": "available", "heading": "90"})
     unit_js = ("() => { const u = window.pingan.live.state.units.get('PU-100');"
                " return u && u.marker ? [u.marker.dot.getLatLng().lng, u.marker.dot.options.fillColor] : null; }")
     page.wait_for_function(f"() => ({unit_js})() !== null")
     assert page.evaluate(unit_js) == [112.43, "#00e676"]
-    r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": "2026-11-27T16:45:05+08:00", "lon": "112.44",
+    r.xadd(keys.UNITS, {"unit_id": "PU-100", "observed_at": stamp(), "lon": "112.44",
                         "lat": "39.33", "status": "busy", "heading": "90"})
     page.wait_for_function(f"() => ({unit_js})()[0] === 112.44")
     assert page.evaluate(unit_js) == [112.44, "#ffab00"]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.browser import GRIDS_DRAWN_PROBE
 from i18n import text
 from layouts.ids import ID
-from tests.conftest import LiveServer, start_live_server
-from tests.helpers import make_user, sign_in_page
+from testkit.accounts import make_user, sign_in_page
+from testkit.browser import GRIDS_DRAWN_PROBE
+from testkit.servers import LiveServer, start_live_server
 
 GRID_COUNT = 863
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+import clock
 from layouts.ids import RiskID
 from store.db import incidents, leads
+from testkit.servers import LiveServer
 from tests.browser.test_live import open_live
 from tests.browser.test_map import grid_centre
-from tests.conftest import LiveServer
 
 SEAT_GRID = "SC-048"
 FILL = "(code) => document.querySelector('path.grid-' + code).getAttribute('fill')"
@@ -20,7 +21,7 @@ FILL = "(code) => document.querySelector('path.grid-' + code).getAttribute('fill
 
 def test_risk_ui001_heatmap_colours_by_grade_and_a_lead_is_handled(live_server: LiveServer, page: Page) -> None:
     app = live_server.app
-    now = datetime.now(UTC)
+    now = clock.now()
     # The fights happen away from the grid's middle, so a click there selects the grid, not a marker.
     cell = app.grids.frame.loc[SEAT_GRID].geometry
     (cx, cy), (vx, vy) = (cell.centroid.x, cell.centroid.y), cell.exterior.coords[0]

@@ -5,20 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import redis
 from playwright.sync_api import Page, expect
 
-from bench.browser import GRIDS_DRAWN_PROBE
+import clock
+from bus import keys
 from indicators.compute import DISTRICT
-from layouts.ids import PagePath, ScreenID
+from layouts.ids import ScreenID
 from settings import PROJECT_ROOT, Settings
 from store.db import incidents, instructions
-from streams import keys
-from tests.conftest import LiveServer, start_live_server
-from tests.helpers import incident
+from testkit.browser import GRIDS_DRAWN_PROBE
+from testkit.entries import incident
+from testkit.servers import LiveServer, start_live_server
+from urls import URL
 
 SCREENSHOTS = PROJECT_ROOT / "tests" / "artifacts"  # kept by CI, looked at by people
 TILES_READY = f"() => document.querySelectorAll('#{ScreenID.TILES} .ind-tile').length >= 10"
@@ -30,7 +32,7 @@ def open_screen(page: Page, server: LiveServer, width: int, height: int) -> None
     page.set_viewport_size({"width": width, "height": height})
     page.add_init_script(GRIDS_DRAWN_PROBE)
     page.goto(f"{server.url}/kiosk/{token}")
-    page.wait_for_url(f"{server.url}{PagePath.SCREEN}")
+    page.wait_for_url(f"{server.url}{URL.SCREEN}")
     page.wait_for_function("() => window.__gridsDrawnAt !== null")
 
 
@@ -67,7 +69,7 @@ def test_screen_ui002_newest_urgent_event_and_overdue_items_stand_out(
     live_server: LiveServer, page: Page, r: redis.Redis, console_errors: list[str]
 ) -> None:
     app = live_server.app
-    now = datetime.now(UTC)
+    now = clock.now()
     with app.engine.begin() as conn:  # an instruction whose unit should have arrived ten minutes ago
         conn.execute(incidents.insert(), [{
             "event_id": "LATE-1", "stream_id": "1-0", "reported_at": now - timedelta(minutes=16), "ingested_at": now,
@@ -84,7 +86,7 @@ def test_screen_ui002_newest_urgent_event_and_overdue_items_stand_out(
     expect(late).to_contain_text("PU-07")
     expect(late.locator(".overdue-late")).to_have_text(re.compile(r"^\+10:\d\d$"))
     r.xadd(keys.INCIDENTS, incident("URGENT-1", category="fire", priority="1", address="<b>朔州大道9号</b>",
-                                    reported_at=datetime.now(UTC).isoformat()))
+                                    reported_at=clock.now().isoformat()))
     newest = page.locator(f"#{ScreenID.NEWEST}")
     expect(newest).to_be_visible()
     expect(newest).to_have_class(re.compile(r"\bfresh\b"))

@@ -8,15 +8,17 @@ import redis
 from playwright.sync_api import Page, expect
 
 from auth.roles import Role
-from bench.browser import GRIDS_DRAWN_PROBE
+from bus import keys
 from i18n import text
-from layouts.ids import AuthID, DispatchID, LiveID, PagePath, ScreenID
+from layouts.ids import AuthID, DispatchID, LiveID, ScreenID
 from settings import Settings
-from streams import keys
+from testkit.accounts import make_user, sign_in_page
+from testkit.browser import GRIDS_DRAWN_PROBE
+from testkit.entries import incident
+from testkit.servers import LiveServer, start_live_server
 from tests.browser.test_live import open_live
 from tests.browser.test_map import open_map
-from tests.conftest import LiveServer, start_live_server
-from tests.helpers import incident, make_user, sign_in_page
+from urls import URL
 
 HOSTILE = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=1</script>"
 
@@ -83,7 +85,7 @@ def test_sec_ui006_big_screen_signs_in_by_kiosk_token_and_only_watches(
     _, token = live_server.app.security.users.issue_kiosk_token("command hall wall", "test")
     page.add_init_script(GRIDS_DRAWN_PROBE)
     page.goto(f"{live_server.url}/kiosk/{token}")
-    page.wait_for_url(f"{live_server.url}{PagePath.SCREEN}")  # a wall's link lands on the big screen
+    page.wait_for_url(f"{live_server.url}{URL.SCREEN}")  # a wall's link lands on the big screen
     page.wait_for_function("() => window.__gridsDrawnAt !== null")
     expect(page.locator(f"#{ScreenID.FEED}")).to_have_class("screen-feed live")
     r.xadd(keys.INCIDENTS, incident("WALL-1"))

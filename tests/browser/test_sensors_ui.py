@@ -1,25 +1,34 @@
-"""Sensor alerts at the duty officer's desk: pop-up, verification, dispatch; bursts; device health."""
+"""Sensor alerts at the duty officer's desk: pop-up, verification, dispatch; bursts; device health; maintenance."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import redis
 from playwright.sync_api import Page, expect
 
+import clock
+from bus import keys
 from layouts.ids import ID, AlertID, DispatchID
-from streams import keys
+from routes.sensors import rate_text
+from sensors.health import health_map, summary
+from settings import PROJECT_ROOT
+from store.db import sensor_events
+from testkit.accounts import make_user, sign_in_page
+from testkit.servers import LiveServer
+from testkit.waiting import wait_until
 from tests.browser.test_live import open_live
 from tests.browser.test_map import grid_centre
-from tests.conftest import LiveServer
 
 CAMERA = "BHV-001"
+SCREENSHOTS = PROJECT_ROOT / "tests" / "artifacts"  # kept by CI, looked at by people
+FAULTY = ("SMK-01-1-03", "DR-01-1-1", "SMK-02-2-04", "THR-03-1")
 
 
 def alert(event_id: str, device_id: str = "SMK-01-1-03", scenario: str = "smoke", **extra: str) -> dict[str, str]:
     fields = {"event_id": event_id, "device_id": device_id, "kind": "alert", "scenario": scenario,
-              "observed_at": datetime.now(UTC).isoformat()}
+              "observed_at": clock.now().isoformat()}
     fields.update(extra)
     return fields
 
@@ -72,10 +81,57 @@ def test_sensor_ui003_a_silent_device_turns_offline_on_the_map(
     device = live_server.app.devices.get(CAMERA)
     assert device is not None
     open_live(page, live_server)
-    silent_since = datetime.now(UTC) - timedelta(seconds=3 * device.heartbeat_s + 60)
+    silent_since = clock.now() - timedelta(seconds=3 * device.heartbeat_s + 60)
     r.xadd(keys.SENSORS, {"event_id": "HB-OLD", "device_id": CAMERA, "kind": "heartbeat",
                           "observed_at": silent_since.isoformat()})
     page.wait_for_function(f"() => window.pingan.alerts.state.health['{CAMERA}'] === 'offline'", timeout=30_000)
     page.get_by_role("checkbox", name="感知设备").check()  # the device layer is off until wanted
     page.evaluate(f"() => window.pingan.map.leaflet.setView([{device.lat}, {device.lon}], 18)")
     expect(page.locator(f"#{ID.MAP} path.device-offline")).to_have_count(1)
+
+
+def test_sensor_ui004_maintenance_page_groups_filters_and_agrees_with_the_wall(
+    live_server: LiveServer, page: Page, r: redis.Redis, console_errors: list[str]
+) -> None:
+    app = live_server.app
+    devices = app.devices.devices
+    now = clock.now()
+    # The watch began four minutes ago: the 60 s devices never heard from are offline by now, doors and
+    # smoke sensors still await their first report. Most site cameras report; three fell silent long ago.
+    r.set(keys.DEVICE_WATCH, now.timestamp() - 240)
+    sites = sorted(d.device_id for d in devices.values() if d.compound is None)
+    r.hset(keys.DEVICE_SEEN, mapping=dict.fromkeys(sites[3:], now.timestamp())
+           | dict.fromkeys(sites[:3], now.timestamp() - 3600))
+    with app.engine.begin() as conn:
+        for n, device_id in enumerate(FAULTY):
+            at = now - timedelta(hours=3 * n)
+            conn.execute(sensor_events.insert().values(
+                event_id=f"FLT-{n}", stream_id="1-0", device_id=device_id, observed_at=at, ingested_at=at,
+                kind="fault", grid=devices[device_id].grid))
+    # The monitor (every 5 s) brings the wall's hash to the same states.
+    wall = wait_until(lambda: (figures := summary(health_map(r), devices)) == app.health.maintenance().summary
+                      and figures, timeout=30, what="the health monitor's next check")
+    page.set_viewport_size({"width": 1600, "height": 1200})
+    sign_in_page(page, live_server.url, make_user(app, "duty_officer"), then="/sensors")
+    for name in ("total", "online", "awaiting", "offline", "faulty"):
+        expect(page.locator(f"[data-figure='{name}']")).to_have_text(str(wall[name]))
+    expect(page.locator("[data-figure='rate']")).to_have_text(rate_text(wall["rate"]))
+    assert wall["awaiting"] > 0 and wall["rate"] == wall["online"] / (wall["total"] - wall["awaiting"])
+    # Collapsed groups with their counts; no device awaiting its first report is listed for repair.
+    cp01 = page.locator("details[data-group='compound:CP-01']")
+    expect(cp01.locator("[data-count='faulty']")).to_have_text(re.compile(r"\b2$"))
+    expect(cp01.locator("tr[data-device]").first).to_be_hidden()
+    expect(page.locator("tr[data-health='awaiting']")).to_have_count(0)
+    expect(page.locator("#sensors-down tr[data-device]")).to_have_count(wall["offline"] + wall["faulty"])
+    cp01.locator("summary").click()
+    page.locator("details.device-group summary").nth(1).click()
+    expect(cp01.locator("tr[data-device='SMK-01-1-03'] .health-tag")).to_have_text("故障")
+    page.screenshot(path=str(SCREENSHOTS / "sensors-maintenance.png"))
+    # The filter form (a plain GET): only the faulty devices, their groups opened.
+    page.select_option("select[name='health']", "faulty")
+    page.click("#sensors-filters button[type='submit']")
+    page.wait_for_url(re.compile(r"health=faulty"))
+    expect(page.locator("#sensors-down tr[data-device]")).to_have_count(len(FAULTY))
+    expect(page.locator("#sensors-down tr[data-health='faulty']")).to_have_count(len(FAULTY))
+    expect(page.locator("details.device-group:not([open])")).to_have_count(0)
+    assert console_errors == []  # no CSP violation: the page needs no script

@@ -10,9 +10,9 @@ import redis
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bus import keys
+from push.hub import PushHub, parse_id
 from store.db import instructions
-from streams import keys
-from streams.push import PushHub, parse_id
 
 LAG_COUNT_CAP = 100_000
 

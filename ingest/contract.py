@@ -1,6 +1,6 @@
 """The ingest contract: what producers write to the ``cc:in:*`` streams.
 
-The models below are the single definition; ``python -m streams.contract``
+The models below are the single definition; ``python -m ingest.contract``
 prints their JSON Schema (committed as docs/ingest.schema.json, checked by a
 test). Every field arrives as a Redis stream string; the models parse it.
 """
@@ -11,13 +11,12 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dispatch.lifecycle import Outcome
-from settings import DATA_DIR
+from geo.scenarios import scenarios
 
 MAX_FIELD_BYTES = 4096  # any single field longer than this is refused outright
 
@@ -167,21 +166,6 @@ class FeedbackIn(_Contract):
         if self.step is FeedbackStep.RESULT and self.outcome is None:
             raise ValueError("a result needs an outcome")
         return self
-
-
-@cache
-def _scenario_config() -> dict[str, Any]:
-    return json.loads((DATA_DIR / "scenarios.json").read_text(encoding="utf-8"))
-
-
-def scenarios() -> dict[str, dict[str, Any]]:
-    """Alert scenarios from data/scenarios.json (configuration, not code; read once per process)."""
-    return _scenario_config()["scenarios"]
-
-
-def verify_within_s() -> float:
-    """How long the duty officer has to verify a sensor alert (data/scenarios.json)."""
-    return float(_scenario_config()["verify_within_s"])
 
 
 class ContractError(ValueError):

@@ -27,9 +27,11 @@ from typing import Any
 import redis
 from sqlalchemy import Engine
 
-from streams import keys
-from streams.connection import BLOCK_MS
-from streams.live import decode, snapshot
+import clock
+from bus import keys
+from bus.connection import BLOCK_MS
+from bus.events import Live, decode
+from push.snapshot import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,9 @@ RING_SIZE = 20_000  # recent events kept in memory, so most batches never touch 
 Emit = Callable[[str, dict[str, Any]], None]
 # What one page may see of an event: ``lens(type, data)`` returns the data to show, or None to withhold it.
 Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
-SNAPSHOT_KINDS = {"incidents": "incident", "units": "unit", "instructions": "instruction", "alerts": "alert",
-                  "leads": "lead"}
-SNAPSHOT_STATES = {"indicators": "indicators"}  # one object each, seen through the lens whole
+SNAPSHOT_KINDS = {"incidents": Live.INCIDENT, "units": Live.UNIT, "instructions": Live.INSTRUCTION,
+                  "alerts": Live.ALERT, "leads": Live.LEAD}
+SNAPSHOT_STATES = {"indicators": Live.INDICATORS}  # one object each, seen through the lens whole
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:
@@ -239,10 +241,12 @@ class PushHub:
         self._emit(page)
 
     def _emit(self, page: _Page) -> None:
-        page.sent_at = time.monotonic()
-        page.inflight["emitted_ms"] = time.time() * 1000  # lets a page measure delivery time
-        self.stats.batches += 1
         assert page.inflight is not None
+        page.sent_at = time.monotonic()
+        page.inflight["emitted_ms"] = time.time() * 1000  # machine time: lets a page measure delivery time
+        # The world's time and pace: the page's clocks run from the server's, not the desk's own.
+        page.inflight["clock"] = {"now_ms": clock.timestamp() * 1000, "speed": clock.speed()}
+        self.stats.batches += 1
         self.emit(page.sid, _through(page.lens, page.inflight) if page.lens else page.inflight)
 
 

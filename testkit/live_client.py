@@ -16,6 +16,8 @@ from typing import Any
 import requests
 import socketio
 
+from testkit.accounts import BENCH_PASSWORD, BENCH_USER
+
 
 class LiveClient:
     """Connect, subscribe, apply batches in order and acknowledge them, like a page does."""
@@ -140,8 +142,6 @@ class LiveClient:
 def open_client(base_url: str, http: requests.Session | None = None, *, over_http: bool = False,
                 reconnection: bool = True, connect: bool = True) -> LiveClient:
     """The one way to make a LiveClient: signed in (as the bench account unless ``http`` is given)."""
-    from bench.common import BENCH_PASSWORD, BENCH_USER
-
     http = http or sign_in(base_url, BENCH_USER, BENCH_PASSWORD)
     client = LiveClient(base_url, http, over_http=over_http, reconnection=reconnection)
     return client.connect() if connect else client

@@ -1,7 +1,9 @@
-"""Run stream consumers on their own: ``python -m streams.worker``.
+"""Run stream consumers on their own: ``python worker.py`` (or ``python -m worker``).
 
 ``make run`` runs one consumer inside the dashboard process; production can run
 any number of these beside the web processes (they share the consumer group).
+Each is assembled like the dashboard's (:func:`services.build`), with every hook:
+field feedback moves instructions, new incidents meet the instant warning rules.
 SIGTERM / SIGINT finish the current batch and exit.
 """
 
@@ -10,19 +12,13 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 
-from dispatch.service import DispatchService
-from geo.devices import DeviceRegistry
-from geo.index import GridIndex
+import services
 from settings import Settings
-from store.db import database_url, make_engine
-from streams.connection import connect
-from streams.consumer import Consumer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--name", help="consumer name in the group (default host-pid)")
     parser.add_argument("--reclaim-idle-ms", type=int, default=None,
                         help="take over entries pending this long (default 30000)")
@@ -31,17 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if not settings.redis_url:
         parser.error("set REDIS_URL: a standalone worker joins an existing Redis")
-    engine = make_engine(database_url(settings.database_url, settings.var_dir))
-    grids = GridIndex(settings.data_dir)
-    dispatch = DispatchService(engine, connect(settings.redis_url), grids, language=settings.language)
-    consumer = Consumer(connect(settings.redis_url), engine, grids, DeviceRegistry(settings.data_dir),
-                        name=args.name, dispatch=dispatch)
+    parts = services.build(settings)
+    consumer = parts.consumer(name=args.name)
     if args.reclaim_idle_ms is not None:
         consumer.reclaim_idle_ms = args.reclaim_idle_ms
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    consumer.run(stop)
+    signal.signal(signal.SIGTERM, lambda *_: parts.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: parts.stop_event.set())
+    try:
+        consumer.run(parts.stop_event)
+    finally:
+        parts.stop()
     return 0
 
 

@@ -29,21 +29,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dispatch.lifecycle import IllegalTransition
-from dispatch.service import DispatchService, Refused
+import clock
+from bus import events, keys
+from bus.connection import BLOCK_MS
+from bus.events import Live, alert_payload, encode, incident_payload
+from dispatch.lifecycle import IncidentStatus
 from geo.datum import gcj02_to_wgs84
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
-from store.db import incidents, sensor_events
-from streams import keys
-from streams.connection import BLOCK_MS
-from streams.contract import (
+from ingest.contract import (
     ContractError,
     Datum,
     FeedbackIn,
@@ -54,7 +54,7 @@ from streams.contract import (
     UnitPositionIn,
     parse,
 )
-from streams.live import alert_payload, encode, incident_payload
+from store.db import incidents, sensor_events
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,20 @@ BATCH_SIZE = 500
 RECLAIM_IDLE_MS = 30_000  # an entry pending this long belongs to a dead consumer
 RECLAIM_EVERY_S = 10.0
 TRIM_EVERY_S = 60.0
-INBOUND_KEEP_S = 3600  # acknowledged inbound entries are kept an hour for inspection
-LIVE_MAXLEN = 200_000  # screens further behind than this get a fresh snapshot
 PUBLISHED_KEEP = timedelta(days=7)
 DEAD_FIELD_LIMIT = 16_384
 
 Entry = tuple[str, dict[str, str]]
+
+
+class FeedbackHandler(Protocol):
+    """Applies a field unit's report to its instruction (the dispatch service, injected).
+
+    Raises ``ValueError`` for a report it refuses; ``str()`` of it is the reason the dead letter carries.
+    """
+
+    def __call__(self, instruction_id: str, unit_id: str, step: str, at: datetime, outcome: str | None,
+                 note: str) -> Any: ...
 
 
 @dataclass
@@ -116,8 +124,8 @@ class Consumer:
         grids: GridIndex,
         devices: DeviceRegistry,
         name: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        dispatch: DispatchService | None = None,
+        clock: Callable[[], datetime] = clock.now,
+        feedback: FeedbackHandler | None = None,
         on_incidents: Callable[[list[dict[str, Any]]], Any] | None = None,
     ) -> None:
         self.r = r
@@ -126,7 +134,7 @@ class Consumer:
         self.devices = devices
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.clock = clock
-        self.dispatch = dispatch
+        self.feedback = feedback  # field units' reports go to dispatch through this
         self.on_incidents = on_incidents  # called with each batch's newly kept live incidents
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
@@ -195,20 +203,32 @@ class Consumer:
         return total
 
     def trim(self) -> None:
-        """Trim inbound streams below the oldest entry still pending or undelivered."""
-        floor_ms = int((time.time() - INBOUND_KEEP_S) * 1000)
+        """Trim inbound streams (an hour, about ``INBOUND_KEEP_MAX`` entries at most), never below the
+        oldest entry still pending or undelivered; trim ``cc:live`` to its retention."""
+        machine_now = time.time()  # stream ids are machine time
         for stream in keys.INBOUND:
             groups = self.r.xinfo_groups(stream)
             group = next((g for g in groups if g["name"] == keys.CONSUMER_GROUP), None)
             if group is None:
                 continue
-            candidates = [floor_ms]
-            candidates.append(int(str(group["last-delivered-id"]).split("-")[0]))
+            floor_ms = max(int((machine_now - keys.INBOUND_KEEP_S) * 1000), self._count_floor_ms(stream))
+            candidates = [floor_ms, int(str(group["last-delivered-id"]).split("-")[0])]
             pending = self.r.xpending(stream, keys.CONSUMER_GROUP)
             if pending["pending"]:
                 candidates.append(int(str(pending["min"]).split("-")[0]))
             self.r.xtrim(stream, minid=f"{min(candidates)}-0", approximate=True)
+        events.trim(self.r, machine_now)
         self.r.zremrangebyscore(keys.PUBLISHED, 0, (self.clock() - PUBLISHED_KEEP).timestamp())
+
+    def _count_floor_ms(self, stream: str) -> int:
+        """About where the newest ``INBOUND_KEEP_MAX`` entries begin (interpolated between the first
+        and last ids: one cheap call instead of reading the entries)."""
+        length = self.r.xlen(stream)
+        if length <= keys.INBOUND_KEEP_MAX:
+            return 0
+        first, last = self.r.xrange(stream, count=1), self.r.xrevrange(stream, count=1)
+        first_ms, last_ms = (int(entries[0][0].split("-")[0]) for entries in (first, last))
+        return first_ms + int((last_ms - first_ms) * (length - keys.INBOUND_KEEP_MAX) / length)
 
     # -- one batch --------------------------------------------------------
 
@@ -281,7 +301,9 @@ class Consumer:
                 "ingested_at": now, "lon": round(x, 6), "lat": round(y, 6), "grid": code,
                 "category": incident.category.value, "priority": incident.priority, "address": incident.address,
                 "description": incident.description, "caller": incident.caller, "source": incident.source.value,
-                "status": "new",
+                # History is the past: handled long ago, never on the officers' board.
+                "status": IncidentStatus.CLOSED if incident.history else IncidentStatus.NEW,
+                "history": incident.history,
             })
             sent[incident.event_id] = incident.sent_at
             if incident.history:
@@ -291,7 +313,7 @@ class Consumer:
         to_publish = self._keep(incidents, rows, now, result) - history
         for row in rows:
             if row["event_id"] in to_publish:
-                pending.live.append(encode("incident", incident_payload(row, sent[row["event_id"]])))
+                pending.live.append(encode(Live.INCIDENT, incident_payload(row, sent[row["event_id"]])))
                 pending.published_ids.append(row["event_id"])
                 pending.fresh_incidents.append(row)
 
@@ -348,7 +370,7 @@ class Consumer:
             result.duplicates += len(rows) - len(unique)
             for event_id in self._keep(sensor_events, unique, now, result):
                 payload = payloads[event_id]
-                pending.live.append(encode(payload["kind"], payload))
+                pending.live.append(encode(Live(payload["kind"]), payload))
                 pending.published_ids.append(event_id)
 
     def _units(self, entries: list[Entry], pending: _Pending) -> None:
@@ -377,31 +399,31 @@ class Consumer:
                 "heading": fix.heading, "speed": fix.speed, "observed_at": fix.observed_at.timestamp(),
             }
             pending.unit_state[unit_id] = json.dumps(state, separators=(",", ":"))
-            pending.live.append(encode("unit", state))
+            pending.live.append(encode(Live.UNIT, state))
 
     def _feedback(self, entries: list[Entry], pending: _Pending) -> None:
         """Field units' reports move their instructions (each move is idempotent)."""
         for entry_id, fields in entries:
             try:
                 report = parse(FeedbackIn, fields)
-                if self.dispatch is None:
-                    raise ContractError("no dispatch service in this consumer")
+                if self.feedback is None:
+                    raise ContractError("no feedback handler in this consumer")
                 step = "result_reported" if report.step is FeedbackStep.RESULT else report.step.value
-                self.dispatch.feedback(report.instruction_id, report.unit_id, step, report.at.astimezone(UTC),
-                                       report.outcome.value if report.outcome else None, report.note)
+                self.feedback(report.instruction_id, report.unit_id, step, report.at.astimezone(UTC),
+                              report.outcome.value if report.outcome else None, report.note)
             except ContractError as exc:
                 self._dead(pending, keys.FEEDBACK, entry_id, fields, exc.reason)
-            except (Refused, IllegalTransition) as exc:
+            except ValueError as exc:  # refused by dispatch: unknown instruction, another unit's, illegal move
                 self._dead(pending, keys.FEEDBACK, entry_id, fields, str(exc))
 
     def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
         pipe = self.r.pipeline(transaction=True)
         for fields in pending.live:
-            pipe.xadd(keys.LIVE, fields, maxlen=LIVE_MAXLEN, approximate=True)
+            pipe.xadd(keys.LIVE, fields, maxlen=keys.LIVE_MAXLEN, approximate=True)  # type: ignore[arg-type]
         if pending.published_ids:
             pipe.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, now.timestamp()))
         for fields in pending.dead:
-            pipe.xadd(keys.DEAD, fields, maxlen=100_000, approximate=True)
+            pipe.xadd(keys.DEAD, fields, maxlen=keys.maxlen(keys.DEAD), approximate=True)  # type: ignore[arg-type]
         if pending.unit_state:
             pipe.hset(keys.UNIT_STATE, mapping=pending.unit_state)
         if pending.device_seen:
@@ -411,8 +433,7 @@ class Consumer:
         if pending.dead:
             pipe.hincrby(keys.COUNTERS, "dead_letters", len(pending.dead))
             # Operators see the dead-letter count move live.
-            pipe.xadd(keys.LIVE, encode("counters", {"dead_letters_added": len(pending.dead)}),
-                      maxlen=LIVE_MAXLEN, approximate=True)
+            events.publish(pipe, Live.COUNTERS, {"dead_letters_added": len(pending.dead)})
         for stream, ids in pending.ack.items():
             if ids:
                 pipe.xack(stream, keys.CONSUMER_GROUP, *ids)

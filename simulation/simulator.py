@@ -1,8 +1,9 @@
 """A realistic producer for demos and load: writes only the public ingest contract.
 
-``python -m streams.simulator`` runs it alone against ``REDIS_URL``; ``make run``
-starts it beside the dashboard. ``SIM_SPEED`` (simulated seconds per real
-second) lets a demo show an hour in a minute.
+``python -m simulation`` runs it alone against ``REDIS_URL``; ``make run``
+starts it beside the dashboard. Events are stamped by the product's clock
+(:mod:`clock`): with ``SIM_SPEED`` above 1 that clock runs a time-lapse (an
+hour in a minute at 60), and the simulator keeps pace with it, never ahead.
 
 - About 300 incidents a day with a daily rhythm (disputes by day, noise at
   night, theft, fraud, traffic at rush hours), a few addresses that call again
@@ -19,26 +20,24 @@ second) lets a demo show an hour in a minute.
 
 from __future__ import annotations
 
-import argparse
-import heapq
 import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 
 import numpy as np
 import redis
 import shapely
 
+import clock
+from bus import keys
 from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
-from streams import keys
 
 log = logging.getLogger(__name__)
 
-CHINA_TZ = timezone(timedelta(hours=8))
 INCIDENTS_PER_DAY = 300
 UNIT_COUNT = 40
 UNIT_REPORT_EVERY_S = 5.0  # real seconds between a unit's fixes
@@ -108,18 +107,14 @@ class Simulator:
         Client (``decode_responses=True``).
     grids, devices
         Where things happen and which devices exist.
-    speed : float
-        Simulated seconds per real second.
     seed : int
         Random seed (runs are reproducible in what they choose, not in timing).
     """
 
-    def __init__(self, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry, speed: float = 1.0,
-                 seed: int = 20261127) -> None:
+    def __init__(self, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry, seed: int = 20261127) -> None:
         self.r = r
         self.grids = grids
         self.devices = devices
-        self.speed = speed
         self.rng = np.random.default_rng(seed)
         self.frame = grids.frame
         zone_weight = self.frame["zone"].map({"urban": 6.0, "suburban": 2.0, "rural": 1.0}).to_numpy()
@@ -174,7 +169,7 @@ class Simulator:
         return written
 
     def _incidents(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float) -> int:
-        hour = now.astimezone(CHINA_TZ).hour
+        hour = clock.local(now).hour
         rate_per_s = INCIDENTS_PER_DAY / 86400 * HOURLY[hour] / HOURLY.mean()
         count = int(self.rng.poisson(rate_per_s * sim_dt))
         weights = CATEGORY_WEIGHTS_NIGHT if hour >= 22 or hour < 6 else CATEGORY_WEIGHTS_DAY
@@ -191,7 +186,7 @@ class Simulator:
                 "12345" if self.rng.random() < 0.15 else "110")
             pipe.xadd(keys.INCIDENTS, {
                 "event_id": f"SIM-{int(time.time())}-{self.serial}",
-                "reported_at": now.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+                "reported_at": clock.local(now).isoformat(timespec="seconds"),
                 "lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "category": category,
                 "priority": self._priority(category),
                 "address": address, "description": DESCRIPTIONS[category],
@@ -208,7 +203,7 @@ class Simulator:
     def _sensors(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float) -> int:
         written = 0
         self.sim_clock += sim_dt
-        stamp = now.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+        stamp = clock.local(now).isoformat(timespec="seconds")
         for device_id, due in self.next_beat.items():
             if due > self.sim_clock or device_id in self.silent:
                 continue
@@ -217,7 +212,7 @@ class Simulator:
             pipe.xadd(keys.SENSORS, {"event_id": f"HB-{self.serial}", "device_id": device_id,
                                      "observed_at": stamp, "kind": "heartbeat"})
             written += 1
-        hour = now.astimezone(CHINA_TZ).hour
+        hour = clock.local(now).hour
         for kind, (per_day, hours) in ALERT_PATTERNS.items():
             # Each kind of alert has its hours: cooking smoke at meal times, school gates at closing time.
             rate = per_day / 86400 * (PEAK_FACTOR if hour in hours else 1.0) * sim_dt
@@ -283,7 +278,7 @@ class Simulator:
             if real_elapsed >= unit.next_report:
                 unit.next_report = real_elapsed + UNIT_REPORT_EVERY_S
                 pipe.xadd(keys.UNITS, {
-                    "unit_id": unit.unit_id, "observed_at": now.astimezone(CHINA_TZ).isoformat(timespec="milliseconds"),
+                    "unit_id": unit.unit_id, "observed_at": clock.local(now).isoformat(timespec="milliseconds"),
                     "lon": f"{unit.lon:.6f}", "lat": f"{unit.lat:.6f}", "status": unit.status,
                     "heading": f"{heading:.0f}", "speed": f"{unit.speed_kmh:.0f}",
                 })
@@ -291,110 +286,14 @@ class Simulator:
         return written
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
-        """Step once per ``tick_s`` real seconds until ``stop`` is set."""
+        """Step once per ``tick_s`` machine seconds until ``stop`` is set, over the world time that passed."""
         started = time.monotonic()
-        sim_now = datetime.now(UTC)
-        log.info("simulator running at %gx", self.speed)
+        last = clock.now()
+        log.info("simulator running at %gx", clock.speed())
         while not stop.wait(tick_s):
-            sim_now += timedelta(seconds=tick_s * self.speed)
+            now = clock.now()
             try:
-                self.step(sim_now, tick_s * self.speed, time.monotonic() - started)
+                self.step(now, (now - last).total_seconds(), time.monotonic() - started)
+                last = now
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("simulator: Redis unavailable (%s)", exc)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from settings import Settings
-    from streams.connection import connect
-
-    parser = argparse.ArgumentParser(description="Write simulated incidents, sensor events and unit fixes.")
-    parser.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        parser.error("set REDIS_URL to the Redis the dashboard uses (e.g. unix:///path/var/redis/redis.sock)")
-    logging.basicConfig(level=logging.INFO)
-    sim = Simulator(connect(settings.redis_url), GridIndex(settings.data_dir), DeviceRegistry(settings.data_dir),
-                    speed=args.speed or settings.sim_speed)
-    stop = threading.Event()
-    try:
-        sim.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
-class FieldUnits:
-    """Simulated field units answering instructions like real ones.
-
-    They read their inbox ``cc:out:instructions`` (group ``field-sim``) and reply
-    on ``cc:in:feedback``: most acknowledge within half a minute and arrive
-    within their target, some arrive late, a few never answer at all.
-    """
-
-    GROUP = "field-sim"
-    SILENT_SHARE = 0.05
-    LATE_SHARE = 0.15
-    OUTCOMES = ("dispersed", "mediated", "mediated", "rescued", "referred_12345", "detained", "false_alarm")
-
-    def __init__(self, r: redis.Redis, speed: float = 1.0, seed: int = 7) -> None:
-        self.r = r
-        self.speed = speed
-        self.rng = np.random.default_rng(seed)
-        self.due: list[tuple[float, int, dict[str, str]]] = []  # (real due time, seq, feedback fields)
-        self.serial = 0
-
-    def ensure_group(self) -> None:
-        try:
-            self.r.xgroup_create(keys.OUT_INSTRUCTIONS, self.GROUP, id="$", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    def plan(self, instruction: dict[str, str], now: float) -> None:
-        """Schedule this unit's answers (real seconds = simulated seconds / speed)."""
-        if instruction.get("state") != "issued" or self.rng.random() < self.SILENT_SHARE:
-            return
-        target_s = (datetime.fromisoformat(instruction["arrival_due"]) - datetime.now(UTC)).total_seconds()
-        late = self.rng.random() < self.LATE_SHARE
-        received = float(self.rng.uniform(5, 30))
-        en_route = received + float(self.rng.uniform(5, 30))
-        arrive = max(en_route + 10, target_s * (self.rng.uniform(1.1, 1.6) if late else self.rng.uniform(0.4, 0.9)))
-        result = arrive + float(self.rng.uniform(4, 14)) * 60
-        outcome = str(self.rng.choice(self.OUTCOMES))
-        for step, at in (("received", received), ("en_route", en_route), ("on_scene", arrive), ("result", result)):
-            fields = {"instruction_id": instruction["instruction_id"], "unit_id": instruction["unit_id"],
-                      "step": step, "note": ""}
-            if step == "result":
-                fields["outcome"] = outcome
-            self.serial += 1
-            heapq.heappush(self.due, (now + at / self.speed, self.serial, fields))
-
-    def step(self) -> int:
-        """Read new instructions and send the answers that are due; returns answers sent."""
-        now = time.monotonic()
-        response = self.r.xreadgroup(self.GROUP, "sim", {keys.OUT_INSTRUCTIONS: ">"}, count=100)
-        for _, entries in response or []:
-            for entry_id, fields in entries:
-                self.plan(fields, now)
-                self.r.xack(keys.OUT_INSTRUCTIONS, self.GROUP, entry_id)
-        sent = 0
-        while self.due and self.due[0][0] <= now:
-            _, serial, fields = heapq.heappop(self.due)
-            fields = {**fields, "event_id": f"FB-{int(time.time())}-{serial}",
-                      "at": datetime.now(CHINA_TZ).isoformat(timespec="seconds")}
-            self.r.xadd(keys.FEEDBACK, fields)
-            sent += 1
-        return sent
-
-    def run(self, stop: threading.Event, tick_s: float = 0.5) -> None:
-        self.ensure_group()
-        while not stop.wait(tick_s):
-            try:
-                self.step()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("field units: Redis unavailable (%s)", exc)

@@ -1,6 +1,6 @@
 """A year of plausible incident history, written through the same path as live data.
 
-``python -m risk.backfill`` writes the history to ``cc:in:incidents`` like any
+``python -m simulation.backfill`` writes the history to ``cc:in:incidents`` like any
 producer; the consumer validates, locates and keeps it, and because every entry
 carries ``history=1`` it never pushes one to a screen or an instant warning
 rule. Risk baselines ("what is normal for this grid in this season at this
@@ -51,10 +51,10 @@ import redis
 import shapely
 from numpy.typing import NDArray
 
+import clock
+from bus import keys
 from geo.index import GridIndex
-from streams import keys
-from streams.contract import Category
-from streams.simulator import CHINA_TZ
+from ingest.contract import Category
 
 DEFAULT_SEED = 20261127
 INCIDENTS_PER_DAY = 300
@@ -484,7 +484,7 @@ def plan(grids: GridIndex, end: datetime, days: int = 365, seed: int = DEFAULT_S
     if days < 1:
         raise ValueError("days must be at least 1")
     if end.tzinfo is None:
-        end = end.replace(tzinfo=CHINA_TZ)  # a bare time means Beijing time
+        end = end.replace(tzinfo=clock.BEIJING)  # a bare time means Beijing time
     layout = layout or Layout(grids, seed)
     rng = np.random.default_rng([seed, 2, days, int(end.timestamp())])
     stop = int(end.timestamp())
@@ -668,9 +668,9 @@ def write(r: redis.Redis, grids: GridIndex, end: datetime, days: int = 365, seed
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m risk.backfill [--days 365] [--end ISO] [--seed N]``."""
+    """``python -m simulation.backfill [--days 365] [--end ISO] [--seed N]``."""
+    from bus.connection import EmbeddedRedis, connect
     from settings import Settings
-    from streams.connection import EmbeddedRedis, connect
 
     parser = argparse.ArgumentParser(description="Write a year of plausible incident history to cc:in:incidents.")
     parser.add_argument("--days", type=int, default=365, help="days of history (default 365)")
@@ -687,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             parser.error(f"--end is not an ISO-8601 time: {args.end!r}")
     else:
-        end = datetime.now(CHINA_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = clock.at(clock.today())
 
     settings = Settings.from_env()
     embedded: EmbeddedRedis | None = None

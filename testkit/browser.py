@@ -6,6 +6,8 @@ import shutil
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from testkit.accounts import BENCH_PASSWORD, BENCH_USER, sign_in_page
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -57,8 +59,6 @@ def open_page(browser: Browser, url: str, ready: str | None = None, init_script:
               timeout_ms: float = 60_000, signed_in: bool = True) -> Page:
     """A fresh profile and page at ``url`` (signed in as the bench account through the form, unless
     ``signed_in=False``); waits for the JS condition ``ready`` when given."""
-    from bench.common import BENCH_PASSWORD, BENCH_USER
-
     page = new_context(browser).new_page()
     if init_script:
         page.add_init_script(init_script)
@@ -70,12 +70,3 @@ def open_page(browser: Browser, url: str, ready: str | None = None, init_script:
     if ready:
         page.wait_for_function(ready, timeout=timeout_ms)
     return page
-
-
-def sign_in_page(page: Page, base_url: str, username: str, password: str, then: str = "/") -> None:
-    """Sign in through the real form, like the person at the desk, and wait for ``then``."""
-    page.goto(f"{base_url}/login?next={then}")
-    page.fill("#login-username", username)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
-    page.wait_for_url(f"{base_url}{then}")

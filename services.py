@@ -1,0 +1,158 @@
+"""The one assembly of the running services, for every entry point.
+
+:func:`build` connects Redis (an embedded one when ``REDIS_URL`` is unset) and the system of
+record, sets the installation's clock, and wires the domain services together exactly once:
+the consumer with its hooks (field feedback to dispatch, new incidents to the instant warning
+rules), the push hub, dispatch, alerts, device health, risk, indicators and the outbox relay.
+``app.py`` (the dashboard), ``worker.py`` (extra consumers), the benchmarks and the fault suite
+all start from it, so none of them can run a consumer that skips a hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, func, select
+
+import clock
+from bus.connection import EmbeddedRedis, connect
+from bus.outbox import OutboxRelay
+from dispatch.service import DispatchService
+from geo.devices import DeviceRegistry
+from geo.index import GridIndex
+from indicators.live import Indicators
+from ingest.consumer import Consumer
+from push.hub import Emit, PushHub
+from risk.engine import RiskEngine
+from risk.leads import LeadService
+from sensors.alerts import AlertService
+from sensors.health import DeviceHealth, HealthMonitor
+from settings import Settings
+from simulation.timelapse import world_clock
+from store.db import database_url, incidents, make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What :func:`build` assembles, and the background work it can start."""
+
+    settings: Settings
+    redis_url: str
+    redis: redis.Redis
+    engine: Engine
+    grids: GridIndex
+    devices: DeviceRegistry
+    outbox: OutboxRelay
+    dispatch: DispatchService
+    alerts: AlertService
+    health: DeviceHealth
+    risk: RiskEngine
+    indicators: Indicators
+    hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
+    embedded_redis: EmbeddedRedis | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def consumer(self, name: str | None = None) -> Consumer:
+        """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules."""
+        return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name,
+                        feedback=self.dispatch.feedback, on_incidents=self.risk.check_incidents)
+
+    def start(self, consumer: bool = True, simulator: bool | None = None, risk_runs: bool = True) -> None:
+        """Start the background work (once): push hub, relays, health, risk runs, indicators, consumer, simulator."""
+        if self.threads:
+            return
+        if self.hub is not None:
+            self.spawn("push-hub", self.hub.run, self.stop_event)
+        self.spawn("outbox-relay", self.outbox.run, self.stop_event)
+        self.spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
+        if risk_runs:
+            self.spawn("risk-daily", self.risk.run_daily, self.stop_event)
+        self.spawn("indicators", self.indicators.run, self.stop_event)
+        if consumer:
+            self.spawn("consumer", self.consumer().run, self.stop_event)
+        if self.settings.simulator if simulator is None else simulator:
+            from simulation.field_units import FieldUnits
+            from simulation.simulator import Simulator
+
+            sim = Simulator(connect(self.redis_url), self.grids, self.devices)
+            self.spawn("simulator", sim.run, self.stop_event)
+            self.spawn("field-units", FieldUnits(connect(self.redis_url)).run, self.stop_event)
+
+    def backfill_history(self) -> None:
+        """On a first start (no incident older than two days), write a year of history up to this moment
+        through the ingest stream, in the background, then grade the grids against it."""
+        with self.engine.connect() as conn:
+            known = conn.execute(select(incidents.c.event_id).where(
+                incidents.c.reported_at < clock.now() - timedelta(days=2)).limit(1)).first()
+        if known is not None:
+            return
+
+        def work() -> None:
+            from simulation import backfill
+
+            written = backfill.write(connect(self.redis_url), self.grids, clock.now())
+            log.info("backfill: %d incidents of history written; the consumer is keeping them", written)
+            with self.engine.connect() as conn:
+                while not self.stop_event.wait(1.0):  # another thread's progress: nothing to await
+                    if conn.execute(select(func.count()).select_from(incidents)).scalar_one() >= written:
+                        break
+                    conn.rollback()
+            if not self.stop_event.is_set():
+                result = self.risk.run("backfill")
+                log.info("risk run over the history: %.1f s, %d new leads", result.seconds, result.leads_created)
+
+        self.spawn("backfill", work)
+
+    def spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.engine.dispose()
+        if self.embedded_redis:
+            self.embedded_redis.stop()
+
+
+def build(settings: Settings | None = None, emit: Emit | None = None) -> Services:
+    """Assemble the services from ``settings`` (default: the environment); ``emit`` makes a push hub."""
+    settings = settings or Settings.from_env()
+    embedded = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        embedded = EmbeddedRedis(settings.var_dir)
+        redis_url = embedded.start()
+    client = connect(redis_url)
+    clock.use(world_clock(client, settings.sim_speed))
+    engine = make_engine(database_url(settings.database_url, settings.var_dir))
+    grids = GridIndex(settings.data_dir)
+    devices = DeviceRegistry(settings.data_dir)
+    outbox = OutboxRelay(engine, connect(redis_url))
+    dispatch = DispatchService(engine, connect(redis_url), grids, outbox, language=settings.language)
+    alerts = AlertService(engine, devices, grids, relay=outbox.relay, language=settings.language)
+    health = DeviceHealth(connect(redis_url), engine, devices)
+    risk = RiskEngine(engine, connect(redis_url), devices,
+                      LeadService(engine, grids, relay=outbox.relay, language=settings.language))
+    indicators = Indicators(engine, connect(redis_url), grids, devices)
+    services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
+                        devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, health=health, risk=risk,
+                        indicators=indicators, embedded_redis=embedded)
+    if emit is not None:
+        services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
+                               open_alerts=alerts.open_alerts,
+                               extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades,
+                                       "indicators": indicators.today},
+                               states={"indicators": indicators.today})
+    return services

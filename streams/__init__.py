@@ -1,1 +1,0 @@
-"""Redis Streams: the ingest contract, consumers, live push, simulator. No Dash here."""

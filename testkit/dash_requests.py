@@ -1,0 +1,37 @@
+"""Dash callback requests as a browser makes them (to test a callback over real HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layouts.ids import DispatchID
+
+
+def send_request(output: str, incident_id: str, unit_id: str, key: str, body: str = "请立即前往") -> dict[str, Any]:
+    """The POST a browser makes when the officer clicks "send" (Dash's callback wire format).
+
+    ``output`` is the send callback's key in ``/_dash-dependencies`` (Dash suffixes
+    duplicated outputs with a hash, so it is read, not spelled).
+    """
+    outputs = []
+    for part in output.strip(".").split("..."):
+        component, prop = part.split(".", 1)
+        outputs.append({"id": component, "property": prop})
+    return {
+        "output": output,
+        "outputs": outputs,
+        "inputs": [{"id": DispatchID.SEND, "property": "n_clicks", "value": 1}],
+        "state": [{"id": DispatchID.INCIDENT, "property": "data", "value": incident_id},
+                  {"id": DispatchID.UNITS, "property": "value", "value": [unit_id]},
+                  {"id": DispatchID.TEXT, "property": "value", "value": body},
+                  {"id": DispatchID.KEY, "property": "data", "value": key},
+                  {"id": DispatchID.REPLACES, "property": "data", "value": None}],
+        "changedPropIds": [f"{DispatchID.SEND}.n_clicks"],
+    }
+
+
+def send_output(dependencies: list[dict[str, Any]]) -> str:
+    """The send callback's output key, from Dash's dependency list."""
+    return str(next(d["output"] for d in dependencies
+                    if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@")
+                    and any(i["id"] == DispatchID.SEND for i in d["inputs"])))

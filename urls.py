@@ -1,0 +1,85 @@
+"""Every URL the product serves, in one place.
+
+Routes (Flask Blueprints under ``routes/`` and ``auth/``) register these rules, layouts and
+templates link to them, and the page scripts receive the ones they call (:func:`for_scripts`).
+Adding a page: a member here, a Blueprint route using it, a link where people find it, and the
+access rules in ``auth/web.py`` (public, page, or map data).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class URL(StrEnum):
+    """URL rules (``<name>`` marks a part filled by :func:`path`)."""
+
+    HOME = "/"  # the command map (Dash)
+    SCREEN = "/screen/"  # the command hall's wall (a second Dash app on the same server)
+    # Signing in and out.
+    LOGIN = "/login"
+    LOGOUT = "/logout"
+    TOUCH = "/auth/touch"  # a person is still at the desk (the idle lock)
+    KIOSK = "/kiosk/<token>"  # a big screen's sign-in link
+    # Pages.
+    ADMIN = "/admin"
+    ADMIN_USERS = "/admin/users"
+    ADMIN_USER = "/admin/users/<username>/<op>"
+    ADMIN_KIOSK = "/admin/kiosk"
+    ADMIN_KIOSK_REVOKE = "/admin/kiosk/<token_id>/revoke"
+    AUDIT = "/audit"
+    AUDIT_CSV = "/audit.csv"
+    SENSORS = "/sensors"
+    RISK_REVIEW = "/risk/review"
+    REPORTS = "/reports"
+    REPORTS_OPEN = "/reports/open"
+    REPORT = "/reports/<kind>/<key>"
+    REPORT_PDF = "/reports/<kind>/<key>/pdf"
+    REPORT_CSV = "/reports/<kind>/<key>/<table>.csv"
+    # The push protocol (pages subscribe and acknowledge over HTTP; see push/hub.py).
+    LIVE_SUBSCRIBE = "/live/subscribe"
+    LIVE_ACK = "/live/ack"
+    # Geometry and map data, loaded once by URL.
+    GRIDS = "/geo/grids.geojson"
+    STATIONS = "/geo/stations.geojson"
+    DISTRICT = "/geo/district.geojson"
+    GRID_LABELS = "/geo/grid-labels.geojson"
+    DEVICES = "/geo/devices.geojson"
+    COMPOUNDS = "/geo/compounds.geojson"
+    DENSITY = "/risk/density.geojson"
+    # Operations.
+    HEALTHZ = "/healthz"
+    METRICS = "/metrics"
+
+
+# The map's data, loaded once by URL (geometry, devices, the density points).
+MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.DEVICES, URL.COMPOUNDS, URL.DENSITY)
+# Served without a session: code bundles (no data in them), the sign-in page and the operations endpoints.
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCREEN}assets/",
+                   f"{URL.SCREEN}_dash-component-suites/")
+PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico"})
+# Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
+PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS})
+# Requests that show a person is at the desk (acknowledging pushed batches is the page's own doing).
+ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH})
+# What a role without the map may still reach (administrators).
+NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH)
+
+_PART = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def path(url: URL, **parts: str) -> str:
+    """``url`` with its ``<parts>`` filled: ``path(URL.REPORT, kind="daily", key="…")``."""
+    def fill(match: re.Match[str]) -> str:
+        return str(parts.pop(match.group(1)))
+
+    filled = _PART.sub(fill, url.value)
+    if parts:
+        raise ValueError(f"{url.name} has no part {sorted(parts)}")
+    return filled
+
+
+def for_scripts() -> dict[str, str]:
+    """The URLs the page scripts call, by the names they use."""
+    return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK}
