@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
+import redis
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 import clock
+from bus import keys
 from layouts.ids import RiskID
+from settings import Settings
 from store.db import incidents, leads
-from testkit.servers import LiveServer
+from testkit.entries import incident
+from testkit.servers import LiveServer, start_live_server
+from testkit.waiting import wait_until
 from tests.browser.test_live import open_live
 from tests.browser.test_map import grid_centre
 
@@ -57,3 +63,28 @@ def test_risk_ui001_heatmap_colours_by_grade_and_a_lead_is_handled(live_server: 
     with app.engine.connect() as conn:
         done = conn.execute(select(leads).where(leads.c.rule == "fight_escalation")).mappings().one()
     assert (done["state"], done["useful"], done["result"]) == ("handled", True, "已走访涉事双方并调解")
+
+
+def test_risk_ui002_an_english_page_shows_leads_in_english(settings: Settings, page: Page, r: redis.Redis) -> None:
+    """Leads keep their facts, not their words: a page in English reads them in English, a report too."""
+    server = start_live_server(replace(settings, language="en"))
+    try:
+        app = server.app
+        # Written while the installation spoke Chinese (its summary kept for outside readers) ...
+        app.risk.leads.language = "zh-CN"
+        for n in (1, 2):
+            r.xadd(keys.INCIDENTS, incident(f"FAM-{n}", category="family_dispute", caller="13811112222",
+                                            ago=timedelta(hours=3 - n)))
+        wait_until(lambda: app.risk.leads.open_leads(), what="the instant warning")
+        with app.engine.connect() as conn:
+            kept = conn.execute(select(leads.c.summary, leads.c.facts)).mappings().one()
+        assert re.search(r"[\u4e00-\u9fff]", kept["summary"]) and kept["facts"]
+        # ... and read on an English page.
+        app.risk.leads.language = "en"
+        open_live(page, server)
+        row = page.locator(f"#{RiskID.LIST} li[data-lead-id]")
+        expect(row).to_have_count(1)
+        shown = row.inner_text()
+        assert "family" in shown.lower() and not re.search(r"[\u4e00-\u9fff]", shown), shown
+    finally:
+        server.stop()

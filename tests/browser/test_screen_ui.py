@@ -80,13 +80,16 @@ def test_screen_ui002_newest_urgent_event_and_overdue_items_stand_out(
             "state": "en_route", "text": "", "officer": "test", "zone": "urban",
             "issued_at": now - timedelta(minutes=15), "arrival_due": now - timedelta(minutes=10)}])
     app.indicators.publish()  # rows written behind the streams' back: recompute now, not in 30 s
+    # An urgent call of three hours ago is history, not news: no banner for it.
+    r.xadd(keys.INCIDENTS, incident("URGENT-OLD", category="fight", priority="1", ago=timedelta(hours=3)))
     open_screen(page, live_server, 1920, 1080)
+    expect(page.locator(f"#{ScreenID.TICKER} li")).not_to_have_count(0)  # it arrived, in the ticker
+    expect(page.locator(f"#{ScreenID.NEWEST}")).to_be_hidden()
     late = page.locator(f"#{ScreenID.OVERDUE} li.overdue-item.instruction")
     expect(late).to_have_count(1)
     expect(late).to_contain_text("PU-07")
     expect(late.locator(".overdue-late")).to_have_text(re.compile(r"^\+10:\d\d$"))
-    r.xadd(keys.INCIDENTS, incident("URGENT-1", category="fire", priority="1", address="<b>朔州大道9号</b>",
-                                    reported_at=clock.now().isoformat()))
+    r.xadd(keys.INCIDENTS, incident("URGENT-1", category="fire", priority="1", address="<b>朔州大道9号</b>"))
     newest = page.locator(f"#{ScreenID.NEWEST}")
     expect(newest).to_be_visible()
     expect(newest).to_have_class(re.compile(r"\bfresh\b"))
