@@ -32,7 +32,10 @@ DAY = timedelta(days=1)
 class Source(Protocol):
     """Where the time comes from."""
 
-    speed: float
+    @property
+    def speed(self) -> float:
+        """World seconds per machine second."""
+        ...
 
     def now(self) -> datetime:
         """The current time, aware, in UTC."""

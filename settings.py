@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -94,7 +95,7 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Build settings from the environment; keyword overrides win (used by tests)."""
-        values: dict[str, object] = {
+        values: dict[str, Any] = {  # each setting its own type (the fields of Settings)
             "host": _env_str("HOST", cls.host),
             "port": _env_number("PORT", cls.port, int),
             "tile_url": _env_str("TILE_URL", cls.tile_url),
@@ -124,4 +125,4 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)

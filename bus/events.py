@@ -20,11 +20,12 @@ import sys
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from bus import keys
+from bus.connection import OutFields
 from geo.devices import Device
 from geo.scenarios import scenarios, verify_within_s
 from store.db import as_utc
@@ -131,7 +132,7 @@ def decode(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
 
 def publish(target: redis.Redis | redis.client.Pipeline, kind: Live, payload: dict[str, Any]) -> Any:
     """XADD one live event (in the caller's pipeline or transaction, if it is one)."""
-    return target.xadd(keys.LIVE, encode(kind, payload), maxlen=keys.LIVE_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    return target.xadd(keys.LIVE, cast(OutFields, encode(kind, payload)), maxlen=keys.LIVE_MAXLEN, approximate=True)
 
 
 def trim(r: redis.Redis, machine_now_s: float) -> None:

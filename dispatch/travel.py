@@ -22,7 +22,8 @@ def haversine_km(lon1: ArrayLike, lat1: ArrayLike, lon2: float, lat2: float) -> 
     lat1 = np.radians(np.asarray(lat1, dtype=float))
     lon2r, lat2r = np.radians(lon2), np.radians(lat2)
     a = np.sin((lat2r - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2r) * np.sin((lon2r - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    km: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return km
 
 
 class TravelModel(Protocol):

@@ -137,7 +137,8 @@ def _sample_density(boundary_km: Polygon, rng: np.random.Generator) -> np.ndarra
     chunks.append(uniform(int(SAMPLE_COUNT * background_share * 2.2)))
     points = np.concatenate(chunks)
     inside = shapely.contains_xy(boundary_km, points[:, 0], points[:, 1])
-    return points[inside]
+    kept: np.ndarray = points[inside]  # shapely is untyped: ``inside`` is Any
+    return kept
 
 
 def _lloyd(samples: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

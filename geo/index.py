@@ -97,7 +97,8 @@ class GridIndex:
 
     @cached_property
     def stations_geojson(self) -> dict[str, Any]:
-        return json.loads((self.data_dir / STATIONS_FILE).read_text(encoding="utf-8"))
+        geojson: dict[str, Any] = json.loads((self.data_dir / STATIONS_FILE).read_text(encoding="utf-8"))
+        return geojson
 
     def display_geojson(self, language: str) -> dict[str, Any]:
         """The grids as the map needs them: geometry plus the tooltip fields in one language.
@@ -105,7 +106,7 @@ class GridIndex:
         About half the size of ``grids.geojson``, which keeps both languages and
         attributes the map never shows.
         """
-        raw = json.loads((self.data_dir / GRIDS_FILE).read_text(encoding="utf-8"))
+        raw: dict[str, Any] = json.loads((self.data_dir / GRIDS_FILE).read_text(encoding="utf-8"))
         suffix = "zh" if language == "zh-CN" else "en"
         for feature in raw["features"]:
             props = feature["properties"]

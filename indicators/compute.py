@@ -9,7 +9,8 @@ drills into one station's grids.
 Definitions (``docs/indicators.md`` explains them for readers):
 
 - *incidents*: reported in the period; compared with the same period one week
-  earlier (today against the same weekday last week).
+  earlier (today against the same weekday last week), up to the same time of day
+  while the period is still running (its whole is given too, for the trend chart).
 - *repeat incidents*: incidents at a place (normalised address) reported at
   least ``REPEAT_AT`` times in the period.
 - *open / overdue instructions*: instructions issued before the period's end
@@ -205,9 +206,13 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
     comparison = period.comparison()
     now_rows = [r for r in rows.incidents if period.start <= as_utc(r["reported_at"]) < period.end]
     before = [r for r in rows.incidents if comparison.start <= as_utc(r["reported_at"]) < comparison.end]
+    # A period still running is compared with the same stretch of the other (today until 09:40 against
+    # the same weekday last week until 09:40), not with the whole of it.
+    until = comparison.start + (asof - period.start) if asof < period.end else comparison.end
+    so_far = sum(1 for r in before if as_utc(r["reported_at"]) < until)
     return {
-        "incidents": {"count": len(now_rows), "comparison": len(before),
-                      "change": _change(len(now_rows), len(before)),
+        "incidents": {"count": len(now_rows), "comparison": so_far, "comparison_whole": len(before),
+                      "change": _change(len(now_rows), so_far),
                       "by_category": dict(Counter(r["category"] for r in now_rows).most_common()),
                       "trend": _trend(now_rows, period), "trend_comparison": _trend(before, comparison)},
         "repeat": _repeat(now_rows),

@@ -19,13 +19,14 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine
 
 import clock
 from bus import events, keys, lease
+from bus.connection import StreamEntries, StreamsReply
 from bus.events import Live
 from clock import Period
 from geo.devices import DeviceRegistry
@@ -57,7 +58,8 @@ class Indicators:
     def rows(self, period: Period, now: datetime) -> Rows:
         """The rows of ``period``; device health only when the period is still running (it has no history)."""
         live = period.start <= now < period.end
-        devices = {d.device_id: d.grid for d in self.devices.devices.values()} if live else None
+        devices: dict[str, str | None] | None = \
+            {d.device_id: d.grid for d in self.devices.devices.values()} if live else None
         return load(self.engine, period, now, devices, health_map(self.r) if live else None)
 
     def for_period(self, period: Period, now: datetime | None = None) -> dict[str, Any]:
@@ -99,7 +101,7 @@ class Indicators:
                     stop.wait(LEASE_S / 3)
                     continue
                 if not cursor:
-                    newest = self.r.xrevrange(keys.LIVE, count=1)
+                    newest = cast(StreamEntries, self.r.xrevrange(keys.LIVE, count=1))
                     cursor = newest[0][0] if newest else "0-0"
                 since = time.monotonic() - last
                 if (dirty and since >= MIN_INTERVAL_S) or since >= REFRESH_S:
@@ -107,7 +109,8 @@ class Indicators:
                     last, dirty = time.monotonic(), False
                     continue
                 wait_s = min((MIN_INTERVAL_S if dirty else REFRESH_S) - since, BLOCK_S)
-                response = self.r.xread({keys.LIVE: cursor}, count=500, block=max(1, int(wait_s * 1000)))
+                response = cast(StreamsReply, self.r.xread({keys.LIVE: cursor}, count=500,
+                                                           block=max(1, int(wait_s * 1000))))
                 for _, entries in response:
                     cursor = entries[-1][0]
                     # Its own events are not news.

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 from sqlalchemy import Engine, select
@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
 from bus import events, keys
-from bus.connection import BLOCK_MS
+from bus.connection import BLOCK_MS, OutFields, StreamEntries, StreamsReply
 from bus.events import Live, alert_payload, encode, incident_payload
 from dispatch.lifecycle import IncidentStatus
 from geo.datum import gcj02_to_wgs84
@@ -165,10 +165,10 @@ class Consumer:
                 if now >= next_trim:
                     self.trim()
                     next_trim = now + TRIM_EVERY_S
-                response = self.r.xreadgroup(
+                response = cast(StreamsReply, self.r.xreadgroup(
                     keys.CONSUMER_GROUP, self.name, dict.fromkeys(keys.INBOUND, ">"),
                     count=BATCH_SIZE, block=BLOCK_MS,
-                )
+                ))
                 if response:
                     self.process({stream: entries for stream, entries in response})
             except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -226,7 +226,8 @@ class Consumer:
         length = self.r.xlen(stream)
         if length <= keys.INBOUND_KEEP_MAX:
             return 0
-        first, last = self.r.xrange(stream, count=1), self.r.xrevrange(stream, count=1)
+        first = cast(StreamEntries, self.r.xrange(stream, count=1))
+        last = cast(StreamEntries, self.r.xrevrange(stream, count=1))
         first_ms, last_ms = (int(entries[0][0].split("-")[0]) for entries in (first, last))
         return first_ms + int((last_ms - first_ms) * (length - keys.INBOUND_KEEP_MAX) / length)
 
@@ -385,9 +386,10 @@ class Consumer:
                 latest[fix.unit_id] = fix
         if not latest:
             return
-        stored = dict(zip(latest, self.r.hmget(keys.UNIT_STATE, list(latest)), strict=True))
+        stored = dict(zip(latest, cast("list[str | None]", self.r.hmget(keys.UNIT_STATE, list(latest))), strict=True))
         for unit_id, fix in latest.items():
-            previous = json.loads(stored[unit_id]) if stored[unit_id] else None
+            kept = stored[unit_id]
+            previous = json.loads(kept) if kept else None
             if previous and previous["observed_at"] >= fix.observed_at.timestamp():
                 continue  # late or repeated fix: the unit is already further along
             lon, lat = fix.lon, fix.lat
@@ -419,15 +421,15 @@ class Consumer:
     def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
         pipe = self.r.pipeline(transaction=True)
         for fields in pending.live:
-            pipe.xadd(keys.LIVE, fields, maxlen=keys.LIVE_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(keys.LIVE, cast(OutFields, fields), maxlen=keys.LIVE_MAXLEN, approximate=True)
         if pending.published_ids:
             pipe.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, now.timestamp()))
         for fields in pending.dead:
-            pipe.xadd(keys.DEAD, fields, maxlen=keys.maxlen(keys.DEAD), approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(keys.DEAD, cast(OutFields, fields), maxlen=keys.maxlen(keys.DEAD), approximate=True)
         if pending.unit_state:
-            pipe.hset(keys.UNIT_STATE, mapping=pending.unit_state)
+            pipe.hset(keys.UNIT_STATE, mapping=cast(OutFields, pending.unit_state))
         if pending.device_seen:
-            pipe.hset(keys.DEVICE_SEEN, mapping=pending.device_seen)
+            pipe.hset(keys.DEVICE_SEEN, mapping=cast(OutFields, pending.device_seen))
         counted = sum(len(ids) for ids in pending.ack.values())
         pipe.hincrby(keys.COUNTERS, "events_in", counted)
         if pending.dead:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bus import keys
+from bus.connection import StreamEntries
 from push.hub import PushHub, parse_id
 from store.db import instructions
 
@@ -33,13 +34,14 @@ def consumer_lag(r: redis.Redis) -> dict[str, dict[str, int]]:
             out[stream] = {"pending": 0, "unread": 0}
             continue
         last = str(group["last-delivered-id"])
-        unread = len(r.xrange(stream, min=f"({last}", count=LAG_COUNT_CAP)) if last != "0-0" else r.xlen(stream)
+        unread = len(cast(StreamEntries, r.xrange(stream, min=f"({last}", count=LAG_COUNT_CAP))) if last != "0-0" \
+            else r.xlen(stream)
         out[stream] = {"pending": int(group["pending"]), "unread": unread}
     return out
 
 
 def last_event_age_s(r: redis.Redis) -> float | None:
-    newest = r.xrevrange(keys.LIVE, count=1)
+    newest = cast(StreamEntries, r.xrevrange(keys.LIVE, count=1))
     if not newest:
         return None
     return max(0.0, time.time() - parse_id(newest[0][0])[0] / 1000)

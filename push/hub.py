@@ -22,14 +22,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine
 
 import clock
 from bus import keys
-from bus.connection import BLOCK_MS
+from bus.connection import BLOCK_MS, StreamEntries, StreamsReply
 from bus.events import Live, decode
 from push.snapshot import snapshot
 
@@ -157,9 +157,9 @@ class PushHub:
     def poll_once(self, block_ms: int = BLOCK_MS) -> int:
         """One XREAD (blocking up to ``block_ms``); returns the number of new events."""
         if self._tail_id == "$":
-            last = self.r.xrevrange(keys.LIVE, count=1)
+            last = cast(StreamEntries, self.r.xrevrange(keys.LIVE, count=1))
             self._tail_id = last[0][0] if last else "0-0"
-        response = self.r.xread({keys.LIVE: self._tail_id}, count=1000, block=block_ms)
+        response = cast(StreamsReply, self.r.xread({keys.LIVE: self._tail_id}, count=1000, block=block_ms))
         events = [decode(entry_id, fields) for _, entries in response for entry_id, fields in entries]
         with self._lock:
             if events:
@@ -176,7 +176,7 @@ class PushHub:
     # -- internals ------------------------------------------------------------
 
     def _retained(self, entry_id: str) -> bool:
-        first = self.r.xrange(keys.LIVE, count=1)
+        first = cast(StreamEntries, self.r.xrange(keys.LIVE, count=1))
         if not first:
             return entry_id == "0-0"
         # The page's last event must still be in the stream (or be the one just before it).
@@ -192,7 +192,8 @@ class PushHub:
                     if len(out) == self.max_batch:
                         break
             return out
-        entries = self.r.xrange(keys.LIVE, min=f"({cursor}" if cursor else "-", count=self.max_batch)
+        entries = cast(StreamEntries,
+                       self.r.xrange(keys.LIVE, min=f"({cursor}" if cursor else "-", count=self.max_batch))
         return [decode(entry_id, fields) for entry_id, fields in entries]
 
     def _send_next(self, page: _Page) -> None:

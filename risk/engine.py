@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine, and_, insert, select
 
 import clock
 from bus import events, keys
+from bus.connection import Fields, OutFields
 from bus.events import Live
 from geo.devices import DeviceRegistry
 from risk.leads import LeadService
@@ -70,15 +71,16 @@ class RiskEngine:
             announced[window] = graded
             pipe.hset(keys.RISK_GRADES, window, json.dumps(graded))
             pipe.delete(keys.RISK_DETAIL + window)
-            details = {str(row.Index): json.dumps({"grade": row.grade, "score": round(float(row.score), 2),
-                                                   "expected": round(float(row.expected), 2),
-                                                   "ratio": round(float(row.ratio), 2), "factors": row.factors})
-                       for row in frame.itertuples()}
+            details: OutFields = {
+                str(row.Index): json.dumps({"grade": row.grade, "score": round(float(row.score), 2),
+                                            "expected": round(float(row.expected), 2),
+                                            "ratio": round(float(row.ratio), 2), "factors": row.factors})
+                for row in frame.itertuples()}
             if details:
                 pipe.hset(keys.RISK_DETAIL + window, mapping=details)
         events.publish(pipe, Live.RISK_GRADES, {"grades": announced, "at": now.isoformat()})
         pipe.execute()
-        health = self.r.hgetall(keys.DEVICE_HEALTH)
+        health = cast(Fields, self.r.hgetall(keys.DEVICE_HEALTH))
         findings = run_rules(Context(history, now, self.devices, health), config)
         created = self.leads.create(findings)
         seconds = time.perf_counter() - started
@@ -125,7 +127,7 @@ class RiskEngine:
 
     def grades(self) -> dict[str, dict[str, str]]:
         """The latest run's non-low grades per window (for snapshots)."""
-        return {window: json.loads(raw) for window, raw in self.r.hgetall(keys.RISK_GRADES).items()}
+        return {window: json.loads(raw) for window, raw in cast(Fields, self.r.hgetall(keys.RISK_GRADES)).items()}
 
     def run_daily(self, stop: threading.Event) -> None:
         """Run at startup when there are no grades yet, then every day at ``daily_run_at``."""

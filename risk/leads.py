@@ -132,8 +132,9 @@ class LeadService:
     def _move(self, lead_id: str, actor: str, target: LeadState, allowed: set[LeadState],
               **values: Any) -> dict[str, Any]:
         now = self.clock()
-        stamp = {LeadState.ACKNOWLEDGED: {"acknowledged_at": now},
-                 LeadState.HANDLED: {"handled_at": now, "handled_by": actor}}[target]
+        stamps: dict[LeadState, dict[str, Any]] = {LeadState.ACKNOWLEDGED: {"acknowledged_at": now},
+                                                   LeadState.HANDLED: {"handled_at": now, "handled_by": actor}}
+        stamp = stamps[target]
         with self.engine.begin() as conn:
             row = conn.execute(select(leads).where(leads.c.lead_id == lead_id)).mappings().first()
             if row is None:

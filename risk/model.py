@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -41,7 +42,8 @@ BEIJING_OFFSET = pd.Timedelta(hours=8)
 def load_config(path: str = str(DATA_DIR / RISK_FILE)) -> dict[str, Any]:
     """The risk model's and the rules' configuration (data/risk.json)."""
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        config: dict[str, Any] = json.load(handle)
+        return config
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def load_history(engine: Engine, since: datetime) -> History:
     return History(frame, alerts)
 
 
-def _frame(rows: list[Any], names: list[str]) -> pd.DataFrame:
+def _frame(rows: Sequence[Any], names: list[str]) -> pd.DataFrame:
     # Column by column: pandas probes each SQLAlchemy row object when given rows, which is slow.
     if not rows:
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})

@@ -18,7 +18,7 @@ def weekly_review(engine: Engine, start: datetime, end: datetime, top: int = 15)
         rows = conn.execute(select(leads.c.rule, leads.c.level, leads.c.state, leads.c.deadline, leads.c.handled_at,
                                    leads.c.useful)
                             .where(and_(leads.c.created_at >= start, leads.c.created_at < end))).mappings().all()
-        counts = {}
+        counts: dict[str, dict[str, int]] = {}
         for label, since, until in (("this", start, end), ("last", start - timedelta(days=7), start)):
             counts[label] = dict(conn.execute(
                 select(incidents.c.grid, func.count()).where(and_(
@@ -38,9 +38,9 @@ def weekly_review(engine: Engine, start: datetime, end: datetime, top: int = 15)
         precision.append({"rule": rule, "leads": sum(1 for r in rows if r["rule"] == rule), "useful": useful,
                           "not_useful": len(judged) - useful, "precision": useful / len(judged) if judged else None})
     grids = set(counts["this"]) | set(counts["last"])
-    change = sorted(({"grid": g, "this": counts["this"].get(g, 0), "last": counts["last"].get(g, 0),
-                      "delta": counts["this"].get(g, 0) - counts["last"].get(g, 0)} for g in grids),
-                    key=lambda c: (-abs(c["delta"]), c["grid"]))[:top]
+    moved: list[dict[str, Any]] = [{"grid": g, "this": counts["this"].get(g, 0), "last": counts["last"].get(g, 0),
+                                    "delta": counts["this"].get(g, 0) - counts["last"].get(g, 0)} for g in grids]
+    change = sorted(moved, key=lambda c: (-abs(c["delta"]), c["grid"]))[:top]
     return {"disposal": disposal, "precision": precision, "change": change}
 
 

@@ -28,13 +28,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine, and_, case, func, select
 
 import clock
 from bus import events, keys, lease
+from bus.connection import Fields
 from bus.events import Live
 from geo.devices import Device, DeviceRegistry
 from store.db import alert_verifications, sensor_events
@@ -230,7 +231,7 @@ def summary(health_by_device: Mapping[str, str], device_ids: Iterable[str]) -> d
 
 def health_map(r: redis.Redis) -> dict[str, str]:
     """Devices that are not online (awaiting, offline, faulty), as screens colour them."""
-    return dict(r.hgetall(keys.DEVICE_HEALTH))
+    return dict(cast(Fields, r.hgetall(keys.DEVICE_HEALTH)))
 
 
 def _epoch(value: datetime) -> float:

@@ -45,6 +45,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import redis
@@ -53,6 +54,7 @@ from numpy.typing import NDArray
 
 import clock
 from bus import keys
+from bus.connection import OutFields
 from geo.index import GridIndex
 from ingest.contract import Category
 
@@ -316,7 +318,8 @@ def _mix(mix: dict[str, float]) -> NDArray[np.float64]:
     p = np.zeros(len(CATEGORIES))
     for name, share in mix.items():
         p[_C[name]] = share
-    return p / p.sum()
+    shares: NDArray[np.float64] = p / p.sum()
+    return shares
 
 
 def _mobile(rng: np.random.Generator) -> str:
@@ -423,7 +426,8 @@ def _weekly() -> NDArray[np.float64]:
     w[_C["traffic"], weekend, 6:10] *= 0.55  # no commute at the weekend
     w[_C["traffic"], weekend, 16:20] *= 0.55
     profile = w * DAILY[:, None, :]
-    return profile / profile.mean(axis=(1, 2), keepdims=True)
+    relative: NDArray[np.float64] = profile / profile.mean(axis=(1, 2), keepdims=True)
+    return relative
 
 
 # -- the history ----------------------------------------------------------------------------------
@@ -448,8 +452,8 @@ class History:
         return len(self.ts)
 
     def __iter__(self) -> Iterator[dict[str, str]]:
-        local = self.ts.astype("datetime64[s]") + np.timedelta64(8, "h")
-        stamps = np.datetime_as_string(local, unit="s")
+        utc: NDArray[np.datetime64] = self.ts.astype("datetime64[s]")  # a dtype given as a string: numpy types it Any
+        stamps = np.datetime_as_string(utc + np.timedelta64(8, "h"), unit="s")
         day = (self.ts + 8 * 3600) // 86400
         first = np.searchsorted(day, day, side="left")  # sorted by time, so days are runs
         serial = np.arange(len(day)) - first + 1
@@ -551,10 +555,10 @@ def _baseline(layout: Layout, rng: np.random.Generator, start: int,
 
     # Grid weights per category and period (0: normal, 1: 7-14 days before the end, 2: last 7 days).
     weights = np.empty((3, len(CATEGORIES), len(layout.base)))
-    for period, step in enumerate((1.0, *RISING_STEPS)):
+    for level, step in enumerate((1.0, *RISING_STEPS)):
         w = layout.base.copy()
         w[layout.rising_index] *= step
-        weights[period] = w[None, :] * AFFINITY[:, layout.zone]
+        weights[level] = w[None, :] * AFFINITY[:, layout.zone]
     boost = weights.sum(axis=2) / weights[0].sum(axis=1)  # the rise adds incidents, it takes none away
     mid = (lo + hi) // 2
     period = np.where(stop - mid < 7 * 86400, 2, np.where(stop - mid < 14 * 86400, 1, 0))
@@ -654,7 +658,7 @@ def write(r: redis.Redis, grids: GridIndex, end: datetime, days: int = 365, seed
     shown = -1
     pipe = r.pipeline(transaction=False)  # plain batching: the entries are independent
     for fields in history:
-        pipe.xadd(keys.INCIDENTS, fields)
+        pipe.xadd(keys.INCIDENTS, cast(OutFields, fields))
         written += 1
         if written % PIPELINE_SIZE == 0 or written == total:
             pipe.execute()

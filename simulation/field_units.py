@@ -7,12 +7,14 @@ import logging
 import threading
 import time
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import redis
 
 import clock
 from bus import keys
+from bus.connection import OutFields, StreamsReply
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class FieldUnits:
     def step(self) -> int:
         """Read new instructions and send the answers that are due; returns answers sent."""
         now = time.monotonic()
-        response = self.r.xreadgroup(self.GROUP, "sim", {keys.OUT_INSTRUCTIONS: ">"}, count=100)
+        response = cast(StreamsReply, self.r.xreadgroup(self.GROUP, "sim", {keys.OUT_INSTRUCTIONS: ">"}, count=100))
         for _, entries in response or []:
             for entry_id, fields in entries:
                 self.plan(fields, now)
@@ -77,7 +79,7 @@ class FieldUnits:
             _, serial, fields = heapq.heappop(self.due)
             fields = {**fields, "event_id": f"FB-{int(time.time())}-{serial}",
                       "at": clock.local().isoformat(timespec="seconds")}
-            self.r.xadd(keys.FEEDBACK, fields)
+            self.r.xadd(keys.FEEDBACK, cast(OutFields, fields))
             sent += 1
         return sent
 

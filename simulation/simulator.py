@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import redis
@@ -33,6 +34,7 @@ import shapely
 
 import clock
 from bus import keys
+from bus.connection import OutFields
 from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
 
@@ -249,7 +251,7 @@ class Simulator:
             fields["value"] = str(value)
         if floor is not None:
             fields["floor"] = str(floor)
-        pipe.xadd(keys.SENSORS, fields)
+        pipe.xadd(keys.SENSORS, cast(OutFields, fields))
         return 1
 
     def _fault(self, pipe: redis.client.Pipeline, stamp: str) -> int:

@@ -25,7 +25,7 @@ def world_clock(r: redis.Redis, speed: float) -> Source:
     with r.pipeline(transaction=True) as pipe:
         while True:
             try:
-                pipe.watch(keys.CLOCK)
+                pipe.watch(keys.CLOCK)  # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.watch unannotated
                 stored = pipe.hgetall(keys.CLOCK)
                 real = time.time()
                 if not stored:

@@ -26,6 +26,8 @@ from sqlalchemy import (
     event,
     false,
 )
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 metadata = MetaData()
 
@@ -295,7 +297,7 @@ def make_engine(url: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers (page snapshots) run while the consumer writes.
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
+
+# Alembic announces each of its plugins at INFO on every start: the revisions it runs are what matter.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 BASELINE = "0001"  # the schema of the release before migrations

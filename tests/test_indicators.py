@@ -139,6 +139,12 @@ def test_ind005_figures_as_of_a_moment_inside_the_day() -> None:
     assert (leads["high"], leads["handled"]) == (1, 1)  # only L1 exists by 12:30
     verification = figures["scopes"][DISTRICT]["verification"]
     assert (verification["alerts"], verification["due"], verification["within"]) == (3, 3, 1)  # A3 comes later
+    # Today so far against the same weekday last week so far (08:00, 09:00, 10:00, 11:00 before 12:30),
+    # not against the whole of it: a morning is not a day.
+    incidents = figures["scopes"][DISTRICT]["incidents"]
+    assert (incidents["count"], incidents["comparison"], incidents["comparison_whole"]) == (6, 4, 4)
+    early = compute(constructed_rows(), Period.day(DAY), bj(DAY, 9, 30), STATION_OF.get, [])
+    assert early["scopes"][DISTRICT]["incidents"]["comparison"] == 2  # last week's 08:00 and 09:00
 
 
 def test_ind014_a_report_made_later_counts_leads_handled_after_the_period() -> None:
