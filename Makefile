@@ -1,6 +1,6 @@
 # Ping'an Command — the two commands of the README, and their helpers.
 #   make run    the dashboard with the simulator at http://127.0.0.1:8050
-#   make test   lint and the whole test suite (installs what it needs)
+#   make test   lint, type check and the whole test suite (installs what it needs)
 #   make unit   the fast tests only (no Redis, no browser)
 #   make bench  the benchmarks, printing their figures (BENCH=fanout: only the named ones)
 #   make soak   the big screen left open 2 hours at SIM_SPEED=60, memory sampled (several simulated days)
@@ -10,8 +10,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test unit lint soak bench browser setup grids clean faults faults-long audit user report
+.PHONY: run test unit lint typecheck node jslint jstest soak bench browser setup grids clean faults faults-long audit user report
 
 setup: $(STAMP)
 
@@ -24,6 +25,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# The page scripts' tools (package.json, pinned in package-lock.json), with Node itself if missing.
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@bash scripts/ensure-node.sh
+	npm ci --no-audit --no-fund
+	@touch $@
+
 # Chromium prints the PDF reports; without it the dashboard still runs (PDFs answer 503).
 run: setup
 	-@bash scripts/ensure-chromium.sh || echo "  chromium missing: PDF reports are unavailable until it is installed"
@@ -32,11 +41,22 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-test: setup browser lint
+# mypy --strict over the domain (the files are listed in pyproject.toml, [tool.mypy]).
+typecheck: setup
+	$(VENV)/bin/mypy
+
+# The page scripts in assets/: eslint (eslint.config.js) and node's test runner (tests/js).
+jslint: node
+	npm run --silent lint
+
+jstest: node
+	npm test
+
+test: setup browser lint typecheck jslint jstest
 	$(PY) -m pytest -q
 
-# Fast feedback: the tests that need neither Redis nor a browser (under a minute).
-unit: setup
+# Fast feedback: the tests that need neither Redis nor a browser, and the page scripts' (under a minute).
+unit: setup jstest
 	$(PY) -m pytest -q -m unit
 
 bench: setup browser
@@ -50,7 +70,7 @@ grids: setup
 	$(PY) -m geo.grids
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache node_modules
 
 # Known vulnerabilities in the pinned dependencies fail the build (scripts/audit_deps.py).
 audit: setup

@@ -22,8 +22,8 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  function post(url, body) {
-    return fetch(url, {
+  function post(target, body) {
+    return fetch(target, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify(body || {}),

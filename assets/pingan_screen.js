@@ -62,7 +62,8 @@
     });
     window.pingan.alerts.state.open.forEach(function (a) {
       const at = Date.parse(a.received_at);
-      if (a.risk === "high" && at >= since && (!best || at > best.at)) { best = { kind: "alert", at: at, d: a }; }
+      // Risk 1 is the highest (data/scenarios.json): a fight, weapons among minors, smoke.
+      if (a.risk === 1 && at >= since && (!best || at > best.at)) { best = { kind: "alert", at: at, d: a }; }
     });
     return best;
   }
@@ -95,9 +96,9 @@
   function overdueItems(texts, now) {
     const items = [];
     live().state.instructions.forEach(function (ins) {
-      const clock = live().clockOf(ins, now);
-      if (clock.level === "red") {
-        items.push({ id: ins.instruction_id, late: -clock.left, kind: "instruction",
+      const due = live().clockOf(ins, now);
+      if (due.level === "red") {
+        items.push({ id: ins.instruction_id, late: -due.left, kind: "instruction",
           text: t(texts, "screen.overdue.instruction", { unit: ins.unit_id, step: t(texts, "state." + ins.state) }),
           where: gridOf(ins.incident_id) });
       }
