@@ -36,6 +36,7 @@
     deadLetters: 0, layers: null, texts: null, outputs: {},
   };
   const TERMINAL = { closed: 1, cancelled: 1, reassigned: 1 };
+  const FINISHED = { closed: 1, diverted_12345: 1 };  // incidents no longer on the board's open list
   const REASSIGNABLE = { issued: 1, received: 1, en_route: 1 };
   const AMBER_FRACTION = 0.2;
   const DASH_HISTORY_KEPT = 5;
@@ -250,11 +251,18 @@
 
   // -- applying events -----------------------------------------------------------------------
 
+  // The page keeps MARKER_LIMIT incidents (a wall runs for days): the oldest finished ones go first, so an
+  // incident still open stays on the board as long as there is room for it.
   function forgetOldest() {
     while (state.incidents.size > MARKER_LIMIT) {
-      const [id, item] = state.incidents.entries().next().value;
+      let victim = null;
+      for (const [id, item] of state.incidents) {
+        if (FINISHED[item.data.status]) { victim = id; break; }
+      }
+      if (victim === null) { victim = state.incidents.keys().next().value; }
+      const item = state.incidents.get(victim);
       if (item.marker && state.layers) { state.layers.incidents.removeLayer(item.marker); }
-      state.incidents.delete(id);
+      state.incidents.delete(victim);
     }
   }
 

@@ -36,7 +36,7 @@ from sensors.health import health_map
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 2.0  # at most one recomputation per this, however busy the streams are (computing: ~80 ms)
+MIN_INTERVAL_S = 5.0  # at most one recomputation per this, however busy the streams are (computing: ~80 ms)
 REFRESH_S = 30.0  # at least one per this: deadlines pass without events
 LEASE_S = 15
 BLOCK_S = 2.0  # one blocking read waits at most this (under the client's socket timeout; renews the lease)

@@ -16,6 +16,7 @@ This module knows nothing of Socket.IO: it is given an ``emit(sid, payload)``.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 250
 RESEND_AFTER_S = 2.0
-RING_SIZE = 20_000  # recent events kept in memory, so most batches never touch Redis
+RING_SIZE = 20_000  # recent events kept in memory (up to a quarter more between trims): most batches never touch Redis
 
 Emit = Callable[[str, dict[str, Any]], None]
 # What one page may see of an event: ``lens(type, data)`` returns the data to show, or None to withhold it.
@@ -111,7 +112,10 @@ class PushHub:
         self._state_cache: dict[str, tuple[str, Any]] = {}  # type -> (event id, value): one read per change
         self.pages: dict[str, _Page] = {}
         self.stats = PushStats()
-        self._ring: deque[dict[str, Any]] = deque(maxlen=RING_SIZE)
+        # Recent events, in stream order, with their parsed ids beside them: a page's next batch is found by
+        # bisection, not by scanning the ring (50 pages near its end would otherwise parse it over and over).
+        self._ring: list[dict[str, Any]] = []
+        self._ring_ids: list[tuple[int, int]] = []
         self._tail_id = "$"
         self._lock = threading.RLock()
 
@@ -119,11 +123,16 @@ class PushHub:
 
     def subscribe(self, sid: str, last_id: str | None, lens: Lens | None = None) -> None:
         """Start (or resume, from ``last_id``) delivery to page ``sid``, seen through ``lens``."""
+        # Read what the page needs before taking the lock: a snapshot takes a while to build, and every
+        # other page's delivery waits for the lock (fifty screens opening at once would stall them all).
+        resumable = bool(last_id) and self._retained(str(last_id))
+        state = None if resumable else snapshot(self.r, self.engine, open_instructions=self.open_instructions,
+                                                open_alerts=self.open_alerts, extras=self.extras)
         with self._lock:
             page = _Page(sid=sid, cursor=last_id or "", lens=lens)
             self.pages[sid] = page
-            if not last_id or not self._retained(last_id):
-                self._send_snapshot(page)
+            if state is not None:
+                self._send_snapshot(page, state)
             else:
                 self._send_next(page)
 
@@ -163,7 +172,7 @@ class PushHub:
         events = [decode(entry_id, fields) for _, entries in response for entry_id, fields in entries]
         with self._lock:
             if events:
-                self._ring.extend(events)
+                self._remember(events)
                 self._tail_id = events[-1]["id"]
             now = time.monotonic()
             for page in list(self.pages.values()):
@@ -182,16 +191,19 @@ class PushHub:
         # The page's last event must still be in the stream (or be the one just before it).
         return parse_id(entry_id) >= parse_id(first[0][0]) or entry_id == "0-0"
 
+    def _remember(self, events: list[dict[str, Any]]) -> None:
+        """Add to the ring; past a quarter over RING_SIZE, drop the oldest back to it (amortised)."""
+        self._ring.extend(events)
+        self._ring_ids.extend(parse_id(event["id"]) for event in events)
+        if len(self._ring) > RING_SIZE + RING_SIZE // 4:
+            del self._ring[:-RING_SIZE]
+            del self._ring_ids[:-RING_SIZE]
+
     def _events_after(self, cursor: str) -> list[dict[str, Any]]:
         after = parse_id(cursor) if cursor else (0, 0)
-        if self._ring and parse_id(self._ring[0]["id"]) <= after:
-            out = []
-            for event in self._ring:  # the ring is short and in order; most pages are near its end
-                if parse_id(event["id"]) > after:
-                    out.append(event)
-                    if len(out) == self.max_batch:
-                        break
-            return out
+        if self._ring_ids and self._ring_ids[0] <= after:
+            start = bisect.bisect_right(self._ring_ids, after)
+            return self._ring[start:start + self.max_batch]
         entries = cast(StreamEntries,
                        self.r.xrange(keys.LIVE, min=f"({cursor}" if cursor else "-", count=self.max_batch))
         return [decode(entry_id, fields) for entry_id, fields in entries]
@@ -225,9 +237,7 @@ class PushHub:
                 out.append({**event, "data": cached[1]})
         return out
 
-    def _send_snapshot(self, page: _Page) -> None:
-        state = snapshot(self.r, self.engine, open_instructions=self.open_instructions,
-                         open_alerts=self.open_alerts, extras=self.extras)
+    def _send_snapshot(self, page: _Page, state: dict[str, Any]) -> None:
         page.seq += 1
         page.inflight = {"seq": page.seq, "try": 0, "from": None, "last_id": state["cursor"], "events": [],
                          "snapshot": state}

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 RECENT = timedelta(hours=24)
 RECENT_LIMIT = 300  # finished incidents of the last 24 hours (the feed shows 100)
-OPEN_LIMIT = 5000  # a guard: beyond this many open incidents the board is beyond use anyway
+# What a page holds (MARKER_LIMIT in assets/pingan_live.js): a district with more open incidents than this is
+# in a crisis the board cannot show anyway, and every connecting page would pay for them (about 500 B each).
+OPEN_LIMIT = 500
 
 
 def board_incidents(engine: Engine, now: datetime) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import contextlib
 import re
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import requests
@@ -34,6 +35,7 @@ class LiveClient:
         self.last_id: str | None = None
         self.snapshots = 0
         self.events: list[dict[str, Any]] = []
+        self.counts: Counter[str] = Counter()  # events received, by type (waiting never rescans them)
         self.received_at: list[float] = []  # epoch ms, per event
         self.duplicates = 0
         self.seen_ids: set[str] = set()
@@ -119,6 +121,7 @@ class LiveClient:
             with self.changed:
                 self.seen_ids.update(e["data"]["event_id"] for e in events if e["type"] == "incident")
                 self.events.extend(events)
+                self.counts.update(e["type"] for e in events)
                 self.received_at.extend([now] * len(events))
                 self.seq = batch["seq"]
                 self.last_id = batch["last_id"]
@@ -129,14 +132,13 @@ class LiveClient:
         """Block until ``count`` events of ``kind`` have arrived (a condition variable, no polling)."""
         deadline = time.monotonic() + timeout
         with self.changed:
-            while True:
-                got = [e for e in self.events if e["type"] == kind]
-                if len(got) >= count:
-                    return got
+            # A cheap check while waiting: the socket's thread needs this lock to hand over every batch.
+            while self.counts[kind] < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"{len(got)} of {count} {kind} events after {timeout} s")
+                    raise AssertionError(f"{self.counts[kind]} of {count} {kind} events after {timeout} s")
                 self.changed.wait(remaining)
+            return [e for e in self.events if e["type"] == kind]
 
 
 def open_client(base_url: str, http: requests.Session | None = None, *, over_http: bool = False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis
 from sqlalchemy import Engine
 
@@ -91,3 +92,26 @@ def test_push005_a_page_behind_retention_gets_a_snapshot(r: redis.Redis, engine:
     hub = PushHub(r, engine, screen)
     hub.subscribe("c", "1-0")
     assert "snapshot" in screen.last("c")
+
+
+def test_push006_pages_near_and_far_behind_the_ring_get_the_right_next_batch(
+    r: redis.Redis, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ring holds the recent events (found by bisection); an older cursor is served from Redis."""
+    import push.hub
+
+    monkeypatch.setattr(push.hub, "RING_SIZE", 40)
+    screen = Screen()
+    hub = PushHub(r, engine, screen, max_batch=7)
+    hub.poll_once(block_ms=10)  # the tail starts here
+    ids = []
+    for chunk in range(6):  # 60 events in six reads: the ring is trimmed back to its size on the way
+        ids += publish(r, 10, start=10 * chunk)
+        hub.poll_once(block_ms=100)
+    assert len(hub._ring) <= 50 and hub._ring[-1]["id"] == ids[-1]
+    hub.subscribe("near", ids[45])  # inside the ring
+    assert event_ids(screen.last("near")) == [f"E-{i}" for i in range(46, 53)]
+    hub.subscribe("far", ids[2])  # older than the ring: read from the stream
+    assert event_ids(screen.last("far")) == [f"E-{i}" for i in range(3, 10)]
+    hub.subscribe("end", ids[-1])  # up to date: nothing to send
+    assert "end" not in {sid for sid, _ in screen.sent}

@@ -120,6 +120,20 @@ test("an incident already shown is not added again", function () {
   assert.equal(live.state.incidents.size, 1);
 });
 
+test("a full board drops finished incidents first: an open one stays as long as there is room", function () {
+  const { live } = livePage();
+  const open = Array.from({ length: 450 }, function (_, n) { return incident("OPEN-" + n).data; });
+  const done = Array.from({ length: 100 }, function (_, n) { return incident("DONE-" + n, { status: "closed" }).data; });
+  // The oldest first, as a snapshot orders them: 100 finished ones, then 450 still open.
+  live.apply(batch(1, "1-0", [], { snapshot: { incidents: done.concat(open), units: [] } }), TEXTS);
+  live.apply(batch(2, "2-0", [incident("NEW-1")]), TEXTS);
+  const kept = Array.from(live.state.incidents.keys());
+  assert.equal(kept.length, 500);
+  assert.equal(kept.filter(function (id) { return id.startsWith("OPEN-"); }).length, 450);
+  assert.ok(kept.includes("NEW-1"));
+  assert.equal(kept.filter(function (id) { return id.startsWith("DONE-"); }).length, 49);
+});
+
 test("an incident_status event updates the incident and its feed row", function () {
   const { p, live } = livePage();
   live.apply(batch(1, "1-0", [incident("E1")]), TEXTS);
