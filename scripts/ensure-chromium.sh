@@ -11,15 +11,9 @@ if command -v chromium >/dev/null 2>&1 && has_cjk_font; then
   exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  SUDO="sudo -n"
-else
-  echo "chromium or a Chinese font is missing and this user may not install packages." >&2
-  echo "Ask an administrator to run: apt-get install -y chromium fonts-wqy-microhei" >&2
-  exit 1
-fi
+# shellcheck source=scripts/privileges.sh
+. "$(dirname "$0")/privileges.sh"
+may_install "chromium or a Chinese font is missing" "apt-get install -y chromium fonts-wqy-microhei"
 
 echo "Installing Debian's chromium and a Chinese font (needed by the browser tests)..."
 $SUDO apt-get update -qq

@@ -16,15 +16,9 @@ if node_ok && command -v npm >/dev/null 2>&1; then
   exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  SUDO="sudo -n"
-else
-  echo "Node.js $NODE_MAJOR_MIN+ or npm is missing and this user may not install packages." >&2
-  echo "Ask an administrator to run: apt-get install -y nodejs npm" >&2
-  exit 1
-fi
+# shellcheck source=scripts/privileges.sh
+. "$(dirname "$0")/privileges.sh"
+may_install "Node.js $NODE_MAJOR_MIN+ or npm is missing" "apt-get install -y nodejs npm"
 
 echo "Installing Debian's nodejs and npm (needed by the page scripts' lint and tests)..."
 $SUDO apt-get update -qq

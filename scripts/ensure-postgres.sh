@@ -7,8 +7,9 @@ set -euo pipefail
 DB=pingan_test
 ROLE=pingan
 
-if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-  echo "PostgreSQL tests need root or password-less sudo to install/start postgresql" >&2; exit 1; fi
+# shellcheck source=scripts/privileges.sh
+. "$(dirname "$0")/privileges.sh"
+may_install "PostgreSQL tests need postgresql installed and started" "apt-get install -y postgresql"
 
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo "Installing Debian's postgresql..." >&2

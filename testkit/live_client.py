@@ -141,6 +141,12 @@ class LiveClient:
             return [e for e in self.events if e["type"] == kind]
 
 
+    def wait_for_ids(self, event_ids: set[str], timeout: float) -> bool:
+        """Whether every incident in ``event_ids`` has arrived (as an event or in a snapshot) within ``timeout``."""
+        with self.changed:
+            return self.changed.wait_for(lambda: event_ids <= self.seen_ids, timeout)
+
+
 def open_client(base_url: str, http: requests.Session | None = None, *, over_http: bool = False,
                 reconnection: bool = True, connect: bool = True) -> LiveClient:
     """The one way to make a LiveClient: signed in (as the bench account unless ``http`` is given)."""
