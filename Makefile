@@ -2,6 +2,7 @@
 #   make run    the dashboard with the simulator at http://127.0.0.1:8050
 #   make test   lint, type check and the whole test suite (installs what it needs)
 #   make unit   the fast tests only (no Redis, no browser)
+#   make test-ahead  the test suite with the calendar moved AHEAD (default +400d) by Debian's faketime
 #   make bench  the benchmarks, printing their figures (BENCH=fanout: only the named ones)
 #   make soak   the big screen left open 2 hours at SIM_SPEED=60, memory sampled (several simulated days)
 #   make report KIND=weekly|daily|monthly  a report as PDF and CSV under var/reports
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test unit lint typecheck node jslint jstest soak bench browser setup grids clean faults faults-long audit user report
+.PHONY: run test test-ahead unit lint typecheck node jslint jstest soak bench browser setup grids clean faults faults-long audit user report
 
 setup: $(STAMP)
 
@@ -54,6 +55,19 @@ jstest: node
 
 test: setup browser lint typecheck jslint jstest
 	$(PY) -m pytest -q
+
+# The suite on a day more than a year after its fixtures were written: every process it starts (Redis,
+# Chromium, the app's subprocesses) sees the moved calendar; the PostgreSQL server (as in CI) keeps the
+# real one. testkit/clock_ahead holds what libfaketime needs to get there: for Python only the wall
+# clock moves (with the monotonic clock faked, every timed wait would sleep until the real clock caught
+# up), for Chromium both do.
+AHEAD ?= +400d
+test-ahead: setup browser
+	@bash scripts/ensure-faketime.sh
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$$(bash scripts/ensure-postgres.sh | tail -n 1)} \
+	  CLOCK_AHEAD_CHROMIUM=$$(command -v chromium) PATH=$(CURDIR)/testkit/clock_ahead:$$PATH \
+	  PYTHONPATH=$(CURDIR)/testkit/clock_ahead FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	  faketime -f $(AHEAD) $(PY) -m pytest -q -p no:cacheprovider
 
 # Fast feedback: the tests that need neither Redis nor a browser, and the page scripts' (under a minute).
 unit: setup jstest
