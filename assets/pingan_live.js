@@ -570,7 +570,8 @@
         if (clock().state.serverMs === null) { clock().sync(texts.clock); }
         window.pingan.alerts.setTexts(texts);
         window.pingan.risk.setTexts(texts);
-        return batch ? handleBatch(batch) : false;
+        if (!batch) { expireAlerts(); return false; }  // the screen's one-second tick
+        return handleBatch(batch);
       },
       clockOf: clockOf,
       // The dispatch panel shows this incident (a clientside callback mirrors its store here).

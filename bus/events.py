@@ -137,7 +137,8 @@ def publish(target: redis.Redis | redis.client.Pipeline, kind: Live, payload: di
 
 def trim(r: redis.Redis, machine_now_s: float) -> None:
     """Drop live events older than the retention (stream ids are machine time)."""
-    r.xtrim(keys.LIVE, minid=f"{int((machine_now_s - keys.LIVE_KEEP_S) * 1000)}-0", approximate=True)
+    # limit=0: an approximate trim otherwise stops after 10,000 entries, and a burst can add more.
+    r.xtrim(keys.LIVE, minid=f"{int((machine_now_s - keys.LIVE_KEEP_S) * 1000)}-0", approximate=True, limit=0)
 
 
 # -- the page scripts' copy ------------------------------------------------------------------------

@@ -216,7 +216,8 @@ class Consumer:
             pending = self.r.xpending(stream, keys.CONSUMER_GROUP)
             if pending["pending"]:
                 candidates.append(int(str(pending["min"]).split("-")[0]))
-            self.r.xtrim(stream, minid=f"{min(candidates)}-0", approximate=True)
+            # limit=0: an approximate trim otherwise stops after 10,000 entries, less than a flood adds.
+            self.r.xtrim(stream, minid=f"{min(candidates)}-0", approximate=True, limit=0)
         events.trim(self.r, machine_now)
         self.r.zremrangebyscore(keys.PUBLISHED, 0, (self.clock() - PUBLISHED_KEEP).timestamp())
 

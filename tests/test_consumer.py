@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import redis
 from sqlalchemy import Engine, func, select
 
 import clock
-from bus import keys
+from bus import events, keys
 from geo.datum import wgs84_to_gcj02
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
@@ -180,6 +181,36 @@ def test_consumer008_trim_never_drops_pending_entries(r: redis.Redis, consumer: 
     monkeypatch.setattr(keys, "INBOUND_KEEP_MAX", 0)
     consumer.trim()
     assert r.xrange(keys.INCIDENTS, min=first, max=first), "a pending entry was trimmed"
+
+
+def test_consumer008b_trim_keeps_up_with_a_flood(r: redis.Redis, consumer: Consumer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Heartbeats of a thousand devices at a time-lapse's pace add tens of thousands of entries a minute;
+    one trim must take all that is over the cap (Redis stops an approximate XTRIM after 10,000 entries
+    unless told otherwise, and the stream then grew by the difference every minute)."""
+    flood = 25_000
+    first_ms = int((time.time() - 600) * 1000)  # one entry a millisecond, ten minutes ago
+    pipe = r.pipeline(transaction=False)
+    for n in range(flood):
+        pipe.xadd(keys.INCIDENTS, {"n": str(n)}, id=f"{first_ms + n}-0")
+    pipe.execute()
+    delivered = r.xreadgroup(keys.CONSUMER_GROUP, "reader", {keys.INCIDENTS: ">"}, count=flood)
+    r.xack(keys.INCIDENTS, keys.CONSUMER_GROUP, *(entry_id for entry_id, _ in delivered[0][1]))
+    monkeypatch.setattr(keys, "INBOUND_KEEP_MAX", 1_000)
+    consumer.trim()
+    assert r.xlen(keys.INCIDENTS) <= 1_000 + 100  # whole radix-tree nodes of 100 entries go at a time
+
+
+def test_consumer008c_live_keeps_its_retention_whatever_the_burst(r: redis.Redis) -> None:
+    machine_now = time.time()
+    old_ms = int((machine_now - keys.LIVE_KEEP_S - 60) * 1000)
+    pipe = r.pipeline(transaction=False)
+    for n in range(25_000):
+        pipe.xadd(keys.LIVE, {"type": "incident", "data": "{}"}, id=f"{old_ms}-{n}")
+    pipe.execute()
+    fresh = r.xadd(keys.LIVE, {"type": "incident", "data": "{}"})
+    events.trim(r, machine_now)
+    assert [entry_id for entry_id, _ in r.xrange(keys.LIVE)] == [fresh]
 
 
 @pytest.mark.slow  # starts processes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -102,9 +103,18 @@ def test_live_ui006_connection_indicator_goes_stale_without_events(
     open_live(page, live_server)
     r.xadd(keys.INCIDENTS, incident("ST-1"))
     page.wait_for_function("() => window.pingan.live.state.drawn.has('ST-1')")
-    # Pretend the last event came two minutes ago (the page's clock is its own).
-    page.evaluate("() => { window.pingan.live.state.lastEventAt = Date.now() - 120000; }")
-    expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill stale")
+    # Pretend the last event came two minutes ago (the page's clock is its own). A batch still in
+    # flight from the page's first load would make it recent again, so keep pretending until the
+    # one-second tick has shown the silence.
+    page.wait_for_function(
+        """(statusId) => {
+            window.pingan.live.state.lastEventAt = Date.now() - 120000;
+            return document.getElementById(statusId).className === "live-pill stale";
+        }""",
+        arg=str(LiveID.STATUS),
+        polling=200,
+    )
+    expect(page.locator(f"#{LiveID.STATUS}")).to_have_text(re.compile(r"^数据中断 12\d 秒$"))
     r.xadd(keys.INCIDENTS, incident("ST-2"))
     expect(page.locator(f"#{LiveID.STATUS}")).to_have_class("live-pill live")
 

@@ -142,6 +142,21 @@ test("an incident_status event updates the incident and its feed row", function 
   assert.equal(p.document.querySelector('#feed [data-event-id="E1"] .feed-status').textContent, "已派警");
 });
 
+test("the wall's one-second tick takes an alert's flash off the map after five minutes, not its card", function () {
+  const { p, live } = livePage();
+  const pingan = p.pingan();
+  live.apply(batch(1, "1-0", [{ type: "alert", data: { kind: "alert", event_id: "A1", verify_due: "2026-12-04T02:01:00Z",
+    device_id: "D1", risk: 1 } }]), TEXTS);
+  p.advance(4 * 60 * 1000);
+  live.apply(null, TEXTS);
+  assert.ok(live.state.alerts.has("A1"), "still flashing four minutes on");
+  p.advance(61 * 1000);
+  live.apply(null, TEXTS);
+  // Left unverified for days, a wall would otherwise pile up a marker per alert (the soak saw it).
+  assert.equal(live.state.alerts.has("A1"), false);
+  assert.ok(pingan.alerts.state.open.has("A1"), "the alert still waits for its verdict in the queue");
+});
+
 test("every event type in pingan_events.js has a handler", function () {
   const { p, live } = livePage();
   const pingan = p.pingan();
