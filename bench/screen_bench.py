@@ -58,6 +58,7 @@ SOAK_MINUTES = float(os.environ.get("SOAK_MINUTES", "120"))
 SOAK_SPEED = float(os.environ.get("SOAK_SPEED", "60"))
 SOAK_SAMPLE_S = 300.0
 LEVEL_OFF = 0.05  # less than 5% growth over the last hour: the caps have filled
+REDIS_FAMILIES_SHOWN = 10
 
 # Counts frames and the 60 Hz frames skipped between them, and long tasks.
 FRAME_PROBE = """
@@ -111,6 +112,7 @@ class Sample:
     batches: int
     incidents: int
     sid: str
+    redis_keys: dict[str, tuple[int, int]]  # key family -> (bytes, entries)
 
 
 def kiosk_link(env: dict[str, str]) -> str:
@@ -129,6 +131,22 @@ def page_memory(cdp: CDPSession) -> dict[str, float]:
 
 def rss_mb(process: psutil.Process) -> float:
     return process.memory_info().rss / 2**20
+
+
+def redis_key_families(client: redis.Redis) -> dict[str, tuple[int, int]]:
+    """Bytes and entries per key family (``cc:outbox:sent:<id>`` counts as ``cc:outbox:sent``), so a
+    growing Redis names what grows."""
+    lengths = {"stream": client.xlen, "zset": client.zcard, "hash": client.hlen, "list": client.llen,
+               "set": client.scard}
+    families: dict[str, tuple[int, int]] = {}
+    for name in client.scan_iter(count=1000):  # a client with decode_responses: names are str
+        family = name.rsplit(":", 1)[0] if name.count(":") >= 3 else name
+        size = int(client.memory_usage(name) or 0)
+        kind = str(client.type(name))
+        length = lengths[kind](name) if kind in lengths else 1
+        total, entries = families.get(family, (0, 0))
+        families[family] = (total + size, entries + int(length))
+    return families
 
 
 def run() -> None:
@@ -197,7 +215,7 @@ def _watch(screen: Page, yardstick: Page, cdp: CDPSession, server: psutil.Proces
                               int(redis_client.info("memory")["used_memory"]) / 2**20,
                               frames - previous[0], dropped - previous[1], worst, long_tasks - previous[2],
                               yard_frames - previous[3], yard_dropped - previous[4], feed.endswith(" live"),
-                              batches, incidents, sid))
+                              batches, incidents, sid, redis_key_families(redis_client)))
         previous = (frames, dropped, long_tasks, yard_frames, yard_dropped)
         if elapsed >= minutes * 60:
             return samples
@@ -257,4 +275,12 @@ def _report_levels(samples: list[Sample]) -> None:
         rows.append((label, f"{value(samples[0]):.1f} -> {before:.1f} -> {after:.1f} {unit}: {growth:+.1%} over "
                             f"the last {(end.at_s - hour_ago.at_s) / 60:.0f} min ({verdict})"))
     report("Soak: growth over the last hour (start -> an hour before the end -> end)", rows)
+    families = sorted(end.redis_keys, key=lambda f: end.redis_keys[f][0], reverse=True)[:REDIS_FAMILIES_SHOWN]
+    rows = []
+    for family in families:
+        (start_b, start_n), (before_b, before_n), (after_b, after_n) = (
+            s.redis_keys.get(family, (0, 0)) for s in (samples[0], hour_ago, end))
+        rows.append((family, f"{start_b / 2**20:6.2f} -> {before_b / 2**20:6.2f} -> {after_b / 2**20:6.2f} MB "
+                             f"({start_n} -> {before_n} -> {after_n} entries)"))
+    report("Soak: the largest Redis keys (start -> an hour before the end -> end)", rows)
 

@@ -218,11 +218,20 @@ class DispatchService:
                 [{"unit_id": u, "instruction_id": ids[u], "reserved_at": now} for u in unit_ids],
             ).scalars().all()
             if len(taken) != len(unit_ids):
-                busy = next(u for u in unit_ids if u not in set(taken))
-                holder = conn.execute(select(unit_reservations.c.instruction_id)
-                                      .where(unit_reservations.c.unit_id == busy)).scalar()
+                held = {unit: (instruction_id, held_for) for unit, instruction_id, held_for in conn.execute(
+                    select(unit_reservations.c.unit_id, unit_reservations.c.instruction_id, instructions.c.incident_id)
+                    .join(instructions, instructions.c.instruction_id == unit_reservations.c.instruction_id,
+                          isouter=True)
+                    .where(unit_reservations.c.unit_id.in_(unit_ids))).tuples()}
                 conn.rollback()
-                raise Refused(text("dispatch.refused.unit_busy", self.language, unit=busy, instruction=holder or "?"))
+                on_this = [held[u][0] for u in unit_ids if u in held and held[u][1] == incident_id]
+                # Every unit asked for is already on this incident (a double click whose second request came
+                # after the first was served, or a second desk): that send is done, not refused.
+                if replaces is None and len(on_this) == len(unit_ids):
+                    return SendResult(sorted(on_this), duplicate=True)
+                busy = next(u for u in unit_ids if u not in set(taken))
+                holder = held.get(busy, ("?", None))[0]
+                raise Refused(text("dispatch.refused.unit_busy", self.language, unit=busy, instruction=holder))
             if replaces:
                 self._reassign(conn, replaces, incident_id, officer, now)
             due = now + timedelta(minutes=ARRIVAL_TARGET_MINUTES[zone])

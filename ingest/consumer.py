@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import redis
@@ -61,8 +61,10 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 RECLAIM_IDLE_MS = 30_000  # an entry pending this long belongs to a dead consumer
 RECLAIM_EVERY_S = 10.0
-TRIM_EVERY_S = 60.0
-PUBLISHED_KEEP = timedelta(days=7)
+TRIM_EVERY_S = 10.0  # often enough that a flood overshoots the count cap by little
+# The publish log only has to outlast a reclaim race (another consumer processing an entry this one is
+# publishing); a crashed batch's entries stay pending, never acknowledged, so they need no memory here.
+PUBLISHED_KEEP_S = 3600
 DEAD_FIELD_LIMIT = 16_384
 
 Entry = tuple[str, dict[str, str]]
@@ -219,7 +221,7 @@ class Consumer:
             # limit=0: an approximate trim otherwise stops after 10,000 entries, less than a flood adds.
             self.r.xtrim(stream, minid=f"{min(candidates)}-0", approximate=True, limit=0)
         events.trim(self.r, machine_now)
-        self.r.zremrangebyscore(keys.PUBLISHED, 0, (self.clock() - PUBLISHED_KEEP).timestamp())
+        self.r.zremrangebyscore(keys.PUBLISHED, 0, machine_now - PUBLISHED_KEEP_S)
 
     def _count_floor_ms(self, stream: str) -> int:
         """About where the newest ``INBOUND_KEEP_MAX`` entries begin (interpolated between the first
@@ -312,34 +314,35 @@ class Consumer:
                 history.add(incident.event_id)
         if not rows:
             return
-        to_publish = self._keep(incidents, rows, now, result) - history
+        to_publish = self._keep(incidents, rows, result) - history
         for row in rows:
             if row["event_id"] in to_publish:
                 pending.live.append(encode(Live.INCIDENT, incident_payload(row, sent[row["event_id"]])))
                 pending.published_ids.append(row["event_id"])
                 pending.fresh_incidents.append(row)
 
-    def _keep(self, table: Any, rows: list[dict[str, Any]], now: datetime, result: BatchResult) -> set[str]:
-        """Insert rows, ignoring known event ids; return the ids that still need publishing."""
+    def _keep(self, table: Any, rows: list[dict[str, Any]], result: BatchResult) -> set[str]:
+        """Insert rows, ignoring known event ids; return the ids that still need publishing.
+
+        A known event id is published again only when this is the very entry that was kept (its stream id
+        is on the row) and it is not in the publish log: a crash came between the commit and the Redis
+        transaction, so the entry was never acknowledged, however long ago it was kept. The same event
+        sent again in another entry is a duplicate.
+        """
         with self.engine.begin() as conn:
             # executemany with RETURNING: compiled once and cached, sent as multi-row inserts.
             statement = self._insert(table).on_conflict_do_nothing(index_elements=["event_id"])
             inserted = set(conn.execute(statement.returning(table.c.event_id), rows).scalars())
-            known = [row["event_id"] for row in rows if row["event_id"] not in inserted]
-            recent_known: set[str] = set()
+            known = {row["event_id"]: row["stream_id"] for row in rows if row["event_id"] not in inserted}
+            redelivered: list[str] = []
             if known:
-                # Kept before but maybe never published (a crash between commit and publish):
-                # publish those, unless older than the publish log's memory.
-                recent_known = set(conn.execute(
-                    select(table.c.event_id).where(
-                        table.c.event_id.in_(known), table.c.ingested_at >= now - PUBLISHED_KEEP
-                    )
-                ).scalars())
+                kept_from = conn.execute(select(table.c.event_id, table.c.stream_id)
+                                         .where(table.c.event_id.in_(known))).tuples().all()
+                redelivered = sorted(event_id for event_id, stream_id in kept_from if known[event_id] == stream_id)
         unpublished = set()
-        if recent_known:
-            ordered = sorted(recent_known)
-            scores = self.r.zmscore(keys.PUBLISHED, ordered)
-            unpublished = {event_id for event_id, score in zip(ordered, scores, strict=True) if score is None}
+        if redelivered:
+            scores = self.r.zmscore(keys.PUBLISHED, redelivered)
+            unpublished = {event_id for event_id, score in zip(redelivered, scores, strict=True) if score is None}
         result.duplicates += len(known) - len(unpublished)
         return inserted | unpublished
 
@@ -370,7 +373,7 @@ class Consumer:
         if rows:
             unique = list({row["event_id"]: row for row in rows}.values())
             result.duplicates += len(rows) - len(unique)
-            for event_id in self._keep(sensor_events, unique, now, result):
+            for event_id in self._keep(sensor_events, unique, result):
                 payload = payloads[event_id]
                 pending.live.append(encode(Live(payload["kind"]), payload))
                 pending.published_ids.append(event_id)
@@ -424,7 +427,7 @@ class Consumer:
         for fields in pending.live:
             pipe.xadd(keys.LIVE, cast(OutFields, fields), maxlen=keys.LIVE_MAXLEN, approximate=True)
         if pending.published_ids:
-            pipe.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, now.timestamp()))
+            pipe.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, time.time()))  # machine time
         for fields in pending.dead:
             pipe.xadd(keys.DEAD, cast(OutFields, fields), maxlen=keys.maxlen(keys.DEAD), approximate=True)
         if pending.unit_state:

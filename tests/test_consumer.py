@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import Engine, func, select
+from time_machine import TimeMachineFixture
 
 import clock
 from bus import events, keys
@@ -245,10 +246,34 @@ def test_consumer009_killed_mid_batch_loses_nothing_and_doubles_nothing(
 
 
 def test_consumer010_published_log_is_pruned(r: redis.Redis, consumer: Consumer) -> None:
-    old = (clock.now() - timedelta(days=8)).timestamp()
-    r.zadd(keys.PUBLISHED, {"OLD-1": old, "NEW-1": clock.now().timestamp()})
+    old = time.time() - 2 * 3600  # machine time, as the stream ids
+    r.zadd(keys.PUBLISHED, {"OLD-1": old, "NEW-1": time.time()})
     consumer.trim()
     assert r.zrange(keys.PUBLISHED, 0, -1) == ["NEW-1"]
+
+
+def test_consumer010b_kept_before_a_week_long_outage_is_still_published_once(
+    r: redis.Redis, engine: Engine, consumer: Consumer, time_machine: TimeMachineFixture
+) -> None:
+    """The crash of 005, then every consumer down for eight days: the pending entry is still shown once,
+    and the producer's resend of an already shown event (its publish-log entry long pruned) is not."""
+    entry_id = r.xadd(keys.INCIDENTS, incident("E-OUT"))
+    r.xreadgroup(keys.CONSUMER_GROUP, "crashed", {keys.INCIDENTS: ">"}, count=10)
+    kept_at = clock.now()
+    with engine.begin() as conn:
+        conn.execute(incidents.insert().values(
+            event_id="E-OUT", stream_id=entry_id, reported_at=kept_at, ingested_at=kept_at, lon=SEAT[0],
+            lat=SEAT[1], grid="SC-001", category="noise", priority=2, address="x", description="", source="110"))
+    r.xadd(keys.INCIDENTS, incident("E-SHOWN"))
+    drain(consumer)
+    r.delete(keys.PUBLISHED)  # pruned while everything was down
+    time_machine.move_to(kept_at + timedelta(days=8), tick=True)
+    consumer.reclaim_idle_ms = 0
+    assert consumer.reclaim() == 1
+    r.xadd(keys.INCIDENTS, incident("E-SHOWN"))  # sent again by its producer
+    drain(consumer)
+    assert sorted(e["event_id"] for e in live_events(r, "incident")) == ["E-OUT", "E-SHOWN"]
+    assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0
 
 
 @pytest.mark.slow  # starts processes

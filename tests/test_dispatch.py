@@ -102,6 +102,21 @@ def test_disp003_a_retried_request_never_makes_two_instructions(service: Dispatc
     assert len(out_instructions(r)) == 1
 
 
+def test_disp003b_a_repeat_after_the_first_was_served_is_the_same_send(service: DispatchService, r: redis.Redis,
+                                                                      engine: Engine, grids: GridIndex) -> None:
+    """A double click's second request may come with the panel's next key: the unit is on this incident
+    already, so the answer is that send, not a refusal (and not a second instruction)."""
+    first = service.send("E-1", ["PU-NEAR"], "go", "officer-1", "key-1")
+    again = service.send("E-1", ["PU-NEAR"], "go", "officer-1", "key-2")
+    assert again.duplicate and again.instruction_ids == first.instruction_ids
+    assert count(engine, instructions) == 1
+    assert len(out_instructions(r)) == 1
+    # The same unit for another incident is still refused, naming the instruction it is on.
+    put_incident(engine, grids, "E-2")
+    with pytest.raises(Refused, match=first.instruction_ids[0]):
+        service.send("E-2", ["PU-NEAR"], "go", "officer-1", "key-3")
+
+
 def test_disp004_two_officers_racing_for_one_unit_exactly_one_wins(service: DispatchService, engine: Engine,
                                                                    grids: GridIndex, r: redis.Redis) -> None:
     put_incident(engine, grids, "E-2")
@@ -192,8 +207,12 @@ def test_disp010_restart_mid_loop_keeps_every_instruction_where_it_was(
     [open_one] = restarted.open_instructions()
     assert (open_one["instruction_id"], open_one["state"]) == (iid, "on_scene")
     assert restarted.feedback(iid, "PU-NEAR", "result_reported", NOW + timedelta(minutes=9), "dispersed", "")
+    # Still reserved until closed: another incident cannot have the unit, this one already has it.
+    put_incident(engine, grids, "E-2")
     with pytest.raises(Refused):
-        restarted.send("E-1", ["PU-NEAR"], "go", "officer-2", "restart-2")  # still reserved until closed
+        restarted.send("E-2", ["PU-NEAR"], "go", "officer-2", "restart-2")
+    assert restarted.send("E-1", ["PU-NEAR"], "go", "officer-2", "restart-3").instruction_ids == [iid]
+    assert count(engine, instructions) == 1
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -148,7 +148,10 @@ def test_truth_ui002_the_dispatch_panel_follows_its_incident(
     expect(panel.locator(".panel-instr .u-state")).to_have_text(text("state.on_scene", LANG))
     expect(panel.locator(".dispatch-log li")).to_have_count(3)
     app.dispatch.feedback(instruction["instruction_id"], "PU-31", "result_reported", clock.now(), "dispersed", "")
-    page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id] button").click()  # close, from the list
+    # The list's button is the close button only once the report has reached the page (before, it reassigns).
+    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
+    expect(row).to_have_attribute("data-state", "result_reported")
+    row.locator("button").click()  # close, from the list
     expect(panel.locator(".dispatch-status .incident-status")).to_have_text(text("status.closed", LANG))
     expect(panel.locator(".dispatch-log li")).to_have_count(5)
     expect(page.locator(f"#{DispatchID.SEND}")).to_have_count(0)  # nothing more to send on a closed incident
