@@ -24,7 +24,8 @@ the screen.
 (``SOAK_MINUTES``, default 120, ``SOAK_SPEED``, default 60, one sample every 5 minutes) and reports,
 for each of page heap, DOM nodes, server memory and Redis memory, its growth over the last hour: a
 wall that runs for weeks must level off once its caps fill (``cc:live`` by time, the push hub's
-ring, the page's bounded collections).
+ring, the page's bounded collections). It also lists the ten largest Redis key families at the
+start, an hour before the end and at the end, so a growing Redis names what grows.
 """
 
 from __future__ import annotations

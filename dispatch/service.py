@@ -183,7 +183,8 @@ class DispatchService:
         Raises
         ------
         Refused
-            Unknown incident or unit, a unit already held by another instruction,
+            Unknown incident or unit, a unit already held for another incident (units all on this one
+            already answer as that send, ``duplicate``),
             an incident already closed or diverted, or bad input. Nothing is written.
         """
         unit_ids = list(dict.fromkeys(unit_ids))
