@@ -11,6 +11,7 @@
   let lastInput = Date.now();
   let lastTouch = Date.now();
   let leaving = false;
+  let signingOut = "";  // why this page is signing out, once it has asked to
 
   // Where to go: the server's URLs (urls.py), carried by the page's auth-config element.
   function url(name) {
@@ -33,12 +34,16 @@
   function leave(why) {
     if (leaving) { return; }
     leaving = true;
+    // A request refused while our own sign-out is under way answers 401 before the
+    // sign-out's reply does: the person should still read why they left.
+    why = signingOut || why;
     document.body.classList.add("session-over");  // hides the picture at once (pingan.css)
     window.location.assign(url("login") + (why ? "?why=" + encodeURIComponent(why) : ""));
   }
 
   function logout(why) {
-    post(url("logout")).finally(function () { leave(why || "logout"); });
+    signingOut = why || "logout";
+    post(url("logout")).finally(function () { leave(signingOut); });
   }
 
   /* A response from the server: 401 means the session is over (idle, expired, signed out). */

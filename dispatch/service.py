@@ -223,7 +223,7 @@ class DispatchService:
                     select(unit_reservations.c.unit_id, unit_reservations.c.instruction_id, instructions.c.incident_id)
                     .join(instructions, instructions.c.instruction_id == unit_reservations.c.instruction_id,
                           isouter=True)
-                    .where(unit_reservations.c.unit_id.in_(unit_ids))).tuples()}
+                    .where(unit_reservations.c.unit_id.in_(unit_ids)))}
                 conn.rollback()
                 on_this = [held[u][0] for u in unit_ids if u in held and held[u][1] == incident_id]
                 # Every unit asked for is already on this incident (a double click whose second request came

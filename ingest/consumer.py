@@ -337,7 +337,7 @@ class Consumer:
             redelivered: list[str] = []
             if known:
                 kept_from = conn.execute(select(table.c.event_id, table.c.stream_id)
-                                         .where(table.c.event_id.in_(known))).tuples().all()
+                                         .where(table.c.event_id.in_(known))).all()
                 redelivered = sorted(event_id for event_id, stream_id in kept_from if known[event_id] == stream_id)
         unpublished = set()
         if redelivered:
