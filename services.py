@@ -62,9 +62,11 @@ class Services:
     threads: list[threading.Thread] = field(default_factory=list)
 
     def consumer(self, name: str | None = None) -> Consumer:
-        """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules."""
+        """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules,
+        compound alerts to their grid worker and property manager at once."""
         return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name,
-                        feedback=self.dispatch.feedback, on_incidents=self.risk.check_incidents)
+                        feedback=self.dispatch.feedback, on_incidents=self.risk.check_incidents,
+                        on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay)
 
     def start(self, consumer: bool = True, simulator: bool | None = None, risk_runs: bool = True) -> None:
         """Start the background work (once): push hub, relays, health, risk runs, indicators, consumer, simulator."""

@@ -59,6 +59,9 @@
     li.appendChild(el("div", "alert-place", a.grid + " " + place(a)));
     const value = a.value !== null && a.value !== undefined ? " · " + a.value : "";
     li.appendChild(el("div", "alert-device", t("device." + a.device_type) + " " + a.device_id + value));
+    if (a.grid_told) {  // the grid worker and property manager already have the SMS: the verdict follows up
+      li.appendChild(el("div", "alert-told", t("alert.told")));
+    }
     if (state.texts.canVerify) {
       const actions = el("div", "alert-actions");
       const dispatch = el("button", "btn small primary alert-dispatch", t("alert.verdict.dispatched"));

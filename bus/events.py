@@ -27,7 +27,7 @@ import redis
 from bus import keys
 from bus.connection import OutFields
 from geo.devices import Device
-from geo.scenarios import scenarios, verify_within_s
+from geo.scenarios import notifies_at_once, scenarios, verify_within_s
 from store.db import as_utc
 
 
@@ -105,6 +105,7 @@ def alert_payload(row: dict[str, Any], device: Device | None) -> dict[str, Any]:
         "lon": device.lon if device else None, "lat": device.lat if device else None,
         "compound": device.compound if device else None, "building": device.building if device else None,
         "site_kind": device.site_kind if device else None,
+        "grid_told": notifies_at_once(row.get("scenario"), device.compound if device else None),
         "observed_at": as_utc(row["observed_at"]).isoformat(), "received_at": received.isoformat(),
         "verify_due": (received + timedelta(seconds=verify_within_s())).isoformat(),
     }

@@ -8,7 +8,9 @@ batch:
    with its original fields and the reason;
 2. incidents get their grid (one vectorised STRtree query for the batch) and
    are inserted into the system of record, ``ON CONFLICT DO NOTHING`` on the
-   producer's ``event_id``;
+   producer's ``event_id``; a sensor alert below its scenario's threshold is kept
+   as a reading, and the messages a compound's alert sends at once (the alert
+   service's hook) are queued in the same transaction and relayed after it;
 3. in **one Redis transaction** the batch's live events are appended to
    ``cc:live``, their ids marked in ``cc:published``, dead letters written and
    the inbound entries acknowledged.
@@ -32,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import redis
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
@@ -43,6 +45,7 @@ from dispatch.lifecycle import IncidentStatus
 from geo.datum import gcj02_to_wgs84
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from geo.scenarios import screen
 from ingest.contract import (
     ContractError,
     Datum,
@@ -65,6 +68,7 @@ TRIM_EVERY_S = 10.0  # often enough that a flood overshoots the count cap by lit
 # The publish log only has to outlast a reclaim race (another consumer processing an entry this one is
 # publishing); a crashed batch's entries stay pending, never acknowledged, so they need no memory here.
 PUBLISHED_KEEP_S = 3600
+READING = "reading"  # the stored kind of an alert that did not reach its threshold
 DEAD_FIELD_LIMIT = 16_384
 
 Entry = tuple[str, dict[str, str]]
@@ -80,6 +84,13 @@ class FeedbackHandler(Protocol):
                  note: str) -> Any: ...
 
 
+class AlertsKept(Protocol):
+    """Told of newly kept alerts inside the transaction that keeps them (the alert service, injected: the
+    messages that go out at once commit with the alerts or not at all). Returns how many it queued."""
+
+    def __call__(self, conn: Connection, alerts: list[dict[str, Any]], now: datetime) -> int: ...
+
+
 @dataclass
 class BatchResult:
     """What one batch did (for tests, metrics and benchmarks)."""
@@ -88,6 +99,7 @@ class BatchResult:
     published: int = 0
     dead: int = 0
     duplicates: int = 0
+    readings: int = 0  # alerts kept as readings (below threshold, from the wrong device)
     live_ids: list[str] = field(default_factory=list)
 
 
@@ -102,6 +114,7 @@ class _Pending:
     device_seen: dict[str, float] = field(default_factory=dict)
     ack: dict[str, list[str]] = field(default_factory=dict)
     fresh_incidents: list[dict[str, Any]] = field(default_factory=list)  # for the instant warning rules
+    queued: int = 0  # outbox rows committed with this batch (messages sent at once), relayed after it
 
 
 class Consumer:
@@ -129,6 +142,8 @@ class Consumer:
         clock: Callable[[], datetime] = clock.now,
         feedback: FeedbackHandler | None = None,
         on_incidents: Callable[[list[dict[str, Any]]], Any] | None = None,
+        on_alerts: AlertsKept | None = None,
+        relay: Callable[[], int] | None = None,
     ) -> None:
         self.r = r
         self.engine = engine
@@ -138,6 +153,8 @@ class Consumer:
         self.clock = clock
         self.feedback = feedback  # field units' reports go to dispatch through this
         self.on_incidents = on_incidents  # called with each batch's newly kept live incidents
+        self.on_alerts = on_alerts
+        self.relay = relay  # publishes the outbox at once when a batch queued messages
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
 
@@ -253,6 +270,11 @@ class Consumer:
             elif stream == keys.FEEDBACK:
                 self._feedback(entries, pending)
         self._commit_redis(pending, now, result)
+        if pending.queued and self.relay is not None:
+            try:
+                self.relay()
+            except (redis.ConnectionError, redis.TimeoutError):  # the relay's own loop sends them later
+                log.warning("outbox relay after a batch failed; the relay loop will send it")
         if pending.fresh_incidents and self.on_incidents is not None:
             # Instant warning rules (a family calling again), after publishing so screens never wait for
             # them. A crash here loses no incident: the daily run checks the same window again.
@@ -321,8 +343,11 @@ class Consumer:
                 pending.published_ids.append(row["event_id"])
                 pending.fresh_incidents.append(row)
 
-    def _keep(self, table: Any, rows: list[dict[str, Any]], result: BatchResult) -> set[str]:
+    def _keep(self, table: Any, rows: list[dict[str, Any]], result: BatchResult,
+              with_inserted: Callable[[Connection, set[str]], None] | None = None) -> set[str]:
         """Insert rows, ignoring known event ids; return the ids that still need publishing.
+
+        ``with_inserted`` is called with the ids inserted now, inside the same transaction.
 
         A known event id is published again only when this is the very entry that was kept (its stream id
         is on the row) and it is not in the publish log: a crash came between the commit and the Redis
@@ -333,6 +358,8 @@ class Consumer:
             # executemany with RETURNING: compiled once and cached, sent as multi-row inserts.
             statement = self._insert(table).on_conflict_do_nothing(index_elements=["event_id"])
             inserted = set(conn.execute(statement.returning(table.c.event_id), rows).scalars())
+            if with_inserted is not None and inserted:
+                with_inserted(conn, inserted)
             known = {row["event_id"]: row["stream_id"] for row in rows if row["event_id"] not in inserted}
             redelivered: list[str] = []
             if known:
@@ -363,18 +390,35 @@ class Consumer:
             pending.device_seen[device.device_id] = max(seen, pending.device_seen.get(device.device_id, 0.0))
             if reading.kind is SensorKind.HEARTBEAT:
                 continue
+            kind, screened = reading.kind.value, None
+            if reading.kind is SensorKind.ALERT and reading.scenario:
+                # Below the scenario's threshold or floor, or a scenario the device cannot see: a reading,
+                # kept and counted per device, never in the duty officer's queue.
+                screened = screen(reading.scenario, device.type, reading.value, reading.floor, device.threshold)
+                kind = READING if screened else kind
             row = {
                 "event_id": reading.event_id, "stream_id": entry_id, "device_id": device.device_id,
-                "observed_at": reading.observed_at.astimezone(UTC), "ingested_at": now, "kind": reading.kind.value,
+                "observed_at": reading.observed_at.astimezone(UTC), "ingested_at": now, "kind": kind,
                 "scenario": reading.scenario, "value": reading.value, "floor": reading.floor, "grid": device.grid,
+                "screened": screened.value if screened else None,
             }
             rows.append(row)
-            payloads[reading.event_id] = alert_payload(row, device) | {"sent_at": reading.sent_at}
+            if screened is None:
+                payloads[reading.event_id] = alert_payload(row, device) | {"sent_at": reading.sent_at}
         if rows:
             unique = list({row["event_id"]: row for row in rows}.values())
             result.duplicates += len(rows) - len(unique)
-            for event_id in self._keep(sensor_events, unique, result):
-                payload = payloads[event_id]
+            result.readings += sum(row["kind"] == READING for row in unique)
+
+            def tell_at_once(conn: Connection, inserted: set[str]) -> None:
+                alerts = [row for row in unique if row["event_id"] in inserted and row["kind"] == "alert"]
+                if alerts and self.on_alerts is not None:
+                    pending.queued += self.on_alerts(conn, alerts, now)
+
+            for event_id in self._keep(sensor_events, unique, result, tell_at_once):
+                payload = payloads.get(event_id)
+                if payload is None:  # a reading: kept, not shown
+                    continue
                 pending.live.append(encode(Live(payload["kind"]), payload))
                 pending.published_ids.append(event_id)
 

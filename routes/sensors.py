@@ -164,6 +164,8 @@ def blueprint(health: DeviceHealth, devices: DeviceRegistry, language: str,
             intervals=SILENT_INTERVALS, groups=groups, filters=filters, stations=stations, types=DEVICE_TYPES,
             health_filters=HEALTH_FILTERS, health_states=[h.value for h in Health if h is not Health.ONLINE],
             shown=sum(len(g.rows) for g in groups), rates=health.false_alarm_rates(since=start)[:30], stats=stats,
+            readings=[row | {"last_text": since_text(row["last_at"], today)}
+                      for row in health.readings_kept(start, end)[:30]],
             week=monday.isoformat(), previous=(monday - timedelta(days=7)).isoformat(),
             following=(monday + timedelta(days=7)).isoformat())
 

@@ -10,6 +10,13 @@ data/scenarios.json). The officer's verdict is one of:
 - ``to_grid_worker``: not a police matter yet; the grid worker is asked to look;
 - ``false_alarm``: dismissed, with a reason (kept for the device's false-alarm rate).
 
+A compound device's alert of a scenario marked ``notify_at_once`` (smoke, a throw
+from height, a forced door: data/scenarios.json) is sent to the grid worker and
+the property manager as it reaches the queue (:meth:`AlertService.notify_at_once`,
+in the consumer's transaction), with place, device type and risk; the verdict
+then follows up with the same people, a false alarm included. Other alerts tell
+the grid only with a verdict that needs someone there.
+
 One verdict per alert: the verdict row's primary key is the lock, so two
 officers clicking at once get one verdict and one "already verified". The
 verdict, the incident, the notifications, the audit record and the screens'
@@ -25,7 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, insert, select
+from sqlalchemy import Connection, Engine, Select, and_, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
@@ -33,11 +40,11 @@ from bus.events import Live, alert_payload, incident_payload
 from bus.outbox import queue_event
 from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
-from geo.scenarios import scenarios, verify_within_s
+from geo.scenarios import notifies_at_once, scenarios, verify_within_s
 from i18n import text
 from sensors.notify import Notification, Notifier, OutboxNotifier
 from store import audit
-from store.db import alert_verifications, as_utc, incidents, sensor_events
+from store.db import alert_verifications, as_utc, incidents, notifications, sensor_events
 
 OPEN_WINDOW = timedelta(hours=24)  # older unverified alerts leave the screen (they stay in the record)
 MAX_REASON = 200
@@ -137,8 +144,10 @@ class AlertService:
                 raise AlertRefused(self._already(event_id))
             if verdict is Verdict.DISPATCHED and device is not None:
                 self._raise_incident(conn, incident_id or "", alert, device, now)
-            if verdict is not Verdict.FALSE_ALARM and device is not None:
-                self._notify(conn, alert, device, verdict, now)
+            # Whoever heard of the alert at once hears how it ended; otherwise only a verdict that needs them.
+            told = conn.execute(select(exists().where(notifications.c.ref == event_id))).scalar_one()
+            if device is not None and (told or verdict is not Verdict.FALSE_ALARM):
+                self._notify(conn, alert, device, verdict.value, now)
             audit.append(conn, actor, f"alert.{verdict.value}", target=event_id,
                          detail=f"device={alert['device_id']} seconds={seconds:.0f} {reason}", at=now)
             queue_event(conn, Live.ALERT_VERIFIED, {
@@ -146,6 +155,17 @@ class AlertService:
                 "incident_id": incident_id})
         self.relay()
         return VerdictResult(verdict, incident_id, seconds, late=seconds > verify_within_s())
+
+    def notify_at_once(self, conn: Connection, alerts: list[dict[str, Any]], now: datetime) -> int:
+        """Tell the grid worker and property manager of each compound alert that notifies at once, in ``conn``'s
+        transaction (the consumer's, which keeps the alerts). Returns how many messages were queued."""
+        queued = 0
+        for alert in alerts:
+            device = self.devices.get(alert["device_id"])
+            if device is None or not notifies_at_once(alert["scenario"], device.compound):
+                continue
+            queued += self._notify(conn, alert, device, "alert", now)
+        return queued
 
     # -- internals -------------------------------------------------------------
 
@@ -169,18 +189,21 @@ class AlertService:
         conn.execute(insert(incidents).values(row))
         queue_event(conn, Live.INCIDENT, incident_payload(row))
 
-    def _notify(self, conn: Connection, alert: dict[str, Any], device: Device, verdict: Verdict,
-                now: datetime) -> None:
+    def _notify(self, conn: Connection, alert: dict[str, Any], device: Device, message: str,
+                now: datetime) -> int:
+        """Send the ``notify.<message>`` text about ``alert`` to its grid worker (and compound's property manager)."""
         grid = self.grids.get(device.grid)
         place, what = self.place(device), self.summary(alert, device)
         recipients = [("grid_worker", grid.localized("worker", self.language) if grid else device.grid)]
         if device.compound:
             recipients.append(("property_manager", text("notify.property_manager", self.language,
                                                         compound=device.compound)))
-        body = text(f"notify.{verdict.value}", self.language, place=place, what=what,
+        risk = text(f"alert.risk.{scenarios()[alert['scenario']]['risk']}", self.language)
+        body = text(f"notify.{message}", self.language, place=place, what=what, risk=risk,
                     time=_beijing(as_utc(alert["observed_at"])), ref=alert["event_id"])
         for role, recipient in recipients:
             self.notifier.send(conn, Notification(role, recipient, device.grid, alert["event_id"], body), now)
+        return len(recipients)
 
     def place(self, device: Device) -> str:
         """Where the device is, as a person would say it."""

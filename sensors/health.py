@@ -16,7 +16,7 @@ are sensor events in the system of record. There is one definition of health,
   online rate counts only devices whose state is known: awaiting ones are left out);
 - :meth:`DeviceHealth.maintenance` is the maintenance page's view of the same states.
 
-False-alarm rates are a query.
+False-alarm rates and the alerts kept as readings are queries.
 """
 
 from __future__ import annotations
@@ -126,6 +126,20 @@ class DeviceHealth:
             row["false_alarms"] = int(row["false_alarms"] or 0)
             row["rate"] = row["false_alarms"] / row["alerts"] if row["alerts"] else 0.0
         return sorted(rows, key=lambda r: (-r["rate"], -r["alerts"], r["device_id"]))
+
+    def readings_kept(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Alerts kept as readings in ``[start, end)`` (below their threshold or floor, or a scenario the device
+        cannot see), per device and reason, most first: a device that keeps sending them may need adjusting."""
+        query = (select(sensor_events.c.device_id, sensor_events.c.screened, func.count().label("readings"),
+                        func.max(sensor_events.c.observed_at).label("last_at"))
+                 .where(and_(sensor_events.c.kind == "reading", sensor_events.c.ingested_at >= start,
+                             sensor_events.c.ingested_at < end))
+                 .group_by(sensor_events.c.device_id, sensor_events.c.screened))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        for row in rows:
+            row["last_at"] = _epoch(row["last_at"])
+        return sorted(rows, key=lambda r: (-r["readings"], r["device_id"], r["screened"] or ""))
 
     def _evaluate(self) -> tuple[float, dict[str, DeviceState]]:
         """The watch start and every device's state at this moment."""

@@ -64,11 +64,12 @@ sensor_events = Table(
     Column("device_id", String(32), nullable=False),
     Column("observed_at", DateTime(timezone=True), nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
-    Column("kind", String(16), nullable=False),  # alert / fault (heartbeats stay in Redis)
+    Column("kind", String(16), nullable=False),  # alert / reading / fault (heartbeats stay in Redis)
     Column("scenario", String(32)),
     Column("value", Float),
     Column("floor", Integer),
     Column("grid", String(8)),
+    Column("screened", String(16)),  # a reading: why the alert it came as was not raised (geo.scenarios.Screened)
     Index("ix_sensor_events_device_observed", "device_id", "observed_at"),
 )
 

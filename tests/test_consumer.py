@@ -24,7 +24,7 @@ from geo.index import GridIndex
 from ingest.consumer import Consumer
 from settings import PROJECT_ROOT
 from store.db import incidents, leads, sensor_events
-from testkit.entries import SEAT, incident, stamp, unit
+from testkit.entries import SEAT, incident, sensor, stamp, unit
 from testkit.waiting import wait_until
 
 
@@ -300,3 +300,41 @@ def test_consumer012_an_extra_worker_raises_the_same_instant_warnings(
         worker.wait(timeout=20)
     assert lead["rule"] == "family_repeat" and json.loads(str(lead["evidence"])) == ["FAM-1", "FAM-2"]
     assert {e["event_id"] for e in live_events(r, "incident")} == {"FAM-1", "FAM-2"}
+
+
+SMOKE = "SMK-01-1-03"  # compound CP-01, building 1, floor 3
+THROWING = "THR-01-1"
+DOOR = "DR-01-1-1"
+
+
+def test_consumer013_an_alert_below_its_bar_is_kept_as_a_reading_not_raised(
+    r: redis.Redis, engine: Engine, consumer: Consumer
+) -> None:
+    """Smoke at 0.099 / 0.100 / 0.101 mg/m³, throws from floors 2 / 3, a scenario the device cannot see,
+    and the alerts whose number was never sent (they stand: nothing silences a possible fire)."""
+    sent = {
+        "S-099": sensor("S-099", SMOKE, scenario="smoke", value="0.099"),
+        "S-100": sensor("S-100", SMOKE, scenario="smoke", value="0.100"),
+        "S-101": sensor("S-101", SMOKE, scenario="smoke", value="0.101"),
+        "S-NONE": sensor("S-NONE", SMOKE, scenario="smoke"),
+        "T-2": sensor("T-2", THROWING, scenario="high_altitude_throwing", floor="2"),
+        "T-3": sensor("T-3", THROWING, scenario="high_altitude_throwing", floor="3"),
+        "T-NONE": sensor("T-NONE", THROWING, scenario="high_altitude_throwing"),
+        "D-SMOKE": sensor("D-SMOKE", DOOR, scenario="smoke", value="0.5"),
+    }
+    for fields in sent.values():
+        r.xadd(keys.SENSORS, fields)
+    readings = 0
+    while response := r.xreadgroup(keys.CONSUMER_GROUP, consumer.name, {keys.SENSORS: ">"}, count=500):
+        readings += consumer.process({stream: entries for stream, entries in response}).readings
+    with engine.connect() as conn:
+        kept = {row.event_id: (row.kind, row.screened) for row in conn.execute(select(sensor_events))}
+    assert kept == {
+        "S-099": ("reading", "below_threshold"), "S-100": ("alert", None), "S-101": ("alert", None),
+        "S-NONE": ("alert", None), "T-2": ("reading", "below_floor"), "T-3": ("alert", None),
+        "T-NONE": ("alert", None), "D-SMOKE": ("reading", "wrong_device"),
+    }
+    assert readings == 3
+    assert sorted(e["event_id"] for e in live_events(r, "alert")) == ["S-100", "S-101", "S-NONE", "T-3", "T-NONE"]
+    assert r.xlen(keys.DEAD) == 0
+    assert r.xpending(keys.SENSORS, keys.CONSUMER_GROUP)["pending"] == 0

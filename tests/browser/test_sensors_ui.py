@@ -44,12 +44,17 @@ def test_sensor_ui001_alert_pops_up_is_verified_and_opens_the_dispatch_panel(
     expect(card.locator(".alert-place")).to_contain_text("CP-01 1号楼3层")
     expect(card.locator(".alert-device")).to_contain_text("SMK-01-1-03 · 0.35")
     expect(card.locator(".alert-clock")).to_have_text(re.compile(r"^[1-6]?\ds$"))  # the one-minute clock counts down
+    # The grid worker and the property manager heard of it as it popped up, before any verdict.
+    wait_until(lambda: r.xlen(keys.OUT_NOTIFY) >= 2, what="the messages sent at once")
+    assert [m["recipient_role"] for _, m in r.xrange(keys.OUT_NOTIFY)] == ["grid_worker", "property_manager"]
     card.locator(".alert-dispatch").click()
     # Confirmed: it becomes an incident and the dispatch panel opens on it at once.
     expect(page.locator(f"#{DispatchID.BODY} .incident-id")).to_have_text("ALR-POP-1")
     expect(page.locator(f"#{AlertID.MESSAGE}")).to_contain_text("已确认")
     expect(card).to_have_count(0)
-    assert len(r.xrange(keys.OUT_NOTIFY)) == 2  # the grid worker and the property manager
+    follow_up = [m for _, m in r.xrange(keys.OUT_NOTIFY)][2:]  # the verdict, to the same two people
+    assert [m["recipient_role"] for m in follow_up] == ["grid_worker", "property_manager"]
+    assert "已派警" in follow_up[0]["text"]
     assert console_errors == []
 
 

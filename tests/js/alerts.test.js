@@ -72,3 +72,15 @@ test("device health goes to the map's hideout at most once a second", function (
     ["devices", { hideout: { health: { D2: "faulty" } } }],
   ]);
 });
+
+test("a card says when the grid worker and property manager already have the SMS", function () {
+  const { p, alerts } = alertsPage();
+  alerts.add(Object.assign(alert("told", 1, 5), { grid_told: true }));
+  alerts.add(alert("quiet", 2, 5));
+  alerts.render();
+  const told = Array.from(p.document.querySelectorAll("#alerts li"), function (li) {
+    const line = li.querySelector(".alert-told");
+    return [li.getAttribute("data-event-id"), line ? line.textContent : null];
+  });
+  assert.deepEqual(told, [["told", "alert.told"], ["quiet", null]]);
+});
