@@ -9,7 +9,7 @@ hour in a minute at 60), and the simulator keeps pace with it, never ahead.
   night, theft, fraud, traffic at rush hours), a few addresses that call again
   and again, 110 / 12345 / grid-worker sources.
 - Heartbeats from every registered device at its interval, a few devices that
-  go silent, about 6 fault reports a day, and about 43 alerts a day, each kind
+  go silent, about 6 fault reports a day, and about 43 alert reports a day, each kind
   at its hours (smoke at kitchen hours, fights and crowds at school gates at
   opening and closing time, wedding hotels at noon, throwing in the evening,
   forced doors at night); half the smoke alerts are cooking fumes just over

@@ -44,7 +44,9 @@ def test_sensor_ui001_alert_pops_up_is_verified_and_opens_the_dispatch_panel(
     expect(card.locator(".alert-place")).to_contain_text("CP-01 1号楼3层")
     expect(card.locator(".alert-device")).to_contain_text("SMK-01-1-03 · 0.35")
     expect(card.locator(".alert-clock")).to_have_text(re.compile(r"^[1-6]?\ds$"))  # the one-minute clock counts down
-    # The grid worker and the property manager heard of it as it popped up, before any verdict.
+    # The grid worker and the property manager heard of it as it popped up, before any verdict; the card says so.
+    expect(card.locator(".alert-told")).to_have_text("已短信通知网格员、物业，核实结果将随后告知")
+    card.screenshot(path=str(SCREENSHOTS / "sensor-alert-told.png"))
     wait_until(lambda: r.xlen(keys.OUT_NOTIFY) >= 2, what="the messages sent at once")
     assert [m["recipient_role"] for _, m in r.xrange(keys.OUT_NOTIFY)] == ["grid_worker", "property_manager"]
     card.locator(".alert-dispatch").click()
