@@ -95,7 +95,7 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
     @app.callback(
         Output(DispatchID.MESSAGE, "children", allow_duplicate=True),
         Output(DispatchID.KEY, "data", allow_duplicate=True),
-        Output(DispatchID.REPLACES, "data", allow_duplicate=True),
+        Output(DispatchID.SENT, "data"),
         Output(DispatchID.STATE, "children", allow_duplicate=True),
         Output(DispatchID.FORM, "children", allow_duplicate=True),
         Output(DispatchID.MODE, "data", allow_duplicate=True),
@@ -120,7 +120,19 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
         message = "dispatch.sent.duplicate" if result.duplicate else "dispatch.sent"
         # The panel shows the units on their instructions at once, and offers adding one instead of sending.
         state, form, mode = state_and_form(str(incident_id), viewer, None, form_always=True)
-        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex, None, state, form, mode
+        sent = {"replaced": replaces or None, "ids": result.instruction_ids}
+        return text(message, lang, ids=", ".join(result.instruction_ids)), uuid.uuid4().hex, sent, state, form, mode
+
+    app.clientside_callback(
+        # A send's answer ends the reassign mode it used, and only that one: the live list shows the new instruction
+        # before the answer arrives, and a "reassign" chosen on it meanwhile must survive the late answer.
+        "function(sent, current) { return sent && sent.replaced && sent.replaced === current ? null "
+        ": window.dash_clientside.no_update; }",
+        Output(DispatchID.REPLACES, "data", allow_duplicate=True),
+        Input(DispatchID.SENT, "data"),
+        State(DispatchID.REPLACES, "data"),
+        prevent_initial_call=True,
+    )
 
     app.clientside_callback(  # a reassign button in the panel: the next send replaces that instruction
         "function(clicks) { const id = window.dash_clientside.callback_context.triggered_id; "

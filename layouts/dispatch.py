@@ -29,6 +29,7 @@ def dispatch_panel(settings: Settings) -> html.Section:
         dcc.Store(id=DispatchID.KEY),
         dcc.Store(id=DispatchID.ACTION),
         dcc.Store(id=DispatchID.REPLACES),
+        dcc.Store(id=DispatchID.SENT),
         dcc.Store(id=DispatchID.MODE),  # what the form offers now: re-rendered only when it changes
         dcc.Store(id=DispatchID.REFRESH),  # bumped by the page script when the incident's instructions move
     ])

@@ -56,6 +56,7 @@ class DispatchID(StrEnum):
     KEY = "dispatch-key"  # store: the idempotency key of the current send
     ACTION = "dispatch-action"  # store: {instruction_id, action} from the open-instructions list
     REPLACES = "dispatch-replaces"  # store: the instruction a send will reassign (or none)
+    SENT = "dispatch-sent"  # store: what the last answered send reassigned (ends that reassign mode only)
     REASSIGN_NOTE = "dispatch-reassign-note"
     STATE = "dispatch-state"  # where the incident stands: follows the live state
     FORM = "dispatch-form"  # units and the instruction to send

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterator
 
 import pytest
 import redis
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
 
 from bus import keys
 from layouts.ids import DispatchID, LiveID
@@ -100,3 +102,39 @@ def test_dispatch_ui003_reassign_from_the_open_instructions_list(
     expect(row).to_have_count(1)
     expect(row.locator(".instr-unit")).to_have_text("PU-022")
     expect(page.locator(f"#{DispatchID.REASSIGN_NOTE}")).to_be_empty()
+
+
+def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
+    live_server: LiveServer, page: Page, r: redis.Redis
+) -> None:
+    """A year ahead in CI: the live list showed the new instruction, the officer chose "reassign" on it, and only
+    then did the send's own answer land, clearing that choice (the note never showed, or the next send added a
+    second unit). Here the answer is held until the reassign mode is set."""
+    r.xadd(keys.UNITS, unit("PU-031", lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_the_send_answer(route: Route) -> None:
+        call = json.loads(route.request.post_data or "{}")
+        if not held and any(i.get("id") == DispatchID.SEND and i.get("value") for i in call.get("inputs", [])):
+            held.append((route, route.fetch()))  # the server has sent it; the page hears nothing yet
+            return
+        route.continue_()
+
+    page.route(re.compile(r"/_dash-update-component\b"), hold_the_send_answer)
+    open_live(page, live_server)
+    r.xadd(keys.INCIDENTS, incident("RE-2"))
+    page.locator(f"#{LiveID.FEED} [data-event-id='RE-2']").click()
+    expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-031']")).to_be_checked()
+    page.click(f"#{DispatchID.SEND}")
+    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
+    expect(row.locator(".instr-unit")).to_have_text("PU-031")  # pushed live, before the answer
+    instruction = row.get_attribute("data-instruction-id")
+    # The reassign mode, as the list's button sets it first (its panel reopening follows).
+    page.evaluate("([store, id]) => window.dash_clientside.set_props(store, {data: id})",
+                  [DispatchID.REPLACES, instruction])
+    note = page.locator(f"#{DispatchID.REASSIGN_NOTE}")
+    expect(note).to_contain_text("改派指令")
+    [(route, answer)] = held
+    route.fulfill(response=answer)
+    expect(page.locator(f"#{DispatchID.MESSAGE}")).to_contain_text("指令已下达")
+    expect(note).to_contain_text("改派指令")
