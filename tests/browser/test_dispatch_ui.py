@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from playwright.sync_api import APIResponse, Page, Route, expect
+from playwright.sync_api import APIResponse, Locator, Page, Route, expect
 
 from bus import keys
 from layouts.ids import DispatchID, LiveID
@@ -81,18 +81,25 @@ def test_dispatch_ui002_double_click_sends_once(live_server: LiveServer, page: P
     assert len(r.xrange(keys.OUT_INSTRUCTIONS)) == 1
 
 
+def send_nearest(page: Page, live_server: LiveServer, r: redis.Redis, incident_id: str, nearest: str) -> Locator:
+    """Open the officer's page, open a new incident and send its recommended unit ``nearest`` (2 km from the seat,
+    so it is chosen); returns the open-instructions rows once the list shows that unit."""
+    r.xadd(keys.UNITS, unit(nearest, lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
+    open_live(page, live_server)
+    r.xadd(keys.INCIDENTS, incident(incident_id))
+    page.locator(f"#{LiveID.FEED} [data-event-id='{incident_id}']").click()
+    expect(page.locator(f"#{DispatchID.UNITS} input[value='{nearest}']")).to_be_checked()
+    page.click(f"#{DispatchID.SEND}")
+    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
+    expect(row.locator(".instr-unit")).to_have_text(nearest)  # pushed live (the send's answer may come later)
+    return row
+
+
 def test_dispatch_ui003_reassign_from_the_open_instructions_list(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
-    r.xadd(keys.UNITS, unit("PU-021", lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
     r.xadd(keys.UNITS, unit("PU-022", lon=f"{SEAT[0] + 0.01:.6f}", lat=f"{SEAT[1]:.6f}"))
-    open_live(page, live_server)
-    r.xadd(keys.INCIDENTS, incident("RE-1"))
-    page.locator(f"#{LiveID.FEED} [data-event-id='RE-1']").click()
-    expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-021']")).to_be_checked()
-    page.click(f"#{DispatchID.SEND}")
-    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
-    expect(row.locator(".instr-unit")).to_have_text("PU-021")
+    row = send_nearest(page, live_server, r, "RE-1", "PU-021")
 
     row.locator("button", has_text="改派").click()
     expect(page.locator(f"#{DispatchID.REASSIGN_NOTE}")).to_contain_text("改派指令")
@@ -110,7 +117,6 @@ def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
     """A year ahead in CI: the live list showed the new instruction, the officer chose "reassign" on it, and only
     then did the send's own answer land, clearing that choice (the note never showed, or the next send added a
     second unit). Here the answer is held until the reassign mode is set."""
-    r.xadd(keys.UNITS, unit("PU-031", lon=f"{SEAT[0] + 0.002:.6f}", lat=f"{SEAT[1]:.6f}"))
     held: list[tuple[Route, APIResponse]] = []
 
     def hold_the_send_answer(route: Route) -> None:
@@ -121,13 +127,7 @@ def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
         route.continue_()
 
     page.route(re.compile(r"/_dash-update-component\b"), hold_the_send_answer)
-    open_live(page, live_server)
-    r.xadd(keys.INCIDENTS, incident("RE-2"))
-    page.locator(f"#{LiveID.FEED} [data-event-id='RE-2']").click()
-    expect(page.locator(f"#{DispatchID.UNITS} input[value='PU-031']")).to_be_checked()
-    page.click(f"#{DispatchID.SEND}")
-    row = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
-    expect(row.locator(".instr-unit")).to_have_text("PU-031")  # pushed live, before the answer
+    row = send_nearest(page, live_server, r, "RE-2", "PU-031")
     instruction = row.get_attribute("data-instruction-id")
     # The reassign mode, as the list's button sets it first (its panel reopening follows).
     page.evaluate("([store, id]) => window.dash_clientside.set_props(store, {data: id})",

@@ -11,11 +11,14 @@ import redis
 from playwright.sync_api import Page, expect
 
 from bus import keys
+from indicators.live import MIN_INTERVAL_S
 from layouts.ids import LiveID
 from testkit.entries import SEAT, incident, stamp
 from testkit.servers import LiveServer
 from tests.browser.test_map import grid_centre, open_map
 
+# Today's counts are the server's figures, recomputed at most every MIN_INTERVAL_S after a change: wait that out.
+FIGURES_RECOMPUTED_MS = (MIN_INTERVAL_S + 5) * 1000
 DRAWN_IDS = "() => [...window.pingan.live.state.drawn.keys()]"
 ON_MAP = ("(id) => { const item = window.pingan.live.state.incidents.get(id);"
           " return !!item && !!item.marker && window.pingan.map.leaflet.hasLayer(item.marker); }")
@@ -43,7 +46,7 @@ def test_live_ui001_incident_written_to_redis_appears_on_map_and_feed(
     item = page.locator(f"#{LiveID.FEED} [data-event-id='UI-1']")
     expect(item).to_contain_text("打架斗殴")
     expect(item).to_contain_text("朔城区鄯阳街8号")
-    expect(page.locator(f"#{LiveID.FEED_COUNT}")).to_have_text("今日 1 起")
+    expect(page.locator(f"#{LiveID.FEED_COUNT}")).to_have_text("今日 1 起", timeout=FIGURES_RECOMPUTED_MS)
 
 
 def test_live_ui002_hostile_text_is_shown_as_text(live_server: LiveServer, page: Page, r: redis.Redis) -> None:
