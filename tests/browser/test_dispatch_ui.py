@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -111,6 +112,8 @@ def test_dispatch_ui003_reassign_from_the_open_instructions_list(
     expect(page.locator(f"#{DispatchID.REASSIGN_NOTE}")).to_be_empty()
 
 
+# Under `make test-ahead` Dash drops the held answer (the message never lands), so the race cannot be staged there.
+@pytest.mark.skipif(bool(os.environ.get("CLOCK_AHEAD_CHROMIUM")), reason="the held answer is dropped under faketime")
 def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
     live_server: LiveServer, page: Page, r: redis.Redis
 ) -> None:
