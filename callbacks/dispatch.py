@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -16,6 +17,8 @@ from dispatch.service import DispatchService, Recommendation, Refused
 from i18n import text
 from layouts.dispatch import (
     REASSIGN_BUTTON,
+    SEND_LABEL,
+    Mode,
     dispatch_body,
     dispatch_empty,
     dispatch_form,
@@ -54,7 +57,7 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
         now = panel_mode(rec.incident, instructions)
         state = dispatch_state(rec.incident, instructions, service.log_for(rec.incident["event_id"]), lang,
                                can_dispatch)
-        form = dispatch_form(rec, now, lang, can_dispatch) if form_always or now != mode else no_update
+        form = dispatch_form(rec, now, lang) if form_always or now != mode else no_update
         return state, form, now.value
 
     @app.callback(
@@ -131,6 +134,18 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
         Output(DispatchID.REPLACES, "data", allow_duplicate=True),
         Input(DispatchID.SENT, "data"),
         State(DispatchID.REPLACES, "data"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(  # the buttons stay put (see dispatch_actions): what the panel offers shows them
+        "function(mode, texts) { const labels = " + json.dumps({str(m): key for m, key in SEND_LABEL.items()})
+        + "; const offered = mode === '" + Mode.SEND + "' || mode === '" + Mode.ADD + "'; "
+        "return [texts.text[labels[mode] || labels['" + Mode.SEND + "']], !offered, mode !== '" + Mode.SEND + "']; }",
+        Output(DispatchID.SEND, "children"),
+        Output(DispatchID.SEND, "hidden"),
+        Output(DispatchID.DIVERT, "hidden"),
+        Input(DispatchID.MODE, "data"),
+        State(LiveID.TEXTS, "data"),
         prevent_initial_call=True,
     )
 

@@ -14,6 +14,7 @@ idempotency key and gets the first request's answer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -68,6 +69,16 @@ class Refused(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def request_key(key: str, unit_ids: list[str], replaces: str | None) -> str:
+    """What makes two sends the same: the panel's key and what was asked (the units, the instruction replaced).
+
+    A repeat (a double click, a retry) matches. A different send made under the same key before the page heard
+    the first answer (adding a unit, reassigning from the live list) is a send of its own, not a repeat.
+    """
+    asked = "\x1f".join([key, replaces or "", *sorted(unit_ids)])
+    return hashlib.sha256(asked.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -175,7 +186,7 @@ class DispatchService:
 
     def send(self, incident_id: str, unit_ids: list[str], body: str, officer: str, key: str,
              replaces: str | None = None) -> SendResult:
-        """Issue one instruction per unit, durably and at most once per ``key``.
+        """Issue one instruction per unit, durably and at most once per ``key`` and request (see :func:`request_key`).
 
         With ``replaces``, the given open instruction is marked ``reassigned`` (and its unit
         released) in the same transaction: a reassignment is never half done.
@@ -200,9 +211,10 @@ class DispatchService:
         if unknown:
             raise Refused(text("dispatch.refused.unknown_unit", self.language, unit=unknown[0]))
         now = self.clock()
+        request = request_key(key, unit_ids, replaces)
         with self.engine.begin() as conn:
             previous = conn.execute(select(instructions.c.instruction_id).where(
-                instructions.c.idempotency_key.like(f"{key}:%"))).scalars().all()
+                instructions.c.idempotency_key.like(f"{request}:%"))).scalars().all()
             if previous:
                 return SendResult(sorted(previous), duplicate=True)
             incident = conn.execute(select(incidents).where(incidents.c.event_id == incident_id)).mappings().first()
@@ -238,9 +250,9 @@ class DispatchService:
             due = now + timedelta(minutes=ARRIVAL_TARGET_MINUTES[zone])
             for unit, instruction_id in ids.items():
                 row = {
-                    "instruction_id": instruction_id, "idempotency_key": f"{key}:{unit}", "incident_id": incident_id,
-                    "unit_id": unit, "state": State.ISSUED.value, "text": body, "officer": officer, "zone": zone,
-                    "issued_at": now, "arrival_due": due,
+                    "instruction_id": instruction_id, "idempotency_key": f"{request}:{unit}",
+                    "incident_id": incident_id, "unit_id": unit, "state": State.ISSUED.value, "text": body,
+                    "officer": officer, "zone": zone, "issued_at": now, "arrival_due": due,
                 }
                 conn.execute(insert(instructions).values(row))
                 self._log(conn, row, now, officer, "issued", body)

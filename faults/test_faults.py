@@ -185,6 +185,7 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     """Each instruction exists once or not at all; a retry tells the officer which."""
     import requests
 
+    from dispatch.service import request_key
     from layouts.ids import DispatchID
     from store.db import instructions, outbox
     from testkit.accounts import BENCH_PASSWORD, BENCH_USER
@@ -209,17 +210,19 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     http = sign_in(base, BENCH_USER, BENCH_PASSWORD)
     output = send_output(http.get(f"{base}/_dash-dependencies", timeout=10).json())
 
-    def instruction_count(key: str) -> int:
+    def instruction_count(key: str, unit_id: str) -> int:
+        request = request_key(key, [unit_id], None)
         with engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(instructions)
-                                    .where(instructions.c.idempotency_key.like(f"{key}:%"))).scalar_one())
+                                    .where(instructions.c.idempotency_key.like(f"{request}:%"))).scalar_one())
 
     acknowledged, interrupted, told_right = 0, 0, 0
     outcomes: list[str] = []
     rng = random.Random(5)
     kill_at = rng.sample(range(5, sends - 5), 6)
     for n in range(sends):
-        key, body = f"key-{n}", send_request(output, f"A-{n}", f"PU-{n:03d}", f"key-{n}")
+        key, unit_id = f"key-{n}", f"PU-{n:03d}"
+        body = send_request(output, f"A-{n}", unit_id, key)
         if n in kill_at:  # the process dies while this request is in flight
             threading.Timer(rng.uniform(0.0, 0.02), proc.send_signal, args=(signal.SIGKILL,)).start()
         try:
@@ -228,14 +231,14 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
         except requests.RequestException:
             interrupted += 1
             proc.wait()
-            existed = instruction_count(key)
+            existed = instruction_count(key, unit_id)
             proc, _ = start_server(port, tmp_path / "app", env)
             reply = http.post(f"{base}/_dash-update-component", json=body, timeout=10).json()
             shown = str(reply["response"][DispatchID.MESSAGE])
             # The officer retries the same click: the screen says "already sent" or "sent".
             told_right += ("重复提交" in shown) == (existed == 1)
             outcomes.append(f"{'existed' if existed else 'absent'}: {shown[:40]}")
-        assert instruction_count(key) == 1
+        assert instruction_count(key, unit_id) == 1
     wait_until(lambda: _unsent(engine, outbox) == 0, timeout=30, what="the outbox relay")
     stop_server(proc)
     per_instruction = [f["instruction_id"] for _, f in r.xrange(keys.OUT_INSTRUCTIONS)]

@@ -18,12 +18,13 @@ from settings import Settings
 from store.db import as_utc
 
 
-def dispatch_panel(settings: Settings) -> html.Section:
+def dispatch_panel(settings: Settings, can_dispatch: bool) -> html.Section:
     lang = settings.language
     return html.Section(id=DispatchID.PANEL, className="panel dispatch-panel", children=[
         html.Div(className="panel-head", children=[html.H2(text("dispatch.title", lang))]),
         html.Div(id=DispatchID.REASSIGN_NOTE, className="reassign-note"),
         html.Div(id=DispatchID.BODY, className="panel-body", children=dispatch_empty(lang)),
+        dispatch_actions(lang) if can_dispatch else None,
         html.Div(id=DispatchID.MESSAGE, className="dispatch-message", role="status"),
         dcc.Store(id=DispatchID.INCIDENT),
         dcc.Store(id=DispatchID.KEY),
@@ -90,6 +91,7 @@ def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: 
     the panel is read-only (the callbacks refuse such a viewer anyway).
     """
     inc = rec.incident
+    mode = panel_mode(inc, instructions)
     grid = f"{inc['grid']} {rec.grid_name}".strip()
     fields = [
         ("dispatch.field.reported", _when(inc["reported_at"])),
@@ -108,8 +110,8 @@ def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: 
         summary,
         html.Div(id=DispatchID.STATE, className="dispatch-state",
                  children=dispatch_state(inc, instructions, log, language, can_dispatch)),
-        html.Div(id=DispatchID.FORM, className="dispatch-form",
-                 children=dispatch_form(rec, panel_mode(inc, instructions), language, can_dispatch)),
+        html.Div(id=DispatchID.FORM, className="dispatch-form", children=dispatch_form(rec, mode, language)),
+        None if can_dispatch else html.P(text("dispatch.read_only", language), className="empty-hint"),
     ]
 
 
@@ -142,7 +144,7 @@ def dispatch_state(incident: dict[str, Any], instructions: list[dict[str, Any]],
     ]
 
 
-def dispatch_form(rec: Recommendation, mode: Mode, language: str, can_dispatch: bool) -> list[object]:
+def dispatch_form(rec: Recommendation, mode: Mode, language: str) -> list[object]:
     """The units to choose and the instruction to send, as ``mode`` allows."""
     if mode is Mode.FINISHED:
         return [html.P(text("dispatch.finished", language), className="empty-hint dispatch-finished")]
@@ -150,12 +152,6 @@ def dispatch_form(rec: Recommendation, mode: Mode, language: str, can_dispatch: 
                for c in rec.ranked[:12]]
     # Tick the nearest free unit for a first send; adding a unit is a deliberate choice.
     first = [rec.ranked[0].unit_id] if mode is Mode.SEND and rec.ranked and rec.ranked[0].offered else []
-    send_label = "dispatch.send" if mode is Mode.SEND else "dispatch.add_unit"
-    actions: list[object] = [
-        html.Button(text(send_label, language), id=DispatchID.SEND, n_clicks=0, className="btn primary"),
-        html.Button(text("dispatch.divert", language), id=DispatchID.DIVERT, n_clicks=0, className="btn",
-                    hidden=mode is not Mode.SEND),
-    ] if can_dispatch else [html.P(text("dispatch.read_only", language), className="empty-hint")]
     return [
         html.H4(text("dispatch.units" if mode is Mode.SEND else "dispatch.units.add", language)),
         html.Div(className="unit-option unit-header", children=[
@@ -166,8 +162,24 @@ def dispatch_form(rec: Recommendation, mode: Mode, language: str, can_dispatch: 
         html.P(text("dispatch.nearby", language, count=len(rec.nearby)), className="nearby"),
         html.Label(text("dispatch.text", language), htmlFor=DispatchID.TEXT),
         dcc.Textarea(id=DispatchID.TEXT, value=rec.suggested_text, className="dispatch-text", maxLength=1000),
-        html.Div(className="dispatch-actions", children=actions),
     ]
+
+
+def dispatch_actions(language: str) -> html.Div:
+    """The send and divert buttons: made once with the page, outside everything a callback re-renders.
+
+    Dash re-runs a callback whose input component is re-created, dropping its answer in flight: while they lived in
+    the form, a live push re-rendering it dropped the send's answer (its message and the next idempotency key).
+    ``MODE`` shows and relabels them in place; they stay hidden until an incident is open.
+    """
+    return html.Div(className="dispatch-actions", children=[
+        html.Button(text(SEND_LABEL[Mode.SEND], language), id=DispatchID.SEND, n_clicks=0, className="btn primary",
+                    hidden=True),
+        html.Button(text("dispatch.divert", language), id=DispatchID.DIVERT, n_clicks=0, className="btn", hidden=True),
+    ])
+
+
+SEND_LABEL = {Mode.SEND: "dispatch.send", Mode.ADD: "dispatch.add_unit"}  # what the send button says, by mode
 
 
 REASSIGN_BUTTON = "dispatch-panel-reassign"  # pattern-matching id type of the panel's reassign buttons

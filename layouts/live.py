@@ -17,8 +17,8 @@ from settings import Settings
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
-                  "state.", "instructions.", "dispatch.reassigning", "site.", "device.", "lead.", "leads.", "ind.",
-                  "screen.", "priority.", "feed.", "time.")
+                  "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
+                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,

@@ -138,7 +138,8 @@ def page(settings: Settings, viewer: Viewer | None = None, stations: list[tuple[
                                                        alert_queue(settings),
                                                        indicators_view(settings, viewer, stations)]),
             html.Aside(className="side-column", children=[
-                dispatch_panel(settings), instructions_panel(settings), leads_board(settings, viewer),
+                dispatch_panel(settings, bool(viewer and viewer.can(Permission.DISPATCH))),
+                instructions_panel(settings), leads_board(settings, viewer),
                 details_panel(settings), feed_panel(settings),
             ]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),

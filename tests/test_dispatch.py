@@ -117,6 +117,25 @@ def test_disp003b_a_repeat_after_the_first_was_served_is_the_same_send(service: 
         service.send("E-2", ["PU-NEAR"], "go", "officer-1", "key-3")
 
 
+def test_disp003c_another_send_under_the_same_key_is_its_own_send(service: DispatchService, r: redis.Redis,
+                                                                 engine: Engine) -> None:
+    """The page rotates its key only when a send's answer lands: adding a unit or reassigning from the live list
+    before that reuses the key, and must not be swallowed as a repeat of the first send."""
+    first = service.send("E-1", ["PU-NEAR"], "go", "officer-1", "page-key")
+    added = service.send("E-1", ["PU-FAR"], "go too", "officer-1", "page-key")
+    assert not added.duplicate and added.instruction_ids != first.instruction_ids
+    moved = service.send("E-1", ["PU-BUSY"], "instead", "officer-1", "page-key", replaces=added.instruction_ids[0])
+    assert not moved.duplicate
+    # Each of them repeated (a double click) is still the same send.
+    assert service.send("E-1", ["PU-FAR"], "go too", "officer-1", "page-key").instruction_ids == added.instruction_ids
+    again = service.send("E-1", ["PU-BUSY"], "instead", "officer-1", "page-key", replaces=added.instruction_ids[0])
+    assert again.duplicate and again.instruction_ids == moved.instruction_ids
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(instructions.c.unit_id, instructions.c.state)).all())
+    assert states == {"PU-NEAR": "issued", "PU-FAR": "reassigned", "PU-BUSY": "issued"}
+    assert len(out_instructions(r)) == 4  # three issued, one reassigned
+
+
 def test_disp004_two_officers_racing_for_one_unit_exactly_one_wins(service: DispatchService, engine: Engine,
                                                                    grids: GridIndex, r: redis.Redis) -> None:
     put_incident(engine, grids, "E-2")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -13,11 +12,14 @@ import redis
 from playwright.sync_api import APIResponse, Locator, Page, Route, expect
 
 from bus import keys
+from i18n import text
 from layouts.ids import DispatchID, LiveID
 from simulation.field_units import FieldUnits
 from testkit.entries import SEAT, incident, unit
 from testkit.servers import LiveServer
 from tests.browser.test_live import open_live
+
+LANG = "zh-CN"  # the test server's language
 
 
 @pytest.fixture
@@ -112,24 +114,28 @@ def test_dispatch_ui003_reassign_from_the_open_instructions_list(
     expect(page.locator(f"#{DispatchID.REASSIGN_NOTE}")).to_be_empty()
 
 
-# Under `make test-ahead` Dash drops the held answer (the message never lands), so the race cannot be staged there.
-@pytest.mark.skipif(bool(os.environ.get("CLOCK_AHEAD_CHROMIUM")), reason="the held answer is dropped under faketime")
-def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
-    live_server: LiveServer, page: Page, r: redis.Redis
-) -> None:
-    """A year ahead in CI: the live list showed the new instruction, the officer chose "reassign" on it, and only
-    then did the send's own answer land, clearing that choice (the note never showed, or the next send added a
-    second unit). Here the answer is held until the reassign mode is set."""
+def hold_the_first_send_answer(page: Page) -> list[tuple[Route, APIResponse]]:
+    """Let the server answer the first send but keep that answer from the page until the test fulfils it."""
     held: list[tuple[Route, APIResponse]] = []
 
-    def hold_the_send_answer(route: Route) -> None:
+    def hold(route: Route) -> None:
         call = json.loads(route.request.post_data or "{}")
         if not held and any(i.get("id") == DispatchID.SEND and i.get("value") for i in call.get("inputs", [])):
             held.append((route, route.fetch()))  # the server has sent it; the page hears nothing yet
             return
         route.continue_()
 
-    page.route(re.compile(r"/_dash-update-component\b"), hold_the_send_answer)
+    page.route(re.compile(r"/_dash-update-component\b"), hold)
+    return held
+
+
+def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
+    live_server: LiveServer, page: Page, r: redis.Redis
+) -> None:
+    """A year ahead in CI: the live list showed the new instruction, the officer chose "reassign" on it, and only
+    then did the send's own answer land, clearing that choice (the note never showed, or the next send added a
+    second unit). Here the answer is held until the reassign mode is set."""
+    held = hold_the_first_send_answer(page)
     row = send_nearest(page, live_server, r, "RE-2", "PU-031")
     instruction = row.get_attribute("data-instruction-id")
     # The reassign mode, as the list's button sets it first (its panel reopening follows).
@@ -141,3 +147,27 @@ def test_dispatch_ui003b_a_late_send_answer_keeps_the_reassign_chosen_meanwhile(
     route.fulfill(response=answer)
     expect(page.locator(f"#{DispatchID.MESSAGE}")).to_contain_text("指令已下达")
     expect(note).to_contain_text("改派指令")
+
+
+def test_dispatch_ui003c_a_send_answer_landing_after_the_live_push_still_lands(
+    live_server: LiveServer, page: Page, r: redis.Redis
+) -> None:
+    """CI: the live push re-rendered the panel's form before the send's answer came, which re-created the send
+    button; Dash re-ran the send callback for the new button and dropped the answer in flight. The officer saw no
+    "sent", and the idempotency key stayed, so the next "add a unit" counted as a repeat and sent nothing."""
+    r.xadd(keys.UNITS, unit("PU-042", lon=f"{SEAT[0] + 0.01:.6f}", lat=f"{SEAT[1]:.6f}"))
+    held = hold_the_first_send_answer(page)
+    send_nearest(page, live_server, r, "RE-3", "PU-041")
+    # The push has moved the panel on to adding a unit while the answer is still out.
+    expect(page.locator(f"#{DispatchID.FORM} h4")).to_have_text(text("dispatch.units.add", LANG))
+    expect(page.locator(f"#{DispatchID.SEND}")).to_have_text(text("dispatch.add_unit", LANG))
+    [(route, answer)] = held
+    route.fulfill(response=answer)
+    message = page.locator(f"#{DispatchID.MESSAGE}")
+    expect(message).to_contain_text(text("dispatch.sent", LANG, ids=""))
+
+    page.locator(f"#{DispatchID.UNITS} input[value='PU-042']").check()
+    page.click(f"#{DispatchID.SEND}")
+    rows = page.locator(f"#{DispatchID.INSTRUCTIONS} li[data-instruction-id]")
+    expect(rows).to_have_count(2)
+    expect(message).not_to_contain_text(text("dispatch.sent.duplicate", LANG, ids=""))

@@ -154,7 +154,7 @@ def test_truth_ui002_the_dispatch_panel_follows_its_incident(
     row.locator("button").click()  # close, from the list
     expect(panel.locator(".dispatch-status .incident-status")).to_have_text(text("status.closed", LANG))
     expect(panel.locator(".dispatch-log li")).to_have_count(5)
-    expect(page.locator(f"#{DispatchID.SEND}")).to_have_count(0)  # nothing more to send on a closed incident
+    expect(page.locator(f"#{DispatchID.SEND}")).to_be_hidden()  # nothing more to send on a closed incident
     expect(panel.locator(".dispatch-finished")).to_be_visible()
 
 
