@@ -43,6 +43,7 @@ from bus.connection import connect
 from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from gridwork.tasks import TaskService
 from i18n import text
 from indicators.live import Indicators
 from layouts.dispatch import dynamic_components
@@ -108,6 +109,10 @@ class PinganApp:
     @property
     def alerts(self) -> AlertService:
         return self.services.alerts
+
+    @property
+    def tasks(self) -> TaskService:
+        return self.services.tasks
 
     @property
     def health(self) -> DeviceHealth:

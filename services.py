@@ -26,6 +26,7 @@ from bus.outbox import OutboxRelay
 from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from gridwork.tasks import TaskService
 from indicators.live import Indicators
 from ingest.consumer import Consumer
 from push.hub import Emit, PushHub
@@ -53,6 +54,7 @@ class Services:
     outbox: OutboxRelay
     dispatch: DispatchService
     alerts: AlertService
+    tasks: TaskService
     health: DeviceHealth
     risk: RiskEngine
     indicators: Indicators
@@ -143,18 +145,20 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     devices = DeviceRegistry(settings.data_dir)
     outbox = OutboxRelay(engine, connect(redis_url))
     dispatch = DispatchService(engine, connect(redis_url), grids, outbox, language=settings.language)
-    alerts = AlertService(engine, devices, grids, relay=outbox.relay, language=settings.language)
+    tasks = TaskService(engine, grids, relay=outbox.relay, slow_zones=settings.grid_task_slow_zones,
+                        far_m=settings.grid_task_far_m, language=settings.language)
+    alerts = AlertService(engine, devices, grids, relay=outbox.relay, tasks=tasks, language=settings.language)
     health = DeviceHealth(connect(redis_url), engine, devices)
     risk = RiskEngine(engine, connect(redis_url), devices,
                       LeadService(engine, grids, relay=outbox.relay, language=settings.language))
     indicators = Indicators(engine, connect(redis_url), grids, devices)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
-                        devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, health=health, risk=risk,
-                        indicators=indicators, embedded_redis=embedded)
+                        devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, health=health,
+                        risk=risk, indicators=indicators, embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,
                                extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades,
-                                       "indicators": indicators.today},
+                                       "indicators": indicators.today, "grid_tasks": tasks.board},
                                states={"indicators": indicators.today})
     return services

@@ -83,6 +83,11 @@ class Settings:
     login_per_minute: int = 10
     # SECURE_COOKIES: mark cookies Secure and send HSTS; set it when served over HTTPS.
     secure_cookies: bool = False
+    # GRID_TASK_SLOW_ZONES: comma-separated grid zones (urban, suburban, rural) where a grid worker has 15
+    # minutes to be on scene instead of 5; the seed gives the outer suburbs (rural) only.
+    grid_task_slow_zones: tuple[str, ...] = ("rural",)
+    # GRID_TASK_FAR_M: a grid worker's "on scene" farther than this from the site is kept but flagged.
+    grid_task_far_m: float = 300.0
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -91,6 +96,9 @@ class Settings:
             raise ValueError("ALLOWED_ORIGINS must list origins explicitly, not '*'")
         if not 0 < self.port < 65536:
             raise ValueError(f"PORT out of range: {self.port}")
+        unknown_zones = set(self.grid_task_slow_zones) - {"urban", "suburban", "rural"}
+        if unknown_zones:
+            raise ValueError(f"GRID_TASK_SLOW_ZONES: unknown zones {sorted(unknown_zones)}; use urban, suburban, rural")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -115,6 +123,9 @@ class Settings:
             "login_per_minute": _env_number("LOGIN_PER_MINUTE", cls.login_per_minute, int),
             "secure_cookies": _env_bool("SECURE_COOKIES", cls.secure_cookies),
             "allowed_origins": tuple(o.strip() for o in _env_str("ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            "grid_task_slow_zones": tuple(z.strip() for z in _env_str("GRID_TASK_SLOW_ZONES", "rural").split(",")
+                                          if z.strip()),
+            "grid_task_far_m": _env_number("GRID_TASK_FAR_M", cls.grid_task_far_m, float),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])

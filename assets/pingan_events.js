@@ -10,6 +10,7 @@ window.pingan = Object.assign({}, window.pingan, {
     ALERT_VERIFIED: "alert_verified",
     DEVICE_HEALTH: "device_health",
     INSTRUCTION: "instruction",
+    GRID_TASK: "grid_task",
     LEAD: "lead",
     RISK_GRADES: "risk_grades",
     INDICATORS: "indicators",

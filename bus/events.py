@@ -42,6 +42,7 @@ class Live(StrEnum):
     ALERT_VERIFIED = "alert_verified"  # {event_id, verdict, incident_id, by, seconds}
     DEVICE_HEALTH = "device_health"  # {device_id, health, since}
     INSTRUCTION = "instruction"  # instruction_payload(): a dispatch instruction moved
+    GRID_TASK = "grid_task"  # gridwork.tasks.task_payload(): a grid worker's task was made or moved
     LEAD = "lead"  # an early-warning lead (risk.leads.lead_payload)
     RISK_GRADES = "risk_grades"  # {grades: {window: {grid: grade}}, at}
     INDICATORS = "indicators"  # {asof}; the push hub replaces it with the kept figures (a state event)

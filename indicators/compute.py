@@ -57,6 +57,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 
+import deadlines
 from clock import Period
 from geo.scenarios import verify_within_s
 from risk.leads import pending_leads
@@ -286,17 +287,10 @@ def is_overdue(row: dict[str, Any], asof: datetime) -> bool:
 def breached(row: dict[str, Any], since: datetime, asof: datetime) -> bool:
     """Whether an instruction missed a deadline that fell in ``[since, asof)``: it arrived (or reported its
     result) after it, or not at all by ``asof``, without being finished before it."""
-    finished = _at(row, "finished_at")
-    for done_field, due_field in (("on_scene_at", "arrival_due"), ("result_at", "result_due")):
-        due, done = _at(row, due_field), _at(row, done_field)
-        if due is None or not since <= due < asof:
-            continue
-        if done is not None and done <= due:
-            continue  # met
-        if done is None and finished is not None and finished <= due:
-            continue  # cancelled or reassigned in time: nothing was missed
-        return True
-    return False
+    return deadlines.missed(row, INSTRUCTION_STEPS, "finished_at", since, asof)
+
+
+INSTRUCTION_STEPS = (("on_scene_at", "arrival_due"), ("result_at", "result_due"))
 
 
 def _durations(rows: list[dict[str, Any]], since: str, until: str, due: str, period: Period) -> dict[str, Any]:

@@ -130,3 +130,10 @@ class ScreenID(StrEnum):
     TREND = "screen-trend"
     GAUGES = "screen-gauges"
     TICKER = "screen-ticker"
+
+
+class TaskID(StrEnum):
+    """IDs of the hall's grid-task list (the page script fills it)."""
+
+    PANEL = "grid-tasks-panel"
+    LIST = "grid-task-list"

@@ -6,11 +6,12 @@ from dash import dcc, html
 from dash_socketio import DashSocketIO
 
 import clock
+import deadlines
 import urls
 from auth.roles import Permission, Viewer
 from geo.scenarios import verify_within_s
 from i18n import CATALOGUE, text
-from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID, ScreenID
+from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID, ScreenID, TaskID
 from layouts.indicators import indicator_texts
 from layouts.map import DISTRICT_BOUNDS
 from settings import Settings
@@ -18,7 +19,7 @@ from settings import Settings
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
-                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.")
+                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -55,6 +56,8 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "incidentStoreId": DispatchID.INCIDENT,
         "actionStoreId": DispatchID.ACTION,
         "replacesStoreId": DispatchID.REPLACES,
+        "taskListId": TaskID.LIST,
+        "amberFrom": deadlines.AMBER_FROM,  # every clock on the page turns amber at this share of its budget
         **indicator_texts(stations or []),
         "screenRootId": ScreenID.ROOT,
         "districtBounds": DISTRICT_BOUNDS,  # the wall's map refits to it when the screen's size changes

@@ -20,6 +20,7 @@ from layouts.indicators import indicators_toggle, indicators_view
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
 from layouts.risk import leads_board, risk_legend
+from layouts.tasks import tasks_panel
 from settings import Settings
 from urls import URL
 
@@ -139,7 +140,7 @@ def page(settings: Settings, viewer: Viewer | None = None, stations: list[tuple[
                                                        indicators_view(settings, viewer, stations)]),
             html.Aside(className="side-column", children=[
                 dispatch_panel(settings, bool(viewer and viewer.can(Permission.DISPATCH))),
-                instructions_panel(settings), leads_board(settings, viewer),
+                instructions_panel(settings), tasks_panel(settings), leads_board(settings, viewer),
                 details_panel(settings), feed_panel(settings),
             ]),
             dcc.Store(id=ID.SELECTED_GRID, data=None),

@@ -44,7 +44,7 @@ Emit = Callable[[str, dict[str, Any]], None]
 # What one page may see of an event: ``lens(type, data)`` returns the data to show, or None to withhold it.
 Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 SNAPSHOT_KINDS = {"incidents": Live.INCIDENT, "units": Live.UNIT, "instructions": Live.INSTRUCTION,
-                  "alerts": Live.ALERT, "leads": Live.LEAD}
+                  "alerts": Live.ALERT, "leads": Live.LEAD, "grid_tasks": Live.GRID_TASK}
 SNAPSHOT_STATES = {"indicators": Live.INDICATORS}  # one object each, seen through the lens whole
 
 

@@ -7,13 +7,16 @@ data/scenarios.json). The officer's verdict is one of:
 - ``dispatched``: the alert becomes an incident (source ``sensor``) that the
   dispatch panel opens at once; the grid worker (and the compound's property
   manager) are told;
-- ``to_grid_worker``: not a police matter yet; the grid worker is asked to look;
-- ``false_alarm``: dismissed, with a reason (kept for the device's false-alarm rate).
+- ``to_grid_worker``: not a police matter yet; the grid worker is asked to look,
+  and gets a task with its clocks (:mod:`gridwork.tasks`);
+- ``false_alarm``: dismissed, with a reason (kept for the device's false-alarm rate);
+  a task the alert made is called off.
 
 A compound device's alert of a scenario marked ``notify_at_once`` (smoke, a throw
 from height, a forced door: data/scenarios.json) is sent to the grid worker and
 the property manager as it reaches the queue (:meth:`AlertService.notify_at_once`,
-in the consumer's transaction), with place, device type and risk; the verdict
+in the consumer's transaction), with place, device type and risk, and the grid
+worker gets the task to go and look at once; the verdict
 then follows up with the same people, a false alarm included. Other alerts tell
 the grid only with a verdict that needs someone there.
 
@@ -41,6 +44,7 @@ from bus.outbox import queue_event
 from geo.devices import Device, DeviceRegistry
 from geo.index import GridIndex
 from geo.scenarios import notifies_at_once, scenarios, verify_within_s
+from gridwork.tasks import TaskKind, TaskService
 from i18n import text
 from sensors.notify import Notification, Notifier, OutboxNotifier
 from store import audit
@@ -96,6 +100,8 @@ class AlertService:
         Publishes the outbox after a commit (the dispatch service's relay).
     notifier : Notifier
         How grid workers and property managers are told (default: ``cc:out:notify``).
+    tasks : TaskService, optional
+        Makes the grid worker's task when an alert goes to the grid (none: no tasks are made).
     """
 
     engine: Engine
@@ -103,6 +109,7 @@ class AlertService:
     grids: GridIndex
     relay: Callable[[], int] = lambda: 0
     notifier: Notifier = field(default_factory=OutboxNotifier)
+    tasks: TaskService | None = None
     language: str = "zh-CN"
     clock: Callable[[], datetime] = field(default=clock.now)
 
@@ -148,6 +155,10 @@ class AlertService:
             told = conn.execute(select(exists().where(notifications.c.ref == event_id))).scalar_one()
             if device is not None and (told or verdict is not Verdict.FALSE_ALARM):
                 self._notify(conn, alert, device, verdict.value, now)
+            if device is not None and verdict is Verdict.TO_GRID_WORKER:
+                self._task(conn, alert, device, actor, now)
+            elif self.tasks is not None and verdict is Verdict.FALSE_ALARM:
+                self.tasks.withdraw(conn, TaskKind.ALERT, event_id, actor, reason, now)
             audit.append(conn, actor, f"alert.{verdict.value}", target=event_id,
                          detail=f"device={alert['device_id']} seconds={seconds:.0f} {reason}", at=now)
             queue_event(conn, Live.ALERT_VERIFIED, {
@@ -165,6 +176,7 @@ class AlertService:
             if device is None or not notifies_at_once(alert["scenario"], device.compound):
                 continue
             queued += self._notify(conn, alert, device, "alert", now)
+            self._task(conn, alert, device, "system", now)
         return queued
 
     # -- internals -------------------------------------------------------------
@@ -204,6 +216,13 @@ class AlertService:
         for role, recipient in recipients:
             self.notifier.send(conn, Notification(role, recipient, device.grid, alert["event_id"], body), now)
         return len(recipients)
+
+    def _task(self, conn: Connection, alert: dict[str, Any], device: Device, actor: str, now: datetime) -> None:
+        """The grid worker's task to go and look (the same one if the alert already made it)."""
+        if self.tasks is not None:
+            self.tasks.create(conn, TaskKind.ALERT, alert["event_id"], device.grid,
+                              f"{self.place(device)} {self.summary(alert, device)}", actor, now,
+                              site=(device.lon, device.lat))
 
     def place(self, device: Device) -> str:
         """Where the device is, as a person would say it."""

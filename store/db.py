@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     false,
@@ -101,6 +102,50 @@ notifications = Table(
     Index("ix_notifications_ref", "ref"),
 )
 
+
+# What the hall passes to a grid's worker (gridwork/tasks.py): one task per cause (kind, ref).
+grid_tasks = Table(
+    "grid_tasks",
+    metadata,
+    Column("task_id", String(24), primary_key=True),
+    Column("kind", String(10), nullable=False),  # alert / lead / hazard
+    Column("ref", String(64), nullable=False),  # the alert's event_id, the lead's id, ...
+    Column("grid", String(8), nullable=False),
+    Column("station", String(32), nullable=False),  # the grid's station when the task was made
+    Column("worker", String(64), nullable=False),  # the grid's worker when the task was made
+    Column("zone", String(10), nullable=False),
+    Column("lon", Float),  # the site, for the navigation link and the "on scene" check
+    Column("lat", Float),
+    Column("summary", Text, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("on_scene_due", DateTime(timezone=True)),  # none for kinds without an on-scene clock
+    Column("result_due", DateTime(timezone=True)),  # alerts: set on arrival (photo + note within the hour)
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("on_scene_at", DateTime(timezone=True)),
+    Column("on_scene_distance_m", Float),  # from the phone's position to the site
+    Column("reported_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),  # ended without a result: handed back, or called off
+    Column("outcome", String(20)),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("kind", "ref", name="uq_grid_tasks_cause"),
+    Index("ix_grid_tasks_state", "state"),
+    Index("ix_grid_tasks_grid", "grid", "created_at"),
+)
+
+# Append-only: who did what to which grid task, when.
+grid_task_events = Table(
+    "grid_task_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_grid_task_events_task", "task_id", "at"),
+)
 
 # Early-warning leads: one per warning (the dedupe key makes a run idempotent).
 leads = Table(

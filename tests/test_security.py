@@ -27,6 +27,7 @@ import clock
 from app import PinganApp, create_app
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
 from bus import keys
+from i18n import CATALOGUE
 from layouts.ids import ID, AlertID, DispatchID, RiskID
 from risk.rules import Finding
 from settings import PROJECT_ROOT, Settings
@@ -378,7 +379,11 @@ def test_sec012_personal_data_is_shown_by_role(app: PinganApp, r: redis.Redis) -
         panel = json.dumps(client.post("/_dash-update-component", json=body, headers=headers).get_json(),
                            ensure_ascii=False)
         assert caller in panel, role
-        assert (DispatchID.SEND.value in panel) is (role is Role.DUTY_OFFICER), role  # chiefs get no send button
+        # Chiefs get no send button: the panel says it is read-only, and their page has none.
+        read_only = CATALOGUE[app.settings.language]["dispatch.read_only"]
+        assert (read_only in panel) is (role is not Role.DUTY_OFFICER), role
+        layout = json.dumps(client.get("/_dash-layout", headers=headers).get_json())
+        assert (f'"id": "{DispatchID.SEND.value}"' in layout) is (role is Role.DUTY_OFFICER), role
     # A station officer sees their own station's incidents, not another's.
     for own, visible in ((station, True), (other, False)):
         client, headers, _ = signed_in(app, Role.STATION_OFFICER, station=own)

@@ -1,0 +1,1 @@
+"""The grid's side of the loop: tasks the hall passes to grid workers, and their clocks."""
