@@ -26,6 +26,7 @@ import callbacks.dispatch
 import callbacks.indicators
 import callbacks.live
 import callbacks.map
+import callbacks.phone
 import callbacks.risk
 import callbacks.screen
 import callbacks.sensors
@@ -48,6 +49,7 @@ from i18n import text
 from indicators.live import Indicators
 from layouts.dispatch import dynamic_components
 from layouts.ids import AuthID
+from layouts.phone import phone_page
 from layouts.screen import screen_page
 from layouts.shell import index_html, page
 from push.hub import PushHub
@@ -70,6 +72,7 @@ class PinganApp:
     server: Flask
     dash: Dash
     screen: Dash  # the big screen's app, on the same server
+    phone: Dash  # the grid workers' phone page, on the same server
     socketio: SocketIO
     security: Security
 
@@ -171,7 +174,14 @@ def create_app(settings: Settings | None = None) -> PinganApp:
                       update_title=None, compress=False)
     screen_app.index_string = index_html(settings, base=URL.SCREEN)
     screen_app.layout = lambda: screen_page(settings, current_viewer(), stations)
-    security = make_security(settings, parts.engine, parts.redis)
+    # A grid worker's phone: a third Dash app, without the map's geometry, sized for one hand.
+    phone_app = Dash(__name__, server=server, url_base_pathname=URL.PHONE,
+                     title=text("phone.title", settings.language), assets_folder=str(PROJECT_ROOT / "assets"),
+                     update_title=None, compress=False,
+                     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
+    phone_app.index_string = index_html(settings, base=URL.PHONE, map_page=False)
+    phone_app.layout = lambda: phone_page(settings, current_viewer())
+    security = make_security(settings, parts.engine, parts.redis, known_grids=frozenset(parts.grids.codes.tolist()))
     for routes_of_a_part in (
         routes.geo.blueprint(grids, parts.devices, settings.language),
         routes.live.blueprint(socketio, parts.hub, grids),
@@ -189,18 +199,20 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     callbacks.risk.register(dash_app, parts.risk, settings)
     callbacks.indicators.register(dash_app, parts.indicators, grids, settings)
     callbacks.screen.register(screen_app)
+    callbacks.phone.register(phone_app, parts.tasks, settings)
     # After every callback: Dash's inline scripts are known, so the CSP can list their hashes.
-    script_hashes = sorted(set(dash_app.csp_hashes()) | set(screen_app.csp_hashes()))
+    script_hashes = sorted(set(dash_app.csp_hashes()) | set(screen_app.csp_hashes()) | set(phone_app.csp_hashes()))
     server.register_blueprint(auth.web.blueprint(security, settings, csp_hashes=lambda: script_hashes))
-    return PinganApp(services=parts, server=server, dash=dash_app, screen=screen_app, socketio=socketio,
-                     security=security)
+    return PinganApp(services=parts, server=server, dash=dash_app, screen=screen_app, phone=phone_app,
+                     socketio=socketio, security=security)
 
 
-def make_security(settings: Settings, engine: Engine, r: redis.Redis) -> Security:
+def make_security(settings: Settings, engine: Engine, r: redis.Redis,
+                  known_grids: frozenset[str] = frozenset()) -> Security:
     """Accounts, sessions and the audit log, tuned by ``settings``."""
     sessions = SessionRegistry(r, idle_s=settings.idle_lock_minutes * 60, lifetime_s=settings.session_hours * 3600,
                                kiosk_lifetime_s=settings.kiosk_session_days * 86400)
-    return Security(users=UserStore(engine), sessions=sessions, audit=AuditLog(engine),
+    return Security(users=UserStore(engine, known_grids=known_grids), sessions=sessions, audit=AuditLog(engine),
                     login_per_minute=settings.login_per_minute)
 
 

@@ -17,6 +17,7 @@ class URL(StrEnum):
 
     HOME = "/"  # the command map (Dash)
     SCREEN = "/screen/"  # the command hall's wall (a second Dash app on the same server)
+    PHONE = "/m/"  # a grid worker's tasks on their phone (a third Dash app)
     # Signing in and out.
     LOGIN = "/login"
     LOGOUT = "/logout"
@@ -57,14 +58,16 @@ class URL(StrEnum):
 MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.DEVICES, URL.COMPOUNDS, URL.DENSITY)
 # Served without a session: code bundles (no data in them), the sign-in page and the operations endpoints.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCREEN}assets/",
-                   f"{URL.SCREEN}_dash-component-suites/")
+                   f"{URL.SCREEN}_dash-component-suites/", f"{URL.PHONE}assets/", f"{URL.PHONE}_dash-component-suites/")
 PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico"})
 # Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
-PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS})
+PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE})
 # Requests that show a person is at the desk (acknowledging pushed batches is the page's own doing).
-ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH})
+ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH, URL.PHONE, f"{URL.PHONE}_dash-update-component"})
 # What a role without the map may still reach (administrators).
 NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH)
+# What a grid worker reaches besides: their phone page and the push protocol it follows.
+PHONE_PREFIXES = (URL.PHONE, URL.LIVE_SUBSCRIBE, URL.LIVE_ACK)
 
 _PART = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 

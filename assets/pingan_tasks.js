@@ -104,6 +104,7 @@
       render: render,
       clockOf: clockOf,
       clockText: clockText,
+      ordered: ordered,  // [{task, clock}]: the late first, then by time left (the phone's cards too)
     },
   });
 })();

@@ -23,6 +23,7 @@ import sys
 
 from auth.roles import Role
 from auth.users import UserError, UserStore
+from geo.index import GridIndex
 from settings import Settings
 from store.audit import AuditLog
 from store.db import database_url, make_engine
@@ -35,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--station", help="station code (station officers)")
+    add.add_argument("--grids", default="", help="comma-separated grid codes (grid workers)")
     add.add_argument("--password", help="set this password instead of a random one (tests, scripts)")
     role = commands.add_parser("role", help="change a user's role")
     role.add_argument("username")
     role.add_argument("--role", required=True, choices=[r.value for r in Role])
     role.add_argument("--station")
+    role.add_argument("--grids", default="")
     for name in ("reset", "unlock", "disable", "enable"):
         commands.add_parser(name, help=f"{name} a user").add_argument("username")
     commands.add_parser("list", help="list users")
@@ -52,15 +55,16 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     engine = make_engine(database_url(settings.database_url, settings.var_dir))
-    users = UserStore(engine)
+    users = UserStore(engine, known_grids=frozenset(GridIndex().codes.tolist()))
     actor = f"cli:{getpass.getuser()}"
     try:
         if args.command == "add":
             password = args.password or secrets.token_urlsafe(12)
-            users.create(args.username, password, args.role, station=args.station, by=actor)
+            users.create(args.username, password, args.role, station=args.station, grids=args.grids.split(","),
+                         by=actor)
             print(password if args.password is None else f"created {args.username}")
         elif args.command == "role":
-            users.set_role(args.username, args.role, by=actor, station=args.station)
+            users.set_role(args.username, args.role, by=actor, station=args.station, grids=args.grids.split(","))
         elif args.command == "reset":
             password = secrets.token_urlsafe(12)
             users.set_password(args.username, password, by=actor)
@@ -72,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "list":
             for user in users.all():
                 state = "active" if user["active"] else "disabled"
-                print(f"{user['username']:<24} {user['role']:<16} {user['station'] or '-':<8} {state}")
+                grids = ",".join(users.grids_of(user["username"])) or "-"
+                print(f"{user['username']:<24} {user['role']:<16} {user['station'] or '-':<8} {state:<9} {grids}")
         elif args.command == "kiosk":
             token_id, token = users.issue_kiosk_token(args.label, by=actor)
             print(f"{token_id} /kiosk/{token}")

@@ -7,6 +7,7 @@ shown once on the page and never stored in clear.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
@@ -28,7 +29,7 @@ def blueprint(language: str, stations: list[tuple[str, str]]) -> Blueprint:
         now_users = []
         for user in sec.users.all():
             locked = user["locked_until"] is not None and user["failed_logins"] >= sec.users.max_failures
-            now_users.append({**user, "locked": locked})
+            now_users.append({**user, "locked": locked, "grids": sec.users.grids_of(user["username"])})
         return render_template("admin.html", **template_values(language, viewer),
                                users=now_users, tokens=sec.users.kiosk_tokens(), roles=[r.value for r in Role],
                                stations=stations, message=message, secret=secret, secret_label=secret_label)
@@ -45,7 +46,7 @@ def blueprint(language: str, stations: list[tuple[str, str]]) -> Blueprint:
         username = request.form.get("username", "").strip().lower()
         try:
             security().users.create(username, password, request.form.get("role", ""),
-                                    station=request.form.get("station") or None, by=viewer.username)
+                                    station=request.form.get("station") or None, grids=_grids(), by=viewer.username)
         except UserError as exc:
             return page(viewer, message=str(exc)), 400
         return page(viewer, message=text("admin.created", language, username=username), secret=password,
@@ -70,7 +71,7 @@ def blueprint(language: str, stations: list[tuple[str, str]]) -> Blueprint:
                 if username == viewer.username:
                     raise UserError(text("admin.not_self", language))
                 users.set_role(username, request.form.get("role", ""), by=viewer.username,
-                               station=request.form.get("station") or None)
+                               station=request.form.get("station") or None, grids=_grids())
             else:
                 return page(viewer, message=op[:20]), 404
         except UserError as exc:
@@ -116,3 +117,8 @@ def blueprint(language: str, stations: list[tuple[str, str]]) -> Blueprint:
                         headers={"Content-Disposition": "attachment; filename=pingan-audit.csv"})
 
     return routes
+
+
+def _grids() -> list[str]:
+    """A grid worker's grids as the form gives them: codes separated by commas, spaces or "、"."""
+    return re.split(r"[\s,，、]+", request.form.get("grids", "")[:200])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from auth.roles import Permission, Viewer
-from bus.events import mask_caller
+from bus.events import Live, mask_caller
 from push.hub import Lens
 
 
@@ -15,8 +15,15 @@ def lens_for(viewer: Viewer, station_of: Callable[[str], str | None]) -> Lens | 
 
     Published events already carry callers masked; a role without
     ``VIEW_CALLERS_MASKED`` (the big screen) gets no caller field at all, and a
-    role without ``VIEW_ALL_STATIONS`` gets only events in its station's grids.
+    role without ``VIEW_ALL_STATIONS`` gets only events in its station's grids. A
+    role without the map (a grid worker) gets only the tasks in its own grids.
     """
+    if not viewer.can(Permission.VIEW_MAP):
+        # A grid worker's phone follows the tasks in their own grids, and nothing else of the hall's picture.
+        def phone_lens(kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+            return data if kind == Live.GRID_TASK and viewer.works_grid(data.get("grid")) else None
+
+        return phone_lens
     all_stations = viewer.can(Permission.VIEW_ALL_STATIONS)
     callers = viewer.can(Permission.VIEW_CALLERS_MASKED)
     if all_stations and callers:

@@ -17,6 +17,7 @@ class Role(StrEnum):
     CHIEF = "chief"
     SCREEN = "screen"  # a big screen, signed in by a kiosk token
     ADMIN = "admin"
+    GRID_WORKER = "grid_worker"  # a grid's full-time worker: their grids' tasks, on a phone (/m/)
 
 
 class Permission(StrEnum):
@@ -33,9 +34,11 @@ class Permission(StrEnum):
     VIEW_REPORTS = "view_reports"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    FOLLOW_LIVE = "follow_live"  # receive pushed events (each seen through the viewer's lens)
+    WORK_GRID_TASKS = "work_grid_tasks"  # take the steps of the tasks in one's own grids
 
 
-_COMMON = {Permission.VIEW_MAP, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
+_COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DUTY_OFFICER: frozenset(_COMMON | {
@@ -46,8 +49,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
         Permission.RUN_RISK}),
-    Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.VIEW_ALL_STATIONS}),
+    Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
+    Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS}),
 }
 
 
@@ -65,6 +69,7 @@ class Viewer:
     session_id: str
     station: str | None = None
     kiosk: str | None = None  # the kiosk token's id, for a big screen
+    grids: frozenset[str] = frozenset()  # a grid worker's grids
     csrf: str = field(default="", repr=False)  # the session's CSRF token (read with the session, once)
 
     is_authenticated = True
@@ -76,6 +81,10 @@ class Viewer:
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
+
+    def works_grid(self, grid: str | None) -> bool:
+        """Whether this viewer may take the steps of a task in ``grid``."""
+        return self.can(Permission.WORK_GRID_TASKS) and grid is not None and grid in self.grids
 
     def sees_station(self, station: str | None) -> bool:
         return self.can(Permission.VIEW_ALL_STATIONS) or (station is not None and station == self.station)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,7 +55,8 @@ class SessionRegistry:
     kiosk_lifetime_s: float = 30 * 86400
     clock: Callable[[], float] = time.time
 
-    def create(self, username: str, role: Role, station: str | None = None, kiosk_id: str | None = None) -> Viewer:
+    def create(self, username: str, role: Role, station: str | None = None, kiosk_id: str | None = None,
+               grids: Iterable[str] = ()) -> Viewer:
         session_id = secrets.token_urlsafe(24)
         now = self.clock()
         lifetime = self.kiosk_lifetime_s if kiosk_id else self.lifetime_s
@@ -64,12 +65,13 @@ class SessionRegistry:
         pipe = self.r.pipeline()
         pipe.hset(SESSION + session_id, mapping={
             "username": username, "role": role.value, "station": station or "", "kiosk": kiosk_id or "",
-            "owner": owner, "created": now, "active": now, "csrf": csrf})
+            "grids": ",".join(sorted(grids)), "owner": owner, "created": now, "active": now, "csrf": csrf})
         # A relative TTL: Redis counts it on its own clock, whatever time the process believes it is.
         pipe.expire(SESSION + session_id, int(lifetime) + 1)
         pipe.sadd(USER_SESSIONS + owner, session_id)
         pipe.execute()
-        return Viewer(username=username, role=role, session_id=session_id, station=station, kiosk=kiosk_id, csrf=csrf)
+        return Viewer(username=username, role=role, session_id=session_id, station=station, kiosk=kiosk_id, csrf=csrf,
+                      grids=frozenset(grids))
 
     def check(self, session_id: str) -> tuple[Viewer | None, Ended | None, str]:
         """(viewer, None, username) for a live session; (None, why, username) for one just ended.
@@ -86,7 +88,8 @@ class SessionRegistry:
         if not kiosk and now - float(record["active"]) > self.idle_s:
             return self._ended(session_id, Ended.IDLE, record["username"])
         viewer = Viewer(username=record["username"], role=Role(record["role"]), session_id=session_id,
-                        station=record["station"] or None, kiosk=record["kiosk"] or None, csrf=record["csrf"])
+                        station=record["station"] or None, kiosk=record["kiosk"] or None, csrf=record["csrf"],
+                        grids=frozenset(g for g in record.get("grids", "").split(",") if g))
         return viewer, None, viewer.username
 
     def _ended(self, session_id: str, why: Ended, username: str) -> tuple[None, Ended | None, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,13 +17,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from auth.roles import Role
 from store import audit
-from store.db import kiosk_tokens, users
+from store.db import kiosk_tokens, user_grids, users
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
+GRID_CODE = re.compile(r"^[A-Z]{2}-\d{3}$")
+MAX_GRIDS = 20  # a grid worker has one to a few grids; more is a mistake
 MIN_PASSWORD = 10
 ADMIN = "admin"
 
@@ -68,24 +70,39 @@ class UserStore:
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=10)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    known_grids: frozenset[str] = frozenset()  # when given, a grid worker's grids must be among them
 
     # -- accounts --------------------------------------------------------------
 
     def create(self, username: str, password: str, role: Role | str, *, station: str | None = None,
-               display_name: str = "", by: str = "system") -> None:
+               grids: Iterable[str] = (), display_name: str = "", by: str = "system") -> None:
         role = _role(role)
         _check_username(username)
         _check_password(password)
         if role is Role.STATION_OFFICER and not station:
             raise UserError("a station officer needs a station")
+        bound = self._check_grids(role, grids)
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.username).where(users.c.username == username)).first():
                 raise UserError(f"user {username!r} exists")
             conn.execute(insert(users).values(
                 username=username, display_name=display_name[:64], role=role.value, station=station,
                 password_hash=_hasher.hash(password), active=True, failed_logins=0, created_at=self.clock()))
-            audit.append(conn, by, "user.create", target=username, detail=f"role={role.value} station={station or ''}",
-                         at=self.clock())
+            self._bind(conn, username, bound)
+            audit.append(conn, by, "user.create", target=username,
+                         detail=f"role={role.value} station={station or ''} grids={','.join(bound)}", at=self.clock())
+
+    def grids_of(self, username: str) -> list[str]:
+        """The grids a grid worker works, in order."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(user_grids.c.grid).where(user_grids.c.username == username)
+                                     .order_by(user_grids.c.grid)).scalars())
+
+    def workers_of(self, grid: str) -> list[str]:
+        """The accounts that work ``grid``."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(user_grids.c.username).where(user_grids.c.grid == grid)
+                                     .order_by(user_grids.c.username)).scalars())
 
     def get(self, username: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -105,12 +122,15 @@ class UserStore:
         self._change(username, by, "user.password", password_hash=_hasher.hash(password), failed_logins=0,
                      locked_until=None)
 
-    def set_role(self, username: str, role: Role | str, by: str, station: str | None = None) -> None:
+    def set_role(self, username: str, role: Role | str, by: str, station: str | None = None,
+                 grids: Iterable[str] = ()) -> None:
         role = _role(role)
         if role is Role.STATION_OFFICER and not station:
             raise UserError("a station officer needs a station")
-        self._change(username, by, "user.role", detail=f"role={role.value} station={station or ''}",
-                     role=role.value, station=station)
+        bound = self._check_grids(role, grids)
+        self._change(username, by, "user.role",
+                     detail=f"role={role.value} station={station or ''} grids={','.join(bound)}",
+                     bind=bound, role=role.value, station=station)
 
     def set_active(self, username: str, active: bool, by: str) -> None:
         self._change(username, by, "user.enable" if active else "user.disable", active=active)
@@ -209,12 +229,35 @@ class UserStore:
 
     # -- internals -------------------------------------------------------------
 
-    def _change(self, username: str, by: str, action: str, detail: str = "", **values: Any) -> None:
+    def _change(self, username: str, by: str, action: str, detail: str = "", bind: list[str] | None = None,
+                **values: Any) -> None:
         with self.engine.begin() as conn:
             changed = conn.execute(update(users).where(users.c.username == username).values(**values)).rowcount
             if not changed:
                 raise UserError(f"no user {username!r}")
+            if bind is not None:
+                conn.execute(delete(user_grids).where(user_grids.c.username == username))
+                self._bind(conn, username, bind)
             audit.append(conn, by, action, target=username, detail=detail, at=self.clock())
+
+    def _check_grids(self, role: Role, grids: Iterable[str]) -> list[str]:
+        """A grid worker's grids, checked (one at least, known codes); other roles have none."""
+        codes = sorted({g.strip().upper() for g in grids if g.strip()})
+        if role is not Role.GRID_WORKER:
+            return []
+        if not codes:
+            raise UserError("a grid worker needs at least one grid")
+        if len(codes) > MAX_GRIDS:
+            raise UserError(f"at most {MAX_GRIDS} grids per grid worker")
+        unknown = [c for c in codes if not GRID_CODE.match(c) or (self.known_grids and c not in self.known_grids)]
+        if unknown:
+            raise UserError(f"unknown grid {unknown[0][:16]!r}")
+        return codes
+
+    @staticmethod
+    def _bind(conn: Connection, username: str, grids: list[str]) -> None:
+        if grids:
+            conn.execute(insert(user_grids), [{"username": username, "grid": g} for g in grids])
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -113,18 +113,23 @@ def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], S
             if not expected or not hmac.compare_digest(sent, expected):
                 security.record(viewer, "csrf", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
                 return jsonify(error="missing or wrong CSRF token"), 403
-        if not viewer.can(Permission.VIEW_MAP) and not request.path.startswith(urls.NOT_MAP_PREFIXES):
+        phone = viewer.can(Permission.WORK_GRID_TASKS) and request.path.startswith(urls.PHONE_PREFIXES)
+        if not viewer.can(Permission.VIEW_MAP) and not request.path.startswith(urls.NOT_MAP_PREFIXES) and not phone:
             if request.path == URL.HOME and viewer.can(Permission.MANAGE_USERS):
                 return redirect(URL.ADMIN)
+            if request.path == URL.HOME and viewer.can(Permission.WORK_GRID_TASKS):
+                return redirect(URL.PHONE)
             security.record(viewer, "map.view", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
             return jsonify(error="not allowed for this role"), 403
+        if request.path == URL.PHONE and not viewer.can(Permission.WORK_GRID_TASKS):
+            return redirect(URL.HOME)  # the phone page is a grid worker's; the hall's people have the hall
         if request.path in urls.ACTIVITY:
             security.sessions.touch(viewer.session_id)
         return None
 
     @routes.after_app_request
     def _harden(response: Response) -> Response:
-        for name, value in _headers(settings, csp_hashes()).items():
+        for name, value in _headers(settings, csp_hashes(), phone=request.path.startswith(URL.PHONE)).items():
             response.headers.setdefault(name, value)
         viewer = current_viewer()
         if viewer is not None:
@@ -150,7 +155,8 @@ def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], S
             if result.status is SignIn.OK and result.user is not None:
                 user = result.user
                 session.clear()  # a fresh cookie: nothing from before signing in is carried over
-                viewer = security.sessions.create(user["username"], Role(user["role"]), station=user["station"])
+                viewer = security.sessions.create(user["username"], Role(user["role"]), station=user["station"],
+                                                  grids=security.users.grids_of(user["username"]))
                 login_user(viewer)
                 return redirect(_next_page(viewer))
             message = _sign_in_message(result.status, result.locked_until, lang)
@@ -210,7 +216,9 @@ def _next_page(viewer: Viewer) -> str:
     # Only a path on this site: never an open redirect.
     if wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted:
         return wanted
-    return URL.ADMIN if viewer.can(Permission.MANAGE_USERS) else URL.HOME
+    if viewer.can(Permission.MANAGE_USERS):
+        return URL.ADMIN
+    return URL.PHONE if viewer.can(Permission.WORK_GRID_TASKS) else URL.HOME
 
 
 def _sign_in_message(status: SignIn, locked_until: datetime | None, lang: str) -> str:
@@ -223,7 +231,8 @@ def _translator(lang: str) -> Callable[..., str]:
     return lambda key, **values: text(key, lang, **values)
 
 
-def _headers(settings: Settings, script_hashes: Sequence[str]) -> dict[str, str]:
+def _headers(settings: Settings, script_hashes: Sequence[str], phone: bool = False) -> dict[str, str]:
+    """Security headers; ``phone``: a grid worker's page, which may ask for the phone's position ("on scene")."""
     tiles = _origin(settings.tile_url)
     policy = {
         "default-src": "'self'",
@@ -243,7 +252,7 @@ def _headers(settings: Settings, script_hashes: Sequence[str]) -> dict[str, str]
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        "Permissions-Policy": f"camera=(), microphone=(), geolocation=({'self' if phone else ''})",
         "Cache-Control": "no-store",
     }
     if settings.secure_cookies:

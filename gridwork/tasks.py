@@ -243,6 +243,11 @@ class TaskService:
 
     # -- reading --------------------------------------------------------------
 
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(grid_tasks).where(grid_tasks.c.task_id == task_id)).mappings().first()
+        return dict(row) if row else None
+
     def open_tasks(self, grid: str | None = None) -> list[dict[str, Any]]:
         """Open tasks, oldest first (``grid``: one grid's)."""
         query = select(grid_tasks).where(grid_tasks.c.state.in_([s.value for s in OPEN]))

@@ -137,3 +137,13 @@ class TaskID(StrEnum):
 
     PANEL = "grid-tasks-panel"
     LIST = "grid-task-list"
+
+
+class PhoneID(StrEnum):
+    """IDs of a grid worker's phone page (``/m/``): the page script fills the list."""
+
+    ROOT = "phone-root"
+    STATUS = "phone-status"
+    LIST = "phone-tasks"
+    MESSAGE = "phone-message"
+    ACTION = "phone-action"  # the step the worker took, for the server callback

@@ -11,7 +11,7 @@ import urls
 from auth.roles import Permission, Viewer
 from geo.scenarios import verify_within_s
 from i18n import CATALOGUE, text
-from layouts.ids import ID, AlertID, DispatchID, LiveID, RiskID, ScreenID, TaskID
+from layouts.ids import ID, AlertID, DispatchID, LiveID, PhoneID, RiskID, ScreenID, TaskID
 from layouts.indicators import indicator_texts
 from layouts.map import DISTRICT_BOUNDS
 from settings import Settings
@@ -19,7 +19,7 @@ from settings import Settings
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
-                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.")
+                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -57,6 +57,8 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "actionStoreId": DispatchID.ACTION,
         "replacesStoreId": DispatchID.REPLACES,
         "taskListId": TaskID.LIST,
+        "phoneListId": PhoneID.LIST,
+        "phoneActionId": PhoneID.ACTION,
         "amberFrom": deadlines.AMBER_FROM,  # every clock on the page turns amber at this share of its budget
         **indicator_texts(stations or []),
         "screenRootId": ScreenID.ROOT,

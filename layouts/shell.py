@@ -160,11 +160,12 @@ _PRELOADS = (
 )
 
 
-def index_html(settings: Settings, base: str = "/") -> str:
-    """Dash's ``index_string`` with the page language and the preloads (``base``: the Dash app's own path)."""
+def index_html(settings: Settings, base: str = "/", map_page: bool = True) -> str:
+    """Dash's ``index_string`` with the page language and, for a page with the map, its preloads (``base``: the
+    Dash app's own path). A phone on a weak network is spared the megabytes of geometry."""
     preloads = "\n        ".join(_PRELOADS).format(
         grids=URL.GRIDS, stations=URL.STATIONS, district=URL.DISTRICT, base=base
-    )
+    ) if map_page else ""
     return f"""<!DOCTYPE html>
 <html lang="{settings.language}">
     <head>

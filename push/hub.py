@@ -45,7 +45,9 @@ Emit = Callable[[str, dict[str, Any]], None]
 Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 SNAPSHOT_KINDS = {"incidents": Live.INCIDENT, "units": Live.UNIT, "instructions": Live.INSTRUCTION,
                   "alerts": Live.ALERT, "leads": Live.LEAD, "grid_tasks": Live.GRID_TASK}
-SNAPSHOT_STATES = {"indicators": Live.INDICATORS}  # one object each, seen through the lens whole
+# One object each, seen through the lens whole (a lens may withhold it: a grid worker's phone gets none of them).
+SNAPSHOT_STATES = {"indicators": Live.INDICATORS, "risk_grades": Live.RISK_GRADES, "device_health": Live.DEVICE_HEALTH,
+                   "counters": Live.COUNTERS}
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:

@@ -5,7 +5,7 @@ and acknowledges with ``fetch`` POSTs carrying its Socket.IO ``sid`` (the
 component's ``socketId`` prop equals Flask-SocketIO's ``request.sid``). Other
 clients (field apps, load tools) send the same messages as Socket.IO events.
 
-A socket connects only with a signed-in session whose role may see the map; it
+A socket connects only with a signed-in session whose role may follow live events; it
 joins its session's, role's and station's rooms, and every batch it gets is
 seen through its viewer's lens (station, callers). The HTTP routes act only on
 a socket of the caller's own session.
@@ -52,9 +52,9 @@ def blueprint(socketio: SocketIO, hub: PushHub, grids: GridIndex) -> Blueprint:
     @socketio.on("connect")
     def _connect(*_: Any) -> None:
         viewer = current_viewer()
-        if viewer is None or not viewer.can(Permission.VIEW_MAP):
+        if viewer is None or not viewer.can(Permission.FOLLOW_LIVE):
             security().record(viewer, "socket.connect", outcome=audit.Outcome.REFUSED, detail="not signed in"
-                              if viewer is None else f"needs {Permission.VIEW_MAP.value}")
+                              if viewer is None else f"needs {Permission.FOLLOW_LIVE.value}")
             raise ConnectionRefusedError("sign-in required")
         for room in viewer_rooms(viewer):
             join_room(room)
@@ -65,12 +65,12 @@ def blueprint(socketio: SocketIO, hub: PushHub, grids: GridIndex) -> Blueprint:
 
     # Clients that hold their socket (not dash-socketio pages) may speak the protocol over it.
     @socketio.on("subscribe")
-    @guard(Permission.VIEW_MAP, "live.subscribe", socket=True)
+    @guard(Permission.FOLLOW_LIVE, "live.subscribe", socket=True)
     def _subscribe_event(body: Any, viewer: Viewer) -> None:
         subscribe(request.sid, viewer, (body or {}).get("last_id"))  # type: ignore[attr-defined]
 
     @socketio.on("ack")
-    @guard(Permission.VIEW_MAP, "live.ack", socket=True)
+    @guard(Permission.FOLLOW_LIVE, "live.ack", socket=True)
     def _ack_event(body: Any, viewer: Viewer) -> None:
         seq = (body or {}).get("seq")
         if isinstance(seq, int):
@@ -83,7 +83,7 @@ def blueprint(socketio: SocketIO, hub: PushHub, grids: GridIndex) -> Blueprint:
         return session_room(viewer.session_id) in socketio.server.manager.get_rooms(sid, "/")
 
     @routes.post(URL.LIVE_SUBSCRIBE)
-    @guard(Permission.VIEW_MAP, "live.subscribe")
+    @guard(Permission.FOLLOW_LIVE, "live.subscribe")
     def _subscribe(viewer: Viewer):  # type: ignore[no-untyped-def]
         body = request.get_json(silent=True) or {}
         if not own_socket(body.get("sid"), viewer):
@@ -92,7 +92,7 @@ def blueprint(socketio: SocketIO, hub: PushHub, grids: GridIndex) -> Blueprint:
         return jsonify(ok=True)
 
     @routes.post(URL.LIVE_ACK)
-    @guard(Permission.VIEW_MAP, "live.ack")
+    @guard(Permission.FOLLOW_LIVE, "live.ack")
     def _ack(viewer: Viewer):  # type: ignore[no-untyped-def]
         body = request.get_json(silent=True) or {}
         seq = body.get("seq")

@@ -267,6 +267,15 @@ users = Table(
     Column("last_login_at", DateTime(timezone=True)),
 )
 
+# The grids a grid worker works (their tasks and their phone page's live events are these grids').
+user_grids = Table(
+    "user_grids",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("grid", String(8), primary_key=True),
+    Index("ix_user_grids_grid", "grid"),
+)
+
 # Big screens sign in with a revocable token; only its SHA-256 is kept.
 kiosk_tokens = Table(
     "kiosk_tokens",

@@ -23,12 +23,18 @@ BENCH_PASSWORD = "bench-password-not-secret"
 _LOGIN_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def make_user(app: PinganApp, role: str, station: str | None = None, username: str | None = None) -> str:
+GRID_WORKERS_GRIDS = ("SC-021",)  # where a test's grid worker works unless told otherwise (BHV-001's grid)
+
+
+def make_user(app: PinganApp, role: str, station: str | None = None, username: str | None = None,
+              grids: tuple[str, ...] | None = None) -> str:
     """Create an account with :data:`PASSWORD` in the app's system of record; returns its name."""
     username = username or f"{role.replace('_', '-')}-{secrets.token_hex(3)}"
     if role == "station_officer" and station is None:
         station = next(iter(app.grids.stations("en")))[0]
-    app.security.users.create(username, PASSWORD, role, station=station)
+    if role == "grid_worker" and grids is None:
+        grids = GRID_WORKERS_GRIDS
+    app.security.users.create(username, PASSWORD, role, station=station, grids=grids or ())
     return username
 
 

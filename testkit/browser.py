@@ -44,14 +44,19 @@ def chromium_path() -> str:
 
 
 VIEWPORT = {"width": 1920, "height": 1080}
+PHONE_VIEWPORT = {"width": 360, "height": 740}  # the grid workers' phones
 
 
-def new_context(browser: Browser) -> BrowserContext:
+def new_context(browser: Browser, phone_at: tuple[float, float] | None = None) -> BrowserContext:
     """Every browser profile the tests and benchmarks use comes from here.
 
     The one place to log a profile in once pages need a session (its cookies then serve
-    every page opened in it).
+    every page opened in it). ``phone_at`` (lon, lat) makes a touch phone that reports being there.
     """
+    if phone_at is not None:
+        return browser.new_context(viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True,  # type: ignore[arg-type]
+                                   geolocation={"longitude": phone_at[0], "latitude": phone_at[1]},
+                                   permissions=["geolocation"])
     return browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
 
 

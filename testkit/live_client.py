@@ -34,6 +34,7 @@ class LiveClient:
         self.seq = 0
         self.last_id: str | None = None
         self.snapshots = 0
+        self.last_snapshot: dict[str, Any] = {}  # the newest snapshot as this client was sent it
         self.events: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter()  # events received, by type (waiting never rescans them)
         self.received_at: list[float] = []  # epoch ms, per event
@@ -108,6 +109,7 @@ class LiveClient:
             events = list(batch["events"])
             if batch.get("snapshot"):
                 self.snapshots += 1
+                self.last_snapshot = batch["snapshot"]
                 # Incidents kept before the snapshot arrive in it rather than as events.
                 kept = batch["snapshot"]["incidents"]
                 self.snapshot_ids.update(inc["event_id"] for inc in kept)

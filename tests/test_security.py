@@ -165,16 +165,19 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     assert acting == set(STATE_CHANGING)
     # The big screen only watches: none of its callbacks reaches the server.
     assert not [v for v in app.screen.callback_map.values() if v.get("callback")]
+    # The phone's one server callback takes a grid worker's step (its forged requests: tests/test_phone.py).
+    phone = [v["callback"] for v in app.phone.callback_map.values() if v.get("callback")]
+    assert [(f.permission, f.action) for f in phone] == [(Permission.WORK_GRID_TASKS, "task.step")]
 
 
-@pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN])
+@pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER])
 def test_sec002_forged_state_changing_callbacks_are_refused_and_audited(
     app: PinganApp, r: redis.Redis, role: Role
 ) -> None:
     open_instruction = seed(app, r)
     client, headers, username = signed_in(app, role)
-    dependencies = client.get("/_dash-dependencies").get_json() if role is not Role.ADMIN else \
-        _dependencies_as_duty_officer(app)
+    dependencies = client.get("/_dash-dependencies").get_json() if Permission.VIEW_MAP in ROLE_PERMISSIONS[role] \
+        else _dependencies_as_duty_officer(app)
     needs = {f.action: f.permission for v in app.dash.callback_map.values() if (f := v.get("callback"))}
     refused = 0
     lead_id = app.risk.leads.open_leads()[0]["lead_id"]

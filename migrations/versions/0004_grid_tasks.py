@@ -1,4 +1,5 @@
-"""Grid tasks: what the hall passes to a grid's worker, with its clocks, and their append-only log.
+"""Grid tasks: what the hall passes to a grid's worker, with its clocks, and their append-only log;
+grid workers' accounts bound to their grids.
 
 Revision ID: 0004
 Revises: 0003
@@ -59,8 +60,15 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=False),
     )
     op.create_index("ix_grid_task_events_task", "grid_task_events", ["task_id", "at"])
+    op.create_table(
+        "user_grids",
+        sa.Column("username", sa.String(64), primary_key=True),
+        sa.Column("grid", sa.String(8), primary_key=True),
+    )
+    op.create_index("ix_user_grids_grid", "user_grids", ["grid"])
 
 
 def downgrade() -> None:
+    op.drop_table("user_grids")
     op.drop_table("grid_task_events")
     op.drop_table("grid_tasks")

@@ -1,0 +1,75 @@
+"""A grid worker's phone and the hall, side by side: an alert passed to the grid worker reaches the phone within
+2 s, and each step taken on the phone shows in the hall as it happens."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import redis
+from playwright.sync_api import Browser, Page, expect
+
+from auth.roles import Role
+from bus import keys
+from layouts.ids import AlertID, PhoneID, TaskID
+from settings import PROJECT_ROOT
+from testkit.accounts import make_user, sign_in_page
+from testkit.browser import new_context
+from testkit.servers import LiveServer
+from tests.browser.test_live import open_live
+from tests.browser.test_sensors_ui import CAMERA, alert
+
+SCREENSHOTS = PROJECT_ROOT / "tests" / "artifacts"
+
+
+def test_phone_ui001_alert_to_grid_worker_accept_arrive_report_seen_live_in_the_hall(
+    live_server: LiveServer, page: Page, browser: Browser, r: redis.Redis, console_errors: list[str]
+) -> None:
+    app = live_server.app
+    device = app.devices.get(CAMERA)
+    assert device is not None
+    worker = make_user(app, Role.GRID_WORKER, grids=(device.grid,))
+    phone_context = new_context(browser, phone_at=(device.lon, device.lat))  # standing at the camera
+    phone = phone_context.new_page()
+    phone_errors: list[str] = []
+    phone.on("pageerror", lambda exc: phone_errors.append(str(exc)))
+    sign_in_page(phone, live_server.url, worker, then="/m/")
+    expect(phone.locator(f"#{PhoneID.STATUS}")).to_have_class("live-pill live")
+    expect(phone.locator(f"#{PhoneID.LIST} .empty-hint")).to_be_visible()
+    open_live(page, live_server)
+
+    r.xadd(keys.SENSORS, alert("PH-1", device_id=CAMERA, scenario="fight"))
+    page.locator(f"#{AlertID.LIST} [data-event-id='PH-1'] .alert-worker").click()
+    passed_at = time.monotonic()
+    card = phone.locator(f"#{PhoneID.LIST} .phone-task")
+    expect(card).to_have_count(1, timeout=2000)  # on the phone within 2 s of the officer's click
+    print(f"\n[phone_ui001] task on the phone {time.monotonic() - passed_at:.2f} s after the click")
+    expect(card.locator(".pt-clock")).to_have_text(re.compile(r"^[0-4]:[0-5]\d$"))
+    expect(card.locator(".pt-summary")).to_contain_text("BHV-001")
+    expect(card.locator(".pt-nav")).to_have_attribute("href", re.compile(r"^geo:39\.\d+,112\.\d+"))
+    phone.screenshot(path=str(SCREENSHOTS / "phone-task-list.png"))
+    hall_row = page.locator(f"#{TaskID.LIST} li[data-task-id]")
+
+    card.locator(".pt-accept").click()
+    expect(hall_row.locator(".task-state")).to_have_text("已接收 · 到场")
+    card.locator(".pt-arrive").click()  # the phone gives its position: at the site
+    expect(hall_row.locator(".task-state")).to_have_text("已到场 · 反馈")
+    expect(hall_row.locator(".task-far")).to_have_count(0)
+    expect(card.locator(".pt-clock")).to_have_text(re.compile(r"^(59|60):[0-5]\d$"))  # the hour for photo and note
+    card.locator(".pt-note").fill("两名学生口角，已劝离并告知学校")
+    clock = card.locator(".pt-clock")
+    for _ in range(2):  # two clock ticks while the note is typed: it must survive them
+        expect(clock).not_to_have_text(clock.inner_text())
+    expect(card.locator(".pt-note")).to_have_value("两名学生口角，已劝离并告知学校")
+    card.locator(".pt-report").click()
+    expect(hall_row).to_have_attribute("data-state", "reported")
+    expect(hall_row.locator(".task-clock")).to_have_text("✓")
+    expect(card).to_have_attribute("data-state", "reported")
+    expect(phone.locator(f"#{PhoneID.MESSAGE}")).to_contain_text("已反馈")
+    phone.screenshot(path=str(SCREENSHOTS / "phone-task-reported.png"))
+    [task] = [t for t in app.tasks.board() if t["ref"] == "PH-1"]
+    assert (task["state"], task["distance_m"]) == ("reported", 0)
+    assert [e["action"] for e in app.tasks.log_for(task["task_id"])] == ["assigned", "accepted", "on_scene",
+                                                                          "reported"]
+    assert console_errors == [] and phone_errors == []
+    phone_context.close()
