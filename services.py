@@ -85,11 +85,13 @@ class Services:
             self.spawn("consumer", self.consumer().run, self.stop_event)
         if self.settings.simulator if simulator is None else simulator:
             from simulation.field_units import FieldUnits
+            from simulation.grid_workers import GridWorkers
             from simulation.simulator import Simulator
 
             sim = Simulator(connect(self.redis_url), self.grids, self.devices)
             self.spawn("simulator", sim.run, self.stop_event)
             self.spawn("field-units", FieldUnits(connect(self.redis_url)).run, self.stop_event)
+            self.spawn("grid-workers", GridWorkers(connect(self.redis_url), self.tasks).run, self.stop_event)
 
     def backfill_history(self) -> None:
         """On a first start (no incident older than two days), write a year of history up to this moment
@@ -149,8 +151,9 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
                         far_m=settings.grid_task_far_m, language=settings.language)
     alerts = AlertService(engine, devices, grids, relay=outbox.relay, tasks=tasks, language=settings.language)
     health = DeviceHealth(connect(redis_url), engine, devices)
-    risk = RiskEngine(engine, connect(redis_url), devices,
-                      LeadService(engine, grids, relay=outbox.relay, language=settings.language))
+    leads = LeadService(engine, grids, relay=outbox.relay, language=settings.language, tasks=tasks)
+    tasks.on_reported.append(leads.handled_by_task)
+    risk = RiskEngine(engine, connect(redis_url), devices, leads)
     indicators = Indicators(engine, connect(redis_url), grids, devices)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, health=health,

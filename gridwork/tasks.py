@@ -172,6 +172,9 @@ class TaskService:
     far_m: float = 300.0
     language: str = "zh-CN"
     clock: Callable[[], datetime] = field(default=clock.now)
+    # Run in a report's transaction with the reported task and who reported it (a medium lead's task handles its
+    # lead).
+    on_reported: list[Callable[[Connection, dict[str, Any], str, datetime], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
@@ -179,8 +182,11 @@ class TaskService:
     # -- making ---------------------------------------------------------------
 
     def create(self, conn: Connection, kind: TaskKind, ref: str, grid_code: str, summary: str, actor: str,
-               now: datetime, site: tuple[float, float] | None = None) -> dict[str, Any]:
-        """The task for (``kind``, ``ref``) in ``conn``'s transaction: made now, or the one a cause made before."""
+               now: datetime, site: tuple[float, float] | None = None,
+               result_due: datetime | None = None) -> dict[str, Any]:
+        """The task for (``kind``, ``ref``) in ``conn``'s transaction: made now, or the one a cause made before.
+
+        ``result_due`` overrides the kind's result budget (a lead's task runs on the lead's own deadline)."""
         grid = self.grids.get(grid_code)
         zone = grid.zone if grid else "rural"
         task_id, worker = f"GT-{secrets.token_hex(6)}", grid.localized("worker", self.language) if grid else ""
@@ -192,7 +198,7 @@ class TaskService:
             "created_by": actor, "note": "",
             "on_scene_due": now + on_scene_budget(zone, self.slow_zones) if kind is TaskKind.ALERT else None,
             # An alert's result clock starts on arrival; the others' now.
-            "result_due": None if kind is TaskKind.ALERT else now + RESULT_BUDGET[kind],
+            "result_due": result_due or (None if kind is TaskKind.ALERT else now + RESULT_BUDGET[kind]),
             **dict.fromkeys(("accepted_at", "on_scene_at", "on_scene_distance_m", "reported_at", "ended_at",
                              "outcome")),
         }
@@ -339,6 +345,9 @@ class TaskService:
         self._log(conn, row["task_id"], now, actor, target.value, detail)
         audit.append(conn, actor, f"task.{target.value}", target=row["task_id"], detail=detail, at=now)
         queue_event(conn, Live.GRID_TASK, task_payload(row, self.far_m))
+        if target is TaskState.REPORTED:
+            for hook in self.on_reported:
+                hook(conn, row, actor, now)
         return row
 
     def _log(self, conn: Connection, task_id: str, at: datetime, actor: str, action: str, detail: str) -> None:

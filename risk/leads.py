@@ -2,10 +2,11 @@
 
 A lead carries its rule, grid, level, evidence (event ids), a suggested handling,
 its target (the police station for high risk, within 1 hour; the grid worker for
-medium, within 4 hours) and its state (pushed → acknowledged → handled; overdue
-when the deadline passes first). Creating leads is idempotent (a unique key per
-finding); each new lead is written, in the same transaction, to the outbox for
-``cc:out:leads`` (what stations' and grid workers' apps read) and for the screens.
+medium, within 4 hours, as a task on their phone: their report handles the lead)
+and its state (pushed → acknowledged → handled; overdue when the deadline passes
+first). Creating leads is idempotent (a unique key per finding); each new lead is
+written, in the same transaction, to the outbox for ``cc:out:leads`` (what stations'
+and grid workers' apps read) and for the screens.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
@@ -26,6 +27,7 @@ from bus import keys
 from bus.events import Live, iso
 from bus.outbox import queue, queue_event
 from geo.index import GridIndex
+from gridwork.tasks import TaskKind, TaskService
 from i18n import text
 from risk.model import load_config
 from risk.rules import Finding
@@ -50,6 +52,7 @@ class LeadService:
     relay: Callable[[], int] = lambda: 0
     language: str = "zh-CN"
     clock: Callable[[], datetime] = field(default=clock.now)
+    tasks: TaskService | None = None  # makes a medium lead's grid-worker task (none: no tasks)
 
     def __post_init__(self) -> None:
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
@@ -98,6 +101,10 @@ class LeadService:
                     "evidence": row["evidence"], "summary": row["summary"], "suggestion": row["suggestion"],
                     "facts": row["facts"]})
                 queue_event(conn, Live.LEAD, payload)
+                if self.tasks is not None and row["target"] == "grid_worker":
+                    # The grid worker's task, on the lead's own deadline.
+                    self.tasks.create(conn, TaskKind.LEAD, row["lead_id"], row["grid"], row["summary"], "risk", now,
+                                      result_due=row["deadline"])
         if fresh:
             self.relay()
         return fresh
@@ -129,12 +136,20 @@ class LeadService:
         return self._move(lead_id, actor, LeadState.HANDLED, {LeadState.PUSHED, LeadState.ACKNOWLEDGED},
                           result=result, useful=useful)
 
+    def handled_by_task(self, conn: Connection, task: dict[str, Any], actor: str, now: datetime) -> None:
+        """A grid worker reported the task a medium lead made: the lead is handled with their note, in the
+        task's transaction (one already handled at the desk stays as it was)."""
+        if task["kind"] != "lead":
+            return
+        row = conn.execute(select(leads).where(leads.c.lead_id == task["ref"])).mappings().first()
+        if row is None or LeadState(row["state"]) is LeadState.HANDLED:
+            return
+        self._move_in(conn, dict(row), actor, LeadState.HANDLED, now,
+                      result=str(task["note"])[:500], useful=task["outcome"] != "false_alarm")
+
     def _move(self, lead_id: str, actor: str, target: LeadState, allowed: set[LeadState],
               **values: Any) -> dict[str, Any]:
         now = self.clock()
-        stamps: dict[LeadState, dict[str, Any]] = {LeadState.ACKNOWLEDGED: {"acknowledged_at": now},
-                                                   LeadState.HANDLED: {"handled_at": now, "handled_by": actor}}
-        stamp = stamps[target]
         with self.engine.begin() as conn:
             row = conn.execute(select(leads).where(leads.c.lead_id == lead_id)).mappings().first()
             if row is None:
@@ -142,17 +157,26 @@ class LeadService:
             if LeadState(row["state"]) not in allowed:
                 raise LeadRefused(text("lead.refused.state", self.language,
                                        state=text(f"lead.state.{row['state']}", self.language)))
-            moved = conn.execute(update(leads).where(and_(leads.c.lead_id == lead_id, leads.c.state == row["state"]))
-                                 .values(state=target.value, **stamp, **values)).rowcount
-            if moved != 1:
-                raise LeadRefused(text("lead.refused.state", self.language, state="?"))
-            updated = {**dict(row), "state": target.value, **stamp, **values}
-            late = as_utc(updated["deadline"]) < now
-            audit.append(conn, actor, f"lead.{target.value}", target=lead_id,
-                         detail=f"rule={row['rule']} grid={row['grid']} late={late} {values.get('result', '')}"[:1000],
-                         at=now)
-            queue_event(conn, Live.LEAD, self.payload(updated))
+            updated = self._move_in(conn, dict(row), actor, target, now, **values)
         self.relay()
+        return updated
+
+    def _move_in(self, conn: Connection, row: dict[str, Any], actor: str, target: LeadState, now: datetime,
+                 **values: Any) -> dict[str, Any]:
+        stamps: dict[LeadState, dict[str, Any]] = {LeadState.ACKNOWLEDGED: {"acknowledged_at": now},
+                                                   LeadState.HANDLED: {"handled_at": now, "handled_by": actor}}
+        stamp = stamps[target]
+        moved = conn.execute(update(leads).where(and_(leads.c.lead_id == row["lead_id"],
+                                                      leads.c.state == row["state"]))
+                             .values(state=target.value, **stamp, **values)).rowcount
+        if moved != 1:
+            raise LeadRefused(text("lead.refused.state", self.language, state="?"))
+        updated = {**row, "state": target.value, **stamp, **values}
+        late = as_utc(updated["deadline"]) < now
+        audit.append(conn, actor, f"lead.{target.value}", target=row["lead_id"],
+                     detail=f"rule={row['rule']} grid={row['grid']} late={late} {values.get('result', '')}"[:1000],
+                     at=now)
+        queue_event(conn, Live.LEAD, self.payload(updated))
         return updated
 
 

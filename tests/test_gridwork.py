@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,10 @@ from clock import Period
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from gridwork.tasks import TaskKind, TaskRefused, TaskService, TaskState, breached, running_clock
+from risk.leads import LeadService
+from risk.rules import Finding
 from sensors.alerts import AlertService, Verdict
+from simulation.grid_workers import GridWorkers
 from store.db import grid_task_events, grid_tasks
 from testkit.entries import sensor
 from tests.test_sensors import SMOKE, consumer_telling, drain, raise_alert
@@ -213,3 +217,50 @@ def test_gw007_breaches_fall_on_the_beijing_day_of_their_deadline(
     # Asked for today while the clock has not yet run out, nothing is counted.
     time_machine.move_to(clock.at(day + timedelta(days=1), 23, 29))
     assert tasks.breaches(Period.day(day + timedelta(days=1)))["grid"] == {}
+
+
+def test_gw008_simulated_grid_workers_close_their_tasks_through_the_same_steps(
+    engine: Engine, r: redis.Redis, grids: GridIndex
+) -> None:
+    """`make run`'s grid workers: every task is accepted, then reported or handed back with a reason."""
+    tasks = TaskService(engine, grids, relay=OutboxRelay(engine, r).relay)
+    workers = GridWorkers(r, tasks, speed=36_000)  # ten world hours a real second
+    workers.step()  # from now on: the stream's cursor is taken
+    made = [make(tasks, kind, f"SIM-{n}", URBAN)["task_id"]
+            for n, kind in enumerate([TaskKind.ALERT] * 30 + [TaskKind.LEAD] * 5 + [TaskKind.HAZARD] * 5)]
+    steps, deadline = 0, time.monotonic() + 60
+    while tasks.open_tasks():
+        assert time.monotonic() < deadline, "the simulated workers stalled"
+        steps += workers.step(block_ms=50)
+    ended = {t["task_id"]: t for t in (tasks.get(task_id) for task_id in made) if t is not None}
+    states = {t["state"] for t in ended.values()}
+    assert states <= {"reported", "returned"} and "reported" in states
+    for task in ended.values():
+        log = [e["action"] for e in tasks.log_for(task["task_id"])]
+        assert log[:2] == ["assigned", "accepted"], log
+        if task["state"] == "reported":
+            assert task["note"] in GridWorkers.NOTES
+            assert ("on_scene" in log) is (task["kind"] == "alert")
+        else:
+            assert task["note"] in GridWorkers.REASONS
+    assert steps == sum(len(tasks.log_for(t)) - 1 for t in made)
+
+
+def test_gw009_a_medium_lead_becomes_the_grid_workers_task_and_their_report_handles_it(
+    engine: Engine, r: redis.Redis, grids: GridIndex, tasks: TaskService
+) -> None:
+    leads = LeadService(engine, grids, relay=tasks.relay, tasks=tasks)
+    tasks.on_reported.append(leads.handled_by_task)
+    facts = {"count": 2, "days": 7}
+    [high, medium] = leads.create([Finding("fight_escalation", URBAN, "high", "k-high", ("E-1",), facts),
+                                   Finding("fight_escalation", URBAN, "medium", "k-medium", ("E-2",), facts)])
+    [task] = tasks.open_tasks()  # the station handles the high one; the grid worker gets the medium one
+    assert (task["kind"], task["ref"]) == ("lead", medium["lead_id"])
+    assert deadlines.at(task, "result_due") == deadlines.at(medium, "deadline") == T0 + timedelta(hours=4)
+    tasks.accept(task["task_id"], "陈伟")
+    tasks.report(task["task_id"], "陈伟", "resolved", "已走访两户，矛盾已化解")
+    handled = leads.get(medium["lead_id"])
+    assert handled is not None
+    assert (handled["state"], handled["handled_by"], handled["result"]) == ("handled", "陈伟", "已走访两户，矛盾已化解")
+    assert leads.get(high["lead_id"])["state"] == "pushed"  # type: ignore[index]
+    assert [lead["lead_id"] for lead in leads.open_leads()] == [high["lead_id"]]
