@@ -11,7 +11,8 @@
   const FINISHED_SHOWN_MS = 3600 * 1000;  // FINISHED_SHOWN in gridwork/tasks.py
   const KEPT = 500;
   const ENDED = { returned: true, withdrawn: true };
-  const state = { tasks: new Map(), texts: null, renderedKey: "" };
+  const state = { tasks: new Map(), texts: null, renderedKey: "",
+    shownAt: null };  // ref -> when its task first reached this page (set by recordShown(): benchmarks)
 
   function t(key, values) { return window.pingan.dom.text(state.texts, key, values); }
   function el(tag, className, text) { return window.pingan.dom.el(tag, className, text); }
@@ -91,6 +92,7 @@
   }
 
   function keep(task) {
+    if (state.shownAt && !state.shownAt.has(task.ref)) { state.shownAt.set(task.ref, Date.now()); }
     state.tasks.set(task.task_id, task);
     while (state.tasks.size > KEPT) { state.tasks.delete(state.tasks.keys().next().value); }
   }
@@ -104,6 +106,7 @@
       render: render,
       clockOf: clockOf,
       clockText: clockText,
+      recordShown: function () { state.shownAt = state.shownAt || new Map(); return true; },
       ordered: ordered,  // [{task, clock}]: the late first, then by time left (the phone's cards too)
     },
   });

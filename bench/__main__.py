@@ -13,6 +13,7 @@ from bench import (
     fanout_bench,
     indicators_bench,
     map_bench,
+    phone_bench,
     poison_bench,
     push_bench,
     risk_bench,
@@ -27,6 +28,7 @@ BENCHES: dict[str, Callable[[], None]] = {
     "fanout": fanout_bench.run,
     "poison": poison_bench.run,
     "sensors": sensor_bench.run,
+    "phone": phone_bench.run,
     "risk": risk_bench.run,
     "indicators": indicators_bench.run,
     "screen": screen_bench.run,  # 30 minutes (BENCH_SCREEN_MINUTES)

@@ -38,10 +38,12 @@ def make_user(app: PinganApp, role: str, station: str | None = None, username: s
     return username
 
 
-def add_account(env: dict[str, str], username: str = BENCH_USER, role: str = "duty_officer") -> None:
+def add_account(env: dict[str, str], username: str = BENCH_USER, role: str = "duty_officer",
+                grids: tuple[str, ...] = ()) -> None:
     """Create ``username`` in the database ``env`` points at (VAR_DIR / DATABASE_URL), if missing."""
     done = subprocess.run([sys.executable, "-m", "auth", "add", username, "--role", role, "--password",
-                           BENCH_PASSWORD], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+                           BENCH_PASSWORD, "--grids", ",".join(grids)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True)
     if done.returncode != 0 and "exists" not in done.stderr:
         raise RuntimeError(f"could not create {username}: {done.stderr.strip()}")
 
