@@ -133,6 +133,11 @@ def breached(row: Mapping[str, Any], since: datetime, asof: datetime) -> bool:
     return deadlines.missed(row, STEPS, "ended_at", since, asof)
 
 
+def missed_steps(row: Mapping[str, Any], since: datetime, asof: datetime) -> int:
+    """How many of a task's steps missed a deadline in ``[since, asof)``: what a breach count adds up."""
+    return sum(deadlines.missed(row, [step], "ended_at", since, asof) for step in STEPS)
+
+
 def running_clock(row: Mapping[str, Any], asof: datetime) -> tuple[str, datetime, deadlines.Colour] | None:
     """The clock an open task runs against at ``asof``: (step, due, colour), or ``None`` if it has none."""
     if not is_open(row, asof):
@@ -289,7 +294,7 @@ class TaskService:
                 and_(grid_tasks.c.result_due >= period.start, grid_tasks.c.result_due < end)))).mappings().all()
         counts: dict[str, Counter[str]] = {"worker": Counter(), "grid": Counter(), "station": Counter()}
         for row in rows:
-            missed = sum(deadlines.missed(dict(row), [step], "ended_at", period.start, end) for step in STEPS)
+            missed = missed_steps(dict(row), period.start, end)
             for scope in counts:
                 if missed:
                     counts[scope][str(row[scope])] += missed

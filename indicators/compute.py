@@ -31,6 +31,10 @@ Definitions (``docs/indicators.md`` explains them for readers):
   been handled (target 100%), and handled within their 1-hour deadline.
 - *alert verification*: sensor alerts received in the period whose minute to
   be verified has passed, and the share verified within it.
+- *grid tasks*: grid workers' tasks made in the period, open and overdue at its
+  end (a running clock past its deadline), missed steps with a deadline in the
+  period (:func:`gridwork.tasks.missed_steps`, also per grid worker), and the
+  share of arrivals and results in the period that met their deadlines.
 
 Open and overdue are judged at the period's end; disposal and verification as
 known when the figures are computed (a report made later counts a lead handled
@@ -60,12 +64,13 @@ from sqlalchemy import Engine, and_, or_, select
 import deadlines
 from clock import Period
 from geo.scenarios import verify_within_s
+from gridwork import tasks
 from risk.leads import pending_leads
 from risk.model import load_config
 from risk.rules import normalise_address
 from sensors.alerts import unverified_alerts
 from sensors.health import summary as device_summary
-from store.db import alert_verifications, as_utc, incidents, instructions, leads, sensor_events
+from store.db import alert_verifications, as_utc, grid_tasks, incidents, instructions, leads, sensor_events
 
 DISTRICT = "district"
 # Fields a complete incident record has filled (the contract makes the others mandatory already).
@@ -100,6 +105,7 @@ class Rows:
     pending: list[dict[str, Any]] = field(default_factory=list)  # leads still to handle then
     device_grids: dict[str, str | None] | None = None  # device id -> grid; None: no live health
     health: Mapping[str, str] = field(default_factory=dict)  # devices not online now -> awaiting/offline/faulty
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # grid tasks made before the end, open in the period
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
         """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass."""
@@ -111,7 +117,7 @@ class Rows:
                 groups[key] = self.empty()
             return groups[key]
 
-        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending"):
+        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks"):
             for row in getattr(self, name):
                 getattr(group(row["grid"]), name).append(row)
         for device, grid in (self.device_grids or {}).items():
@@ -159,8 +165,17 @@ def load(engine: Engine, period: Period, now: datetime,
             sensor_events.c.event_id, sensor_events.c.grid, sensor_events.c.ingested_at))).mappings().all()
         pending_rows = conn.execute(pending_leads(asof, select(
             leads.c.lead_id, leads.c.grid, leads.c.level, leads.c.deadline))).mappings().all()
+        task_rows = conn.execute(
+            select(grid_tasks.c.task_id, grid_tasks.c.kind, grid_tasks.c.grid, grid_tasks.c.worker,
+                   grid_tasks.c.state, grid_tasks.c.created_at, grid_tasks.c.on_scene_due, grid_tasks.c.on_scene_at,
+                   grid_tasks.c.result_due, grid_tasks.c.reported_at, grid_tasks.c.ended_at)
+            .where(and_(grid_tasks.c.created_at < asof,
+                        or_(grid_tasks.c.reported_at.is_(None), grid_tasks.c.reported_at >= period.start),
+                        or_(grid_tasks.c.ended_at.is_(None), grid_tasks.c.ended_at >= period.start)))
+        ).mappings().all()
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
-                _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}))
+                _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}),
+                _utc_rows(task_rows))
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -225,6 +240,7 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "queue": _queue(rows.queue, asof),
         "completeness": _completeness(now_rows),
         "devices": _devices(rows),
+        "grid_tasks": _grid_tasks(rows.tasks, period, asof),
     }
 
 
@@ -291,6 +307,19 @@ def breached(row: dict[str, Any], since: datetime, asof: datetime) -> bool:
 
 
 INSTRUCTION_STEPS = (("on_scene_at", "arrival_due"), ("result_at", "result_due"))
+
+
+def _grid_tasks(rows: list[dict[str, Any]], period: Period, asof: datetime) -> dict[str, Any]:
+    open_rows = [r for r in rows if tasks.is_open(r, asof)]
+    overdue = [r for r in open_rows if (c := tasks.running_clock(r, asof)) and c[2] is deadlines.Colour.RED]
+    missed = Counter({str(r["worker"]): n for r in rows if (n := tasks.missed_steps(r, period.start, asof))})
+    on_scene = _durations(rows, "created_at", "on_scene_at", "on_scene_due", period)
+    result = _durations(rows, "created_at", "reported_at", "result_due", period)
+    return {"made": sum(1 for r in rows if period.start <= as_utc(r["created_at"]) < asof),
+            "open": len(open_rows), "overdue": len(overdue), "breaches": sum(missed.values()),
+            "breaches_by_worker": dict(missed.most_common(10)),
+            "on_scene_on_time": on_scene["on_time"], "on_scene_median_min": on_scene["median_min"],
+            "result_on_time": result["on_time"]}
 
 
 def _durations(rows: list[dict[str, Any]], since: str, until: str, due: str, period: Period) -> dict[str, Any]:

@@ -241,14 +241,17 @@ def _stations_table(figures: dict[str, Any]) -> Table:
                ("ind.col.overdue", "int"), ("ind.col.arrival", "min"), ("report.col.arrival_p90", "min"),
                ("ind.col.on_time", "pct"), ("report.col.result", "min"), ("report.col.result_on_time", "pct"),
                ("report.col.high_leads", "int"), ("ind.col.leads", "pct"), ("ind.col.verification", "pct"),
-               ("ind.col.completeness", "pct")]
+               ("ind.col.completeness", "pct"), ("report.col.task_breaches", "int"),
+               ("report.col.task_on_scene", "pct"), ("report.col.task_result", "pct")]
     rows = []
     for scope, f in figures["scopes"].items():
         rows.append([scope, f["incidents"]["count"], f["incidents"]["comparison"], f["repeat"]["incidents"],
                      f["instructions"]["issued"], f["instructions"]["open"], f["instructions"]["overdue"],
                      f["arrival"]["median_min"], f["arrival"]["p90_min"], f["arrival"]["on_time"],
                      f["result"]["median_min"], f["result"]["on_time"], f["leads"]["high"],
-                     f["leads"]["disposal_rate"], f["verification"]["rate"], f["completeness"]["rate"]])
+                     f["leads"]["disposal_rate"], f["verification"]["rate"], f["completeness"]["rate"],
+                     f["grid_tasks"]["breaches"], f["grid_tasks"]["on_scene_on_time"],
+                     f["grid_tasks"]["result_on_time"]])
     return Table(columns, rows)
 
 

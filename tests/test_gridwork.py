@@ -20,6 +20,7 @@ from clock import Period
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from gridwork.tasks import TaskKind, TaskRefused, TaskService, TaskState, breached, running_clock
+from indicators.compute import figures, load
 from risk.leads import LeadService
 from risk.rules import Finding
 from sensors.alerts import AlertService, Verdict
@@ -264,3 +265,32 @@ def test_gw009_a_medium_lead_becomes_the_grid_workers_task_and_their_report_hand
     assert (handled["state"], handled["handled_by"], handled["result"]) == ("handled", "陈伟", "已走访两户，矛盾已化解")
     assert leads.get(high["lead_id"])["state"] == "pushed"  # type: ignore[index]
     assert [lead["lead_id"] for lead in leads.open_leads()] == [high["lead_id"]]
+
+
+def test_gw010_the_chiefs_figures_count_grid_tasks_as_the_service_does(
+    engine: Engine, tasks: TaskService, grids: GridIndex, time_machine: TimeMachineFixture
+) -> None:
+    """One truth: the indicators' breaches are the service's, per worker too; on-time shares of the period."""
+    on_time, late, lead = (make(tasks, TaskKind.ALERT, "I-ON", URBAN), make(tasks, TaskKind.ALERT, "I-LATE", RURAL),
+                           make(tasks, TaskKind.LEAD, "I-LEAD", URBAN))
+    make(tasks, TaskKind.ALERT, "I-OFF", URBAN)
+    time_machine.shift(timedelta(minutes=3))
+    tasks.arrive(on_time["task_id"], "a", None)
+    with tasks.engine.begin() as conn:  # called off before its five minutes: never late
+        tasks.withdraw(conn, TaskKind.ALERT, "I-OFF", "wang", "误报", clock.now())
+    time_machine.shift(timedelta(minutes=13))  # the rural one arrives at 16 minutes: one past its 15
+    tasks.arrive(late["task_id"], "b", None)
+    time_machine.shift(timedelta(minutes=10))
+    tasks.report(on_time["task_id"], "a", "resolved", "ok")
+    tasks.report(late["task_id"], "b", "resolved", "ok")  # late on scene, its photo and note in time
+    time_machine.shift(timedelta(hours=4))  # the lead is past its four hours, still open
+    period, now = Period.today(), clock.now()
+    f = figures(load(engine, period, now), period, now)["grid_tasks"]
+    service = tasks.breaches(period)
+    rural, urban = grids.get(RURAL), grids.get(URBAN)
+    assert rural is not None and urban is not None
+    assert service["worker"] == {rural.worker_zh: 1, urban.worker_zh: 1}
+    assert f["breaches_by_worker"] == dict(service["worker"]) and f["breaches"] == 2
+    assert (f["made"], f["open"], f["overdue"]) == (4, 1, 1)  # the lead, late
+    assert f["on_scene_on_time"] == 0.5 and f["result_on_time"] == 1.0
+    assert lead["task_id"] in {t["task_id"] for t in tasks.open_tasks()}

@@ -27,6 +27,7 @@ function figures(extra) {
     verification: { rate: 1.0, due: 3, within: 3 },
     completeness: { rate: 0.9 },
     devices: { rate: 0.991 },
+    grid_tasks: { open: 3, overdue: 1, breaches: 2, on_scene_on_time: 0.75 },
   }, extra || {});
 }
 
@@ -50,16 +51,17 @@ test("the tiles carry data-figure and the server's values", function () {
   const { p, indicators } = indicatorsPage();
   indicators.fillTiles("tiles", figures(), TEXTS);
   const shown = tiles(p);
-  assert.deepEqual(shown.slice(0, 5).map(function (x) { return [x.figure, x.value, x.level]; }), [
+  assert.deepEqual(shown.slice(0, 6).map(function (x) { return [x.figure, x.value, x.level]; }), [
     ["incidents", "42", "warn"],   // 40% above the comparison
     ["repeat", "6", "warn"],       // two repeat places
     ["open", "5", "warn"],         // a breach, nothing overdue
     ["unverified", "3", "bad"],    // an alert overdue
     ["pending", "4", "ok"],
+    ["grid-tasks", "3", "bad"],    // a grid worker's task past its clock
   ]);
   assert.equal(p.document.querySelector('[data-figure="incidents"] .ind-tile-label').textContent, "今日警情");
   // Durations in minutes to one decimal, "–" without any; rates as percentages against their targets.
-  assert.deepEqual(shown.slice(5).map(function (x) { return [x.value, x.level]; }), [
+  assert.deepEqual(shown.slice(6).map(function (x) { return [x.value, x.level]; }), [
     ["4.3", "warn"], ["–", "neutral"],
     ["95%", "warn"], ["–", "neutral"], ["50%", "bad"], ["100%", "ok"], ["90%", "warn"], ["99.1%", "neutral"],
   ]);
@@ -68,7 +70,7 @@ test("the tiles carry data-figure and the server's values", function () {
 test("no devices tile for a period without live health; a waiting hint without figures", function () {
   const { p, indicators } = indicatorsPage();
   indicators.fillTiles("tiles", figures({ devices: null }), TEXTS);
-  assert.equal(tiles(p).length, 12);
+  assert.equal(tiles(p).length, 13);
   indicators.fillTiles("tiles", null, TEXTS);
   assert.equal(tiles(p).length, 0);
   assert.equal(p.document.querySelector("#tiles .empty-hint").textContent, "ind.waiting");
