@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from geo.devices import DeviceRegistry
+from geo.index import GridIndex
 from settings import Settings
 from testkit.servers import LiveServer, start_live_server
 
@@ -28,6 +30,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
         else:
             item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(scope="session")
+def grids() -> GridIndex:
+    """The district's 863 grids (read-only: one for the whole run)."""
+    return GridIndex()
+
+
+@pytest.fixture(scope="session")
+def devices() -> DeviceRegistry:
+    """The district's device registry (read-only)."""
+    return DeviceRegistry()
 
 
 @pytest.fixture

@@ -28,11 +28,6 @@ EVENT_ID = re.compile(r"^H-\d{8}-\d{5}$")
 
 
 @pytest.fixture(scope="module")
-def grids() -> GridIndex:
-    return GridIndex()
-
-
-@pytest.fixture(scope="module")
 def layout(grids: GridIndex) -> Layout:
     return Layout(grids)
 

@@ -28,16 +28,6 @@ from testkit.entries import SEAT, incident, sensor, stamp, unit
 from testkit.waiting import wait_until
 
 
-@pytest.fixture(scope="module")
-def grids() -> GridIndex:
-    return GridIndex()
-
-
-@pytest.fixture(scope="module")
-def devices() -> DeviceRegistry:
-    return DeviceRegistry()
-
-
 @pytest.fixture
 def consumer(r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRegistry) -> Consumer:
     worker = Consumer(r, engine, grids, devices, name="test")

@@ -25,11 +25,6 @@ NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 pytestmark = pytest.mark.time_machine(NOW, tick=False)  # rules and clocks are read at this moment
 
 
-@pytest.fixture(scope="module")
-def grids() -> GridIndex:
-    return GridIndex()
-
-
 def put_units(r: redis.Redis, units: dict[str, tuple[float, float, str]]) -> None:
     r.hset(keys.UNIT_STATE, mapping={
         uid: json.dumps({"unit_id": uid, "lon": lon, "lat": lat, "status": status, "observed_at": 0})

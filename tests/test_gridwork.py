@@ -34,16 +34,6 @@ pytestmark = pytest.mark.time_machine(T0, tick=False)
 URBAN, SUBURBAN, RURAL = "SC-001", "SC-088", "SC-253"
 
 
-@pytest.fixture(scope="module")
-def grids() -> GridIndex:
-    return GridIndex()
-
-
-@pytest.fixture(scope="module")
-def devices() -> DeviceRegistry:
-    return DeviceRegistry()
-
-
 @pytest.fixture
 def tasks(engine: Engine, r: redis.Redis, grids: GridIndex) -> TaskService:
     return TaskService(engine, grids, relay=OutboxRelay(engine, r).relay)

@@ -37,16 +37,6 @@ pytestmark = pytest.mark.time_machine(T0, tick=False)  # rules and clocks are re
 CHINA = timezone(timedelta(hours=8))
 
 
-@pytest.fixture(scope="module")
-def grids() -> GridIndex:
-    return GridIndex()
-
-
-@pytest.fixture(scope="module")
-def devices() -> DeviceRegistry:
-    return DeviceRegistry()
-
-
 @pytest.fixture
 def service(engine: Engine, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry) -> AlertService:
     dispatch = DispatchService(engine, r, grids, OutboxRelay(engine, r))
