@@ -32,12 +32,14 @@ import callbacks.screen
 import callbacks.sensors
 import routes.geo
 import routes.live
+import routes.media
 import routes.ops
 import routes.reports
 import routes.risk
 import routes.sensors
 import services
 from auth.guard import Security, current_viewer
+from auth.roles import Permission, Role
 from auth.sessions import SessionRegistry
 from auth.users import UserStore
 from bus.connection import connect
@@ -52,6 +54,7 @@ from layouts.ids import AuthID
 from layouts.phone import phone_page
 from layouts.screen import screen_page
 from layouts.shell import index_html, page
+from media.store import MediaStore
 from push.hub import PushHub
 from reports.build import ReportBuilder
 from risk.engine import RiskEngine
@@ -118,6 +121,10 @@ class PinganApp:
         return self.services.tasks
 
     @property
+    def media(self) -> MediaStore:
+        return self.services.media
+
+    @property
     def health(self) -> DeviceHealth:
         return self.services.health
 
@@ -180,15 +187,23 @@ def create_app(settings: Settings | None = None) -> PinganApp:
                      update_title=None, compress=False,
                      meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     phone_app.index_string = index_html(settings, base=URL.PHONE, map_page=False)
-    phone_app.layout = lambda: phone_page(settings, current_viewer())
     security = make_security(settings, parts.engine, parts.redis, known_grids=frozenset(parts.grids.codes.tolist()))
+
+    def phone_layout() -> html.Div:
+        viewer = current_viewer()
+        helpers = {grid: security.users.workers_of(grid, Role.VOLUNTEER)
+                   for grid in sorted(viewer.grids)} if viewer and viewer.can(Permission.WORK_GRID_TASKS) else {}
+        return phone_page(settings, viewer, helpers)
+
+    phone_app.layout = phone_layout
     for routes_of_a_part in (
         routes.geo.blueprint(grids, parts.devices, settings.language),
         routes.live.blueprint(socketio, parts.hub, grids),
         routes.ops.blueprint(parts.redis, parts.engine, parts.hub),
         routes.sensors.blueprint(parts.health, parts.devices, settings.language, grids=grids),
         routes.risk.blueprint(parts.engine, settings.language),
-        routes.reports.blueprint(ReportBuilder(parts.engine, grids), settings.language),
+        routes.reports.blueprint(ReportBuilder(parts.engine, grids, media=parts.media), settings.language),
+        routes.media.blueprint(parts.tasks, parts.media, settings.language),
         auth.admin.blueprint(settings.language, grids.stations(settings.language)),
     ):
         server.register_blueprint(routes_of_a_part)

@@ -29,6 +29,7 @@ from geo.index import GridIndex
 from gridwork.tasks import TaskService
 from indicators.live import Indicators
 from ingest.consumer import Consumer
+from media.store import MediaStore, open_store
 from push.hub import Emit, PushHub
 from risk.engine import RiskEngine
 from risk.leads import LeadService
@@ -55,6 +56,7 @@ class Services:
     dispatch: DispatchService
     alerts: AlertService
     tasks: TaskService
+    media: MediaStore
     health: DeviceHealth
     risk: RiskEngine
     indicators: Indicators
@@ -147,8 +149,9 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     devices = DeviceRegistry(settings.data_dir)
     outbox = OutboxRelay(engine, connect(redis_url))
     dispatch = DispatchService(engine, connect(redis_url), grids, outbox, language=settings.language)
+    media = open_store(settings)
     tasks = TaskService(engine, grids, relay=outbox.relay, slow_zones=settings.grid_task_slow_zones,
-                        far_m=settings.grid_task_far_m, language=settings.language)
+                        far_m=settings.grid_task_far_m, language=settings.language, media=media)
     alerts = AlertService(engine, devices, grids, relay=outbox.relay, tasks=tasks, language=settings.language)
     health = DeviceHealth(connect(redis_url), engine, devices)
     leads = LeadService(engine, grids, relay=outbox.relay, language=settings.language, tasks=tasks)
@@ -156,7 +159,8 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     risk = RiskEngine(engine, connect(redis_url), devices, leads)
     indicators = Indicators(engine, connect(redis_url), grids, devices)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
-                        devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, health=health,
+                        devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
+                        health=health,
                         risk=risk, indicators=indicators, embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,

@@ -88,6 +88,11 @@ class Settings:
     grid_task_slow_zones: tuple[str, ...] = ("rural",)
     # GRID_TASK_FAR_M: a grid worker's "on scene" farther than this from the site is kept but flagged.
     grid_task_far_m: float = 300.0
+    # MEDIA_DIR: where grid workers' photos are kept by content hash; empty means var_dir/media.
+    media_dir: Path | None = None
+    # MEDIA_S3_BUCKET: keep the photos in this bucket of an S3-compatible store instead; the endpoint and
+    # credentials come from the S3 client's own configuration (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
+    media_s3_bucket: str = ""
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -126,9 +131,12 @@ class Settings:
             "grid_task_slow_zones": tuple(z.strip() for z in _env_str("GRID_TASK_SLOW_ZONES", "rural").split(",")
                                           if z.strip()),
             "grid_task_far_m": _env_number("GRID_TASK_FAR_M", cls.grid_task_far_m, float),
+            "media_s3_bucket": _env_str("MEDIA_S3_BUCKET", cls.media_s3_bucket).strip(),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])
+        if os.environ.get("MEDIA_DIR"):
+            values["media_dir"] = Path(os.environ["MEDIA_DIR"])
         if os.environ.get("DATA_DIR"):
             values["data_dir"] = Path(os.environ["DATA_DIR"])
         known = {f.name for f in fields(cls)}

@@ -38,6 +38,10 @@ class URL(StrEnum):
     REPORT = "/reports/<kind>/<key>"
     REPORT_PDF = "/reports/<kind>/<key>/pdf"
     REPORT_CSV = "/reports/<kind>/<key>/<table>.csv"
+    # Grid workers' photos: a phone sends one for its task; pages show them (variant: photo / thumb).
+    TASK_PHOTOS = "/m/tasks/<task_id>/photos"
+    MEDIA = "/media/<variant>/<name>"
+    MEDIA_OTHER = "/media/<path:rest>"  # anything else under /media/: no picture (not the hall's page)
     # The push protocol (pages subscribe and acknowledge over HTTP; see push/hub.py).
     LIVE_SUBSCRIBE = "/live/subscribe"
     LIVE_ACK = "/live/ack"
@@ -67,7 +71,8 @@ ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH, URL.PHONE,
 # What a role without the map may still reach (administrators).
 NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH)
 # What a grid worker reaches besides: their phone page and the push protocol it follows.
-PHONE_PREFIXES = (URL.PHONE, URL.LIVE_SUBSCRIBE, URL.LIVE_ACK)
+MEDIA_PREFIX = "/media/"
+PHONE_PREFIXES = (URL.PHONE, URL.LIVE_SUBSCRIBE, URL.LIVE_ACK, MEDIA_PREFIX)
 
 _PART = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -85,4 +90,5 @@ def path(url: URL, **parts: str) -> str:
 
 def for_scripts() -> dict[str, str]:
     """The URLs the page scripts call, by the names they use."""
-    return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK}
+    return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK,
+            "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA}

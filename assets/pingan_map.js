@@ -124,6 +124,102 @@ window.pingan = Object.assign({}, window.pingan, {
         keyboard: false,
       });
     },
+    // -- open grid tasks with a site (issue 15) --------------------------------------------------
+    // pingan_tasks.js keeps the tasks from the pushed events; these markers follow that store: one DOM
+    // marker per open task, its class the clock's colour (the list's own clockOf: one rule) and the state.
+    // A finished task leaves the map. The overlay's layer group hands itself over when the map adds it
+    // (layouts/map.py: its eventHandlers.add), so the layers control still shows and hides it.
+    taskMarkers: { group: null, items: new Map(), texts: null },
+    taskLayerAdded: function (e) {
+      const markers = window.pingan.map.taskMarkers;
+      if (markers.group === e.target) { return; }  // shown again by the layers control: its markers came along
+      markers.group = e.target;
+      markers.items.clear();
+      window.pingan.map.syncTasks(markers.texts);
+    },
+    // Whether a task belongs on the map (its clock from pingan.tasks.clockOf): it has a site and is not finished.
+    taskOnMap: function (task, clockOfTask) {
+      return typeof task.lat === "number" && typeof task.lon === "number" &&
+        clockOfTask.level !== "done" && clockOfTask.level !== "ended";
+    },
+    // The pin's class: the clock's colour (ok / amber / red) and the state (assigned / accepted / on_scene).
+    taskLook: function (task, clockOfTask) {
+      return "task-pin " + clockOfTask.level + " state-" + task.state;
+    },
+    // The tooltip's lines: id and kind, the summary, who and where, the state, the step and its clock.
+    taskLines: function (task, clockOfTask, texts) {
+      const t = function (key) { return window.pingan.dom.text(texts, key); };
+      return [
+        task.task_id + "  " + t("tasks.kind." + task.kind),
+        task.summary || "",
+        (task.worker || "") + " · " + (task.grid || ""),
+        t("tasks.state." + task.state) + (clockOfTask.step ? " · " + t("tasks.step." + clockOfTask.step) : "") +
+          "  " + window.pingan.tasks.clockText(clockOfTask),
+      ];
+    },
+    // Bring the markers in line with the tasks the page holds, at the server's time (pingan_clock.js).
+    syncTasks: function (texts) {
+      const map = window.pingan.map;
+      const markers = map.taskMarkers;
+      const tasks = window.pingan.tasks;
+      markers.texts = texts || markers.texts;
+      if (!markers.group || !tasks || !window.pingan.clock) { return; }
+      const now = window.pingan.clock.now();
+      const seen = new Set();
+      tasks.state.tasks.forEach(function (task, id) {
+        const running = tasks.clockOf(task, now);
+        if (!map.taskOnMap(task, running)) { return; }
+        seen.add(id);
+        let item = markers.items.get(id);
+        if (!item) {
+          item = map.taskMarker(task);
+          markers.items.set(id, item);
+          item.marker.addTo(markers.group);
+        }
+        item.task = task;
+        if (item.lat !== task.lat || item.lon !== task.lon) {
+          item.lat = task.lat; item.lon = task.lon;
+          item.marker.setLatLng([task.lat, task.lon]);
+        }
+        const look = map.taskLook(task, running);
+        if (item.pin.className !== look) {
+          item.pin.className = look;
+          item.pin.setAttribute("data-state", task.state);
+          item.marker.setZIndexOffset({ red: 300, amber: 200 }[running.level] || 100);  // the late on top
+        }
+        if (item.marker.isTooltipOpen()) { item.marker.getTooltip().update(); }  // its clock runs
+      });
+      markers.items.forEach(function (item, id) {
+        if (!seen.has(id)) { markers.group.removeLayer(item.marker); markers.items.delete(id); }
+      });
+    },
+    taskMarker: function (task) {
+      const pin = document.createElement("div");
+      pin.setAttribute("data-task-id", task.task_id);
+      const item = { pin: pin, task: task, lat: task.lat, lon: task.lon, marker: null };
+      item.marker = L.marker([task.lat, task.lon], {
+        icon: L.divIcon({ className: "task-marker", html: pin, iconSize: [20, 20] }), keyboard: false,
+      });
+      item.marker.bindTooltip(function () {
+        const map = window.pingan.map;
+        const root = document.createElement("div");
+        const running = window.pingan.tasks.clockOf(item.task, window.pingan.clock.now());
+        map.taskLines(item.task, running, map.taskMarkers.texts).forEach(function (line, i) {
+          const row = document.createElement("div");
+          row.className = i === 0 ? "tt-title" : "tt-row";
+          row.textContent = line;  // summaries come from devices and people: text, never HTML
+          root.appendChild(row);
+        });
+        root.className = "task-tooltip " + running.level;
+        return root;
+      }, { className: "grid-tooltip", direction: "top", offset: [0, -8] });
+      return item;
+    },
+    // The hall's map: after a pushed batch (the live layer applies it in its own callback, which Dash may run
+    // after this one, so a moment later) and on the one-second tick (clocks turn amber, then red).
+    tasksChanged: function (texts) {
+      setTimeout(function () { window.pingan.map.syncTasks(texts); }, 0);
+    },
     // The header clock shows the server's time (pingan_clock.js), not the desk's.
     clockText: function () {
       const map = window.pingan.map;

@@ -2,8 +2,9 @@
  *
  * Batches are applied by the live layer (pingan_live.js, `live.apply`), which keeps every
  * collection bounded; this script only draws, once a second, from that state: the freshness
- * of the feed, the newest urgent event, what is overdue and the latest incidents. Tiles and
- * charts are redrawn when new indicators arrive. All outside text is set as text. */
+ * of the feed, the newest urgent event, what is overdue and the latest incidents; the grid tasks'
+ * markers (pingan_map.js) follow each batch. Tiles and charts are redrawn when new indicators arrive.
+ * All outside text is set as text. */
 (function () {
   const TICKER_ROWS = 8;
   const OVERDUE_ROWS = 9;
@@ -110,6 +111,15 @@
           text: t(texts, "screen.overdue.alert", { what: t(texts, "scenario." + a.scenario) }), where: a.grid || "" });
       }
     });
+    // Grid workers' tasks whose running clock is red (the hall's list's own clock: pingan_tasks.js).
+    window.pingan.tasks.state.tasks.forEach(function (task) {
+      const running = window.pingan.tasks.clockOf(task, now);
+      if (running.level === "red") {
+        items.push({ id: task.task_id, late: -running.left, kind: "grid-task",
+          text: t(texts, "screen.overdue.task", { worker: task.worker, step: t(texts, "tasks.step." + running.step) }),
+          where: task.grid || "" });
+      }
+    });
     window.pingan.risk.state.leads.forEach(function (lead) {
       const seconds = (now - Date.parse(lead.deadline)) / 1000;
       if (seconds > 0) {
@@ -163,9 +173,10 @@
       state: state,
       update: function (batch, _tick, connected, texts) {
         if (!texts) { return [NO(), NO(), NO()]; }
+        window.pingan.tasks.setTexts(texts);  // the amber share the server names
         const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (x) { return x.prop_id; });
         const isBatch = triggered.some(function (p) { return p.indexOf("data-batch") >= 0; });
-        if (batch && isBatch) { live().apply(batch, texts); }
+        if (batch && isBatch) { live().apply(batch, texts); window.pingan.map.syncTasks(texts); }
         if (isBatch && triggered.length === 1) { return [NO(), NO(), NO()]; }
         // Once a second: the clocks run, deadlines pass, the feed may go stale.
         const now = clock().now();
@@ -174,6 +185,7 @@
         window.pingan.alerts.render();  // device health to the map
         window.pingan.risk.render();  // new grades to the heatmap
         fitMap(texts);
+        window.pingan.map.syncTasks(texts);  // the tasks' clocks turn amber, then red
         renderNewest(texts, now);
         renderOverdue(texts, now);
         renderTicker(texts);

@@ -57,17 +57,41 @@
       });
   }
 
+  function mediaUrl(variant, sha) {
+    return state.texts.urls.media.replace("<variant>", variant).replace("<name>", sha + ".jpg");
+  }
+
+  // The photos from the scene: thumbnails, each opening the whole picture.
+  function photoStrip(photos) {
+    const strip = el("span", "task-photos");
+    strip.setAttribute("title", t("tasks.photos", { count: photos.length }));
+    photos.forEach(function (sha) {
+      const link = el("a", "task-photo");
+      link.href = mediaUrl("photo", sha);
+      link.target = "_blank";
+      link.rel = "noopener";
+      const img = el("img", null);
+      img.src = mediaUrl("thumb", sha);
+      img.alt = t("tasks.photos", { count: photos.length });
+      link.appendChild(img);
+      strip.appendChild(link);
+    });
+    return strip;
+  }
+
   function row(item) {
     const task = item.task;
     const li = el("li", "task " + item.clock.level);
     li.setAttribute("data-task-id", task.task_id);
     li.setAttribute("data-state", task.state);
     li.appendChild(el("span", "task-clock", clockText(item.clock)));
-    li.appendChild(el("span", "task-worker", task.worker + " · " + task.grid));
+    li.appendChild(el("span", "task-worker", task.worker + " · " + task.grid +
+      (task.volunteer ? " · " + t("tasks.volunteer", { name: task.volunteer }) : "")));
     li.appendChild(el("span", "task-state", t("tasks.state." + task.state) +
       (item.clock.step ? " · " + t("tasks.step." + item.clock.step) : "")));
     li.appendChild(el("span", "task-summary", t("tasks.kind." + task.kind) + " " + task.summary));
     if (task.far) { li.appendChild(el("span", "task-far", t("tasks.far", { metres: task.distance_m }))); }
+    if ((task.photos || []).length) { li.appendChild(photoStrip(task.photos)); }
     return li;
   }
 
@@ -81,7 +105,8 @@
     });
     const items = ordered(now);
     // Rebuild only when what is shown changes (the clocks tick once a second).
-    const key = items.map(function (i) { return i.task.task_id + i.task.state + clockText(i.clock) + i.clock.level; })
+    const key = items.map(function (i) { return i.task.task_id + i.task.state + clockText(i.clock) + i.clock.level +
+      (i.task.photos || []).length; })
       .join("|");
     if (key === state.renderedKey) { return; }
     state.renderedKey = key;

@@ -16,12 +16,12 @@ def lens_for(viewer: Viewer, station_of: Callable[[str], str | None]) -> Lens | 
     Published events already carry callers masked; a role without
     ``VIEW_CALLERS_MASKED`` (the big screen) gets no caller field at all, and a
     role without ``VIEW_ALL_STATIONS`` gets only events in its station's grids. A
-    role without the map (a grid worker) gets only the tasks in its own grids.
+    role without the map gets only its own tasks: a grid worker its grids', a volunteer those handed to them.
     """
     if not viewer.can(Permission.VIEW_MAP):
-        # A grid worker's phone follows the tasks in their own grids, and nothing else of the hall's picture.
+        # A phone follows its own tasks, and nothing else of the hall's picture.
         def phone_lens(kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
-            return data if kind == Live.GRID_TASK and viewer.works_grid(data.get("grid")) else None
+            return data if kind == Live.GRID_TASK and viewer.takes_steps_of(data) else None
 
         return phone_lens
     all_stations = viewer.can(Permission.VIEW_ALL_STATIONS)

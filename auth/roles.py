@@ -7,8 +7,10 @@ nothing else compares role names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -18,6 +20,7 @@ class Role(StrEnum):
     SCREEN = "screen"  # a big screen, signed in by a kiosk token
     ADMIN = "admin"
     GRID_WORKER = "grid_worker"  # a grid's full-time worker: their grids' tasks, on a phone (/m/)
+    VOLUNTEER = "volunteer"  # the "N" of a grid's 1+1+N team: the tasks its grid worker hands them, on a phone
 
 
 class Permission(StrEnum):
@@ -35,10 +38,14 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
     FOLLOW_LIVE = "follow_live"  # receive pushed events (each seen through the viewer's lens)
-    WORK_GRID_TASKS = "work_grid_tasks"  # take the steps of the tasks in one's own grids
+    WORK_GRID_TASKS = "work_grid_tasks"  # the tasks in one's own grids: take their steps, hand them to a volunteer
+    TAKE_TASK_STEPS = "take_task_steps"  # the phone page: the steps of one's tasks (own grids', or handed to one)
 
 
 _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
+
+# Field people are bound to grids: a grid worker works them, a volunteer helps in them.
+GRID_BOUND = frozenset({Role.GRID_WORKER, Role.VOLUNTEER})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DUTY_OFFICER: frozenset(_COMMON | {
@@ -51,7 +58,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.RUN_RISK}),
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
-    Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS}),
+    Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),
+    Role.VOLUNTEER: frozenset({Permission.FOLLOW_LIVE, Permission.TAKE_TASK_STEPS}),
 }
 
 
@@ -69,7 +77,7 @@ class Viewer:
     session_id: str
     station: str | None = None
     kiosk: str | None = None  # the kiosk token's id, for a big screen
-    grids: frozenset[str] = frozenset()  # a grid worker's grids
+    grids: frozenset[str] = frozenset()  # a grid worker's (or a volunteer's) grids
     csrf: str = field(default="", repr=False)  # the session's CSRF token (read with the session, once)
 
     is_authenticated = True
@@ -85,6 +93,12 @@ class Viewer:
     def works_grid(self, grid: str | None) -> bool:
         """Whether this viewer may take the steps of a task in ``grid``."""
         return self.can(Permission.WORK_GRID_TASKS) and grid is not None and grid in self.grids
+
+    def takes_steps_of(self, task: Mapping[str, Any]) -> bool:
+        """Whether this viewer may take the steps of ``task``: its grid's worker, or the volunteer it was handed to."""
+        volunteer = task.get("volunteer")
+        return self.works_grid(task.get("grid")) or (
+            self.can(Permission.TAKE_TASK_STEPS) and bool(volunteer) and volunteer == self.username)
 
     def sees_station(self, station: str | None) -> bool:
         return self.can(Permission.VIEW_ALL_STATIONS) or (station is not None and station == self.station)

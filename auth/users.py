@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from auth.roles import Role
+from auth.roles import GRID_BOUND, Role
 from store import audit
 from store.db import kiosk_tokens, user_grids, users
 
@@ -98,10 +98,13 @@ class UserStore:
             return list(conn.execute(select(user_grids.c.grid).where(user_grids.c.username == username)
                                      .order_by(user_grids.c.grid)).scalars())
 
-    def workers_of(self, grid: str) -> list[str]:
-        """The accounts that work ``grid``."""
+    def workers_of(self, grid: str, role: Role = Role.GRID_WORKER) -> list[str]:
+        """The active accounts of ``role`` bound to ``grid`` (its grid workers, or its volunteers)."""
         with self.engine.connect() as conn:
-            return list(conn.execute(select(user_grids.c.username).where(user_grids.c.grid == grid)
+            return list(conn.execute(select(user_grids.c.username)
+                                     .join(users, users.c.username == user_grids.c.username)
+                                     .where(user_grids.c.grid == grid, users.c.role == role.value,
+                                            users.c.active.is_(True))
                                      .order_by(user_grids.c.username)).scalars())
 
     def get(self, username: str) -> dict[str, Any] | None:
@@ -241,14 +244,14 @@ class UserStore:
             audit.append(conn, by, action, target=username, detail=detail, at=self.clock())
 
     def _check_grids(self, role: Role, grids: Iterable[str]) -> list[str]:
-        """A grid worker's grids, checked (one at least, known codes); other roles have none."""
+        """A grid worker's or a volunteer's grids, checked (one at least, known codes); other roles have none."""
         codes = sorted({g.strip().upper() for g in grids if g.strip()})
-        if role is not Role.GRID_WORKER:
+        if role not in GRID_BOUND:
             return []
         if not codes:
-            raise UserError("a grid worker needs at least one grid")
+            raise UserError(f"a {role.value.replace('_', ' ')} needs at least one grid")
         if len(codes) > MAX_GRIDS:
-            raise UserError(f"at most {MAX_GRIDS} grids per grid worker")
+            raise UserError(f"at most {MAX_GRIDS} grids per {role.value.replace('_', ' ')}")
         unknown = [c for c in codes if not GRID_CODE.match(c) or (self.known_grids and c not in self.known_grids)]
         if unknown:
             raise UserError(f"unknown grid {unknown[0][:16]!r}")

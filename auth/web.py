@@ -113,16 +113,16 @@ def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], S
             if not expected or not hmac.compare_digest(sent, expected):
                 security.record(viewer, "csrf", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
                 return jsonify(error="missing or wrong CSRF token"), 403
-        phone = viewer.can(Permission.WORK_GRID_TASKS) and request.path.startswith(urls.PHONE_PREFIXES)
+        phone = viewer.can(Permission.TAKE_TASK_STEPS) and request.path.startswith(urls.PHONE_PREFIXES)
         if not viewer.can(Permission.VIEW_MAP) and not request.path.startswith(urls.NOT_MAP_PREFIXES) and not phone:
             if request.path == URL.HOME and viewer.can(Permission.MANAGE_USERS):
                 return redirect(URL.ADMIN)
-            if request.path == URL.HOME and viewer.can(Permission.WORK_GRID_TASKS):
+            if request.path == URL.HOME and viewer.can(Permission.TAKE_TASK_STEPS):
                 return redirect(URL.PHONE)
             security.record(viewer, "map.view", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
             return jsonify(error="not allowed for this role"), 403
-        if request.path == URL.PHONE and not viewer.can(Permission.WORK_GRID_TASKS):
-            return redirect(URL.HOME)  # the phone page is a grid worker's; the hall's people have the hall
+        if request.path == URL.PHONE and not viewer.can(Permission.TAKE_TASK_STEPS):
+            return redirect(URL.HOME)  # the phone page is the field's; the hall's people have the hall
         if request.path in urls.ACTIVITY:
             security.sessions.touch(viewer.session_id)
         return None

@@ -1,4 +1,4 @@
-"""Map interactions: grid selection, the details panel, the header clock."""
+"""Map interactions: grid selection, the details panel, the header clock, the grid tasks' markers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from auth.guard import guard
 from auth.roles import Permission, Viewer
 from geo.index import GridIndex
 from i18n import text
-from layouts.ids import ID
+from layouts.ids import ID, LiveID
 from layouts.shell import details_empty, grid_details
 from settings import Settings
 
@@ -30,6 +30,14 @@ def register(app: Dash, grids: GridIndex, settings: Settings) -> None:
         "function(n) { return window.pingan.map.clockText(); }",
         Output(ID.CLOCK, "children"),
         Input(ID.CLOCK_TICK, "n_intervals"),
+    )
+
+    # The grid tasks' markers follow the tasks the page keeps from pushed batches (no request to the server).
+    app.clientside_callback(
+        "function(batch, n, texts) { window.pingan.map.tasksChanged(texts); }",  # no outputs
+        Input(LiveID.SOCKET, "data-batch"),
+        Input(LiveID.TICK, "n_intervals"),
+        State(LiveID.TEXTS, "data"),
     )
 
     @app.callback(

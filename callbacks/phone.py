@@ -1,7 +1,8 @@
-"""The grid worker's phone page: the page script applies pushed batches; one guarded callback takes each step.
+"""The field's phone page: the page script applies pushed batches; one guarded callback takes each step.
 
-A step is taken only on a task in the worker's own grids (the lens never shows them others, and a forged
-request for another grid's task is refused and audited here).
+A step is taken only on one's own task: a grid worker's grids', or one handed to a volunteer (the lens
+never shows them others, and a forged request for another task is refused and audited here). Only the
+grid worker hands a task to a volunteer, and only to one of the task's grid.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dash import Dash, Input, Output, State, no_update
 
 import callbacks.live
 from auth.guard import guard, security
-from auth.roles import Permission, Viewer
+from auth.roles import Permission, Role, Viewer
 from gridwork.tasks import TERMINAL, TaskRefused, TaskService, TaskState
 from i18n import text
 from layouts.ids import AuthID, LiveID, PhoneID
@@ -49,7 +50,7 @@ def register(app: Dash, tasks: TaskService, settings: Settings) -> None:
         Input(PhoneID.ACTION, "data"),
         prevent_initial_call=True,
     )
-    @guard(Permission.WORK_GRID_TASKS, "task.step")
+    @guard(Permission.TAKE_TASK_STEPS, "task.step")
     def step(action: dict[str, Any] | None, viewer: Viewer) -> str:
         if not isinstance(action, dict) or not action.get("task_id"):
             return no_update
@@ -57,9 +58,9 @@ def register(app: Dash, tasks: TaskService, settings: Settings) -> None:
         task = tasks.get(task_id)
         if task is None:
             return refused("unknown")
-        if not viewer.works_grid(task["grid"]):
+        if not viewer.takes_steps_of(task) or (kind == "hand" and not viewer.works_grid(task["grid"])):
             security().record(viewer, "task.step", outcome=audit.Outcome.REFUSED, target=task_id,
-                              detail=f"grid {task['grid']} is not the viewer's")
+                              detail=f"{kind}: grid {task['grid']} is not the viewer's")
             return refused("not_yours")
         if TaskState(task["state"]) in TERMINAL:
             return refused("finished")
@@ -72,14 +73,20 @@ def register(app: Dash, tasks: TaskService, settings: Settings) -> None:
             elif kind == "report":
                 outcome = str(action.get("outcome"))
                 done = tasks.report(task_id, viewer.username, outcome if outcome in OUTCOMES else "resolved", note)
+            elif kind == "hand":
+                volunteer = str(action.get("volunteer") or "")[:64]
+                if volunteer not in security().users.workers_of(task["grid"], Role.VOLUNTEER):
+                    return refused("volunteer")
+                done = tasks.hand_to(task_id, viewer.username, volunteer)
+                return text("phone.handed", lang, task=task_id, volunteer=volunteer)
             elif kind == "give_back":
                 if not note.strip():
                     return refused("reason")
                 done = tasks.give_back(task_id, viewer.username, note)
             else:
                 return no_update
-        except TaskRefused:
-            return refused("note" if kind == "report" else "finished")
+        except TaskRefused as exc:
+            return refused(exc.reason)
         return text("phone.done", lang, task=task_id, step=text(f"tasks.state.{done.task['state']}", lang))
 
 

@@ -7,7 +7,9 @@ A task is made in the transaction of the act that causes it, one per cause (``ki
   the verdict on it later finds the same task);
 - a medium lead or a hazard passed to the grid (kinds ``lead``, ``hazard``).
 
-It goes to the grid's worker (the grid data names one per grid)::
+It goes to the grid's worker (the grid data names one per grid), who may hand it once to one of the
+grid's volunteers (the "N" of its 1+1+N team): the volunteer then takes its steps too, while its clocks
+still count against the grid worker, who stays answerable for it::
 
     assigned → accepted → on_scene → reported
     assigned / accepted / on_scene → returned     ("cannot handle": back to the station, with a reason)
@@ -16,6 +18,9 @@ It goes to the grid's worker (the grid data names one per grid)::
 Steps may be skipped (arriving without accepting first) but never taken back; a repeat, or a step the
 task has moved past, changes nothing; a finished task refuses anything else. Who may take a step (the
 grid's own worker) is the caller's check.
+
+Evidence: up to :data:`MAX_PHOTOS` photos per open task, each checked and cleaned (:mod:`media.photos`)
+and kept by content hash in the media store; an alert's result needs at least one ("photo + note").
 
 Clocks, each amber from 80% of its budget and red when breached (:mod:`deadlines`):
 
@@ -48,8 +53,10 @@ from bus.events import Live, iso
 from bus.outbox import queue_event
 from clock import Period
 from geo.index import GridIndex
+from media.photos import CONTENT_TYPE, clean
+from media.store import MediaStore, Variant, key_of
 from store import audit
-from store.db import as_utc, grid_task_events, grid_tasks
+from store.db import as_utc, grid_task_events, grid_task_photos, grid_tasks
 
 
 class TaskKind(StrEnum):
@@ -78,12 +85,18 @@ RESULT_BUDGET = {TaskKind.ALERT: timedelta(hours=1), TaskKind.LEAD: timedelta(ho
                  TaskKind.HAZARD: timedelta(hours=24)}
 STEPS = (("on_scene_at", "on_scene_due"), ("reported_at", "result_due"))  # (done, due) pairs
 MAX_TEXT = 500
+MAX_PHOTOS = 3
 FINISHED_SHOWN = timedelta(hours=1)  # the hall's list keeps a finished task this long (FINISHED_SHOWN_MS in the page)
 BOARD_LIMIT = 500
 
 
 class TaskRefused(ValueError):
-    """A step that cannot be taken on a task (the message says why)."""
+    """A step that cannot be taken on a task: the message says why, ``reason`` names it for the phone
+    (``phone.refused.<reason>``)."""
+
+    def __init__(self, message: str, reason: str = "finished") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -119,7 +132,13 @@ def task_payload(row: Mapping[str, Any], far_m: float) -> dict[str, Any]:
         "ended_at": iso(row["ended_at"]), "outcome": row["outcome"],
         "far": distance is not None and distance > far_m,
         "distance_m": round(distance) if distance is not None else None,
+        "photos": photos_of(row), "volunteer": row.get("volunteer"),
     }
+
+
+def photos_of(row: Mapping[str, Any]) -> list[str]:
+    """The content hashes of a task's photos, in the order they came."""
+    return [sha for sha in str(row.get("photos") or "").split(",") if sha]
 
 
 def is_open(row: Mapping[str, Any], asof: datetime) -> bool:
@@ -177,6 +196,7 @@ class TaskService:
     far_m: float = 300.0
     language: str = "zh-CN"
     clock: Callable[[], datetime] = field(default=clock.now)
+    media: MediaStore | None = None  # where photos are kept (none: photos are refused)
     # Run in a report's transaction with the reported task and who reported it (a medium lead's task handles its
     # lead).
     on_reported: list[Callable[[Connection, dict[str, Any], str, datetime], None]] = field(default_factory=list)
@@ -200,7 +220,7 @@ class TaskService:
             "station": grid.station if grid else "", "worker": worker,
             "zone": zone, "lon": site[0] if site else None, "lat": site[1] if site else None,
             "summary": summary[:MAX_TEXT], "state": TaskState.ASSIGNED.value, "created_at": now,
-            "created_by": actor, "note": "",
+            "created_by": actor, "note": "", "photos": "", "volunteer": None,
             "on_scene_due": now + on_scene_budget(zone, self.slow_zones) if kind is TaskKind.ALERT else None,
             # An alert's result clock starts on arrival; the others' now.
             "result_due": result_due or (None if kind is TaskKind.ALERT else now + RESULT_BUDGET[kind]),
@@ -231,15 +251,83 @@ class TaskService:
     def report(self, task_id: str, actor: str, outcome: str, note: str) -> Step:
         note = note.strip()
         if not note:
-            raise TaskRefused("a result needs a note")
+            raise TaskRefused("a result needs a note", reason="note")
         return self._step(task_id, TaskState.REPORTED, actor, outcome=outcome.strip()[:20], note=note[:MAX_TEXT])
 
     def give_back(self, task_id: str, actor: str, reason: str) -> Step:
         """"Cannot handle": the task goes back to its station with the reason; its clocks stop."""
         reason = reason.strip()
         if not reason:
-            raise TaskRefused("handing a task back needs a reason")
+            raise TaskRefused("handing a task back needs a reason", reason="reason")
         return self._step(task_id, TaskState.RETURNED, actor, note=reason[:MAX_TEXT])
+
+    def hand_to(self, task_id: str, actor: str, volunteer: str) -> Step:
+        """Hand an open task to a volunteer of its grid (the caller checks they are one): once, for good."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = self._row(conn, task_id)
+            if row["volunteer"] == volunteer:
+                return Step(row, changed=False)  # a double tap
+            if TaskState(row["state"]) in TERMINAL:
+                raise TaskRefused(f"task {task_id} is already {row['state']}")
+            if row["volunteer"]:
+                raise TaskRefused(f"task {task_id} is already with {row['volunteer']}", reason="handed")
+            if not conn.execute(update(grid_tasks).where(and_(grid_tasks.c.task_id == task_id,
+                                                              grid_tasks.c.volunteer.is_(None)))
+                                .values(volunteer=volunteer)).rowcount:
+                raise TaskRefused(f"task {task_id} was handed meanwhile", reason="handed")
+            row = {**row, "volunteer": volunteer}
+            self._log(conn, task_id, now, actor, "handed", volunteer)
+            audit.append(conn, actor, "task.handed", target=task_id, detail=volunteer, at=now)
+            queue_event(conn, Live.GRID_TASK, task_payload(row, self.far_m))
+        self.relay()
+        return Step(row, changed=True)
+
+    def add_photo(self, task_id: str, actor: str, sent: bytes) -> dict[str, Any]:
+        """Keep a photo for an open task: cleaned (:func:`media.photos.clean` raises
+        :class:`~media.photos.PhotoRefused` for what is not a photo we keep), stored by its hash, linked to the
+        task, its sender and the time. The same photo again changes nothing. Returns the task."""
+        if self.media is None:
+            raise TaskRefused("no media store is configured", reason="no_store")
+        photo = clean(sent)
+        # Stored first: a picture whose record did not commit is an unlisted file, never a listed one missing.
+        self.media.put(key_of(Variant.PHOTO, photo.sha256), photo.data, CONTENT_TYPE)
+        self.media.put(key_of(Variant.THUMB, photo.sha256), photo.thumb, CONTENT_TYPE)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = self._row(conn, task_id)
+            hashes = photos_of(row)
+            if photo.sha256 in hashes:
+                return row
+            if TaskState(row["state"]) in TERMINAL:
+                raise TaskRefused(f"task {task_id} is already {row['state']}")
+            if len(hashes) >= MAX_PHOTOS:
+                raise TaskRefused(f"a task keeps at most {MAX_PHOTOS} photos", reason="photos_full")
+            listed = ",".join([*hashes, photo.sha256])
+            if not conn.execute(update(grid_tasks).where(and_(grid_tasks.c.task_id == task_id,
+                                                              grid_tasks.c.photos == row["photos"]))
+                                .values(photos=listed)).rowcount:
+                raise TaskRefused(f"task {task_id} changed meanwhile: send the photo again", reason="retry")
+            conn.execute(insert(grid_task_photos).values(
+                task_id=task_id, sha256=photo.sha256, uploaded_by=actor, uploaded_at=now, bytes=len(photo.data),
+                width=photo.width, height=photo.height, source_format=photo.source_format,
+                location_removed=photo.location_removed))
+            row = {**row, "photos": listed}
+            detail = f"{photo.sha256} {photo.width}x{photo.height}" + (" location removed" if photo.location_removed
+                                                                      else "")
+            self._log(conn, task_id, now, actor, "photo", detail)
+            audit.append(conn, actor, "task.photo", target=task_id, detail=detail, at=now)
+            queue_event(conn, Live.GRID_TASK, task_payload(row, self.far_m))
+        self.relay()
+        return row
+
+    def photo_visible(self, sha256: str, may_see: Callable[[Mapping[str, Any]], bool]) -> bool:
+        """Whether a photo belongs to a task ``may_see`` accepts (a picture is shown only with its task)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(grid_tasks.c.grid, grid_tasks.c.station, grid_tasks.c.volunteer)
+                                .join(grid_task_photos, grid_task_photos.c.task_id == grid_tasks.c.task_id)
+                                .where(grid_task_photos.c.sha256 == sha256)).mappings().all()
+        return any(may_see(dict(row)) for row in rows)
 
     def withdraw(self, conn: Connection, kind: TaskKind, ref: str, actor: str, reason: str,
                  now: datetime) -> dict[str, Any] | None:
@@ -306,10 +394,7 @@ class TaskService:
               outcome: str | None = None, note: str = "") -> Step:
         now = self.clock()
         with self.engine.begin() as conn:
-            found = conn.execute(select(grid_tasks).where(grid_tasks.c.task_id == task_id)).mappings().first()
-            if found is None:
-                raise TaskRefused(f"no task {task_id}")
-            row = dict(found)
+            row = self._row(conn, task_id)
             current = TaskState(row["state"])
             if target == current or (target in PATH and current in PATH and PATH.index(target) < PATH.index(current)):
                 return Step(row, changed=False)  # a repeat, or a step the task has moved past
@@ -321,6 +406,12 @@ class TaskService:
                 return Step(row, changed=False)
         self.relay()
         return Step(moved, changed=True)
+
+    def _row(self, conn: Connection, task_id: str) -> dict[str, Any]:
+        found = conn.execute(select(grid_tasks).where(grid_tasks.c.task_id == task_id)).mappings().first()
+        if found is None:
+            raise TaskRefused(f"no task {task_id}", reason="unknown")
+        return dict(found)
 
     def _move(self, conn: Connection, row: dict[str, Any], target: TaskState, actor: str, now: datetime, *,
               position: tuple[float, float] | None = None, outcome: str | None = None,
@@ -338,6 +429,8 @@ class TaskService:
                 changes["on_scene_distance_m"] = metres_between(position[0], position[1], row["lon"], row["lat"])
                 detail = f"{changes['on_scene_distance_m']:.0f} m"
         elif target is TaskState.REPORTED:
+            if row["kind"] == TaskKind.ALERT and not photos_of(row):
+                raise TaskRefused("an alert's result needs a photo and a note", reason="photo_needed")
             changes.update(reported_at=now, outcome=outcome, note=note)
         else:  # handed back or called off: the clocks stop
             changes.update(ended_at=now, note=note)

@@ -147,3 +147,10 @@ class PhoneID(StrEnum):
     LIST = "phone-tasks"
     MESSAGE = "phone-message"
     ACTION = "phone-action"  # the step the worker took, for the server callback
+    VOLUNTEERS = "phone-volunteers"  # data-volunteers: the volunteers of the worker's grids (hand a task to one)
+
+
+class MapTaskID(StrEnum):
+    """IDs of the grid workers' tasks on the hall's map (the page script draws the markers)."""
+
+    LAYER = "grid-task-layer"  # the overlay's layer group (assets/pingan_map.js: taskLayerAdded)

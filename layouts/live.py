@@ -59,6 +59,7 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "taskListId": TaskID.LIST,
         "phoneListId": PhoneID.LIST,
         "phoneActionId": PhoneID.ACTION,
+        "phoneVolunteersId": PhoneID.VOLUNTEERS,
         "amberFrom": deadlines.AMBER_FROM,  # every clock on the page turns amber at this share of its budget
         **indicator_texts(stations or []),
         "screenRootId": ScreenID.ROOT,

@@ -6,7 +6,7 @@ import dash_leaflet as dl
 from dash_extensions.javascript import Namespace
 
 from i18n import text
-from layouts.ids import ID, RiskID
+from layouts.ids import ID, MapTaskID, RiskID
 from settings import Settings
 from urls import URL
 
@@ -42,10 +42,17 @@ def grid_hideout(language: str) -> dict[str, object]:
     }
 
 
+def task_layer() -> dl.LayerGroup:
+    """The grid workers' open tasks with a site: the page script (assets/pingan_map.js) draws one marker per
+    task into this group from the pushed events, coloured by its clock; the group hands itself over when the
+    map adds it."""
+    return dl.LayerGroup(id=MapTaskID.LAYER, eventHandlers={"add": _js("taskLayerAdded")})
+
+
 def device_layers(settings: Settings) -> dl.LayersControl:
-    """Sensing devices (clustered, coloured by health through ``hideout``) and compound outlines,
-    as one overlay the officer switches on (off by default: its clusters would sit over the
-    incidents and grids the officer clicks)."""
+    """The overlays the officer switches: the grid tasks (on by default: few, and each one a clock running),
+    sensing devices (clustered, coloured by health through ``hideout``) and compound outlines (off by
+    default: their clusters would sit over the incidents and grids the officer clicks), incident density."""
     lang = settings.language
     devices = dl.GeoJSON(
         id=ID.DEVICE_LAYER,
@@ -61,7 +68,11 @@ def device_layers(settings: Settings) -> dl.LayersControl:
     # Where the last 30 days' incidents were: an alternative to the graded grids.
     density = dl.GeoJSON(id=RiskID.DENSITY_LAYER, url=URL.DENSITY, interactive=False,
                          pointToLayer=_js("densityPoint"))
-    return dl.LayersControl(id=ID.LAYERS, position="topright", collapsed=False, children=[
+    tasks = text("map.layer.tasks", lang)
+    # ``overlays`` names those checked from the start: dash-leaflet only tracks the ones switched on by hand
+    # and fails on switching off one it never saw switched on.
+    return dl.LayersControl(id=ID.LAYERS, position="topright", collapsed=False, overlays=[tasks], children=[
+        dl.Overlay(task_layer(), name=tasks, checked=True),
         dl.Overlay(dl.LayerGroup([compounds, devices]), name=text("map.layer.devices", lang), checked=False),
         dl.Overlay(dl.LayerGroup([density]), name=text("map.layer.density", lang), checked=False),
     ])

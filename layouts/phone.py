@@ -8,6 +8,8 @@ to one server callback (callbacks/phone.py).
 
 from __future__ import annotations
 
+import json
+
 from dash import dcc, html
 
 from auth.roles import Viewer
@@ -18,7 +20,9 @@ from layouts.shell import auth_config
 from settings import Settings
 
 
-def phone_page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
+def phone_page(settings: Settings, viewer: Viewer | None = None,
+               volunteers: dict[str, list[str]] | None = None) -> html.Div:
+    """``volunteers``: a grid worker's grids and their volunteers, whom a task can be handed to."""
     lang = settings.language
     who = viewer.username if viewer else ""
     grids = "、".join(sorted(viewer.grids)) if viewer else ""
@@ -34,6 +38,7 @@ def phone_page(settings: Settings, viewer: Viewer | None = None) -> html.Div:
         html.Div(id=PhoneID.MESSAGE, className="phone-message", role="status"),
         html.Ol(id=PhoneID.LIST, className="phone-tasks"),
         dcc.Store(id=PhoneID.ACTION),
+        html.Div(id=PhoneID.VOLUNTEERS, hidden=True, **{"data-volunteers": json.dumps(volunteers or {})}),
         auth_config(settings, viewer),
         *live_components(settings, viewer),
     ])

@@ -42,7 +42,12 @@ def screen_page(settings: Settings, viewer: Viewer | None = None,
         html.Main(className="screen-map", children=[
             command_map(settings, interactive=False),
             html.Div(id=ScreenID.NEWEST, className="screen-newest", hidden=True),
-            html.Div(className="map-legend", children=[risk_legend(settings)]),
+            html.Div(className="map-legend", children=[
+                # The wall hides the layers control: its legend names the grid tasks' diamonds.
+                html.Div([html.Span(className="swatch grid-task"), text("map.layer.tasks", lang)],
+                         className="legend-tasks"),
+                risk_legend(settings),
+            ]),
         ]),
         html.Section(className="screen-right", children=[
             html.H2(text("screen.overdue", lang)),

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import clock
 from geo.index import GridIndex
 from i18n import text
+from media.store import open_store
 from reports.build import Kind, ReportBuilder, keys_between, latest_key, period_for, to_json
 from reports.render import PdfUnavailable, csv_bytes, filename, pdf_bytes, standalone_html
 from settings import SUPPORTED_LANGUAGES, Settings
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     builder = ReportBuilder(make_engine(database_url(settings.database_url, settings.var_dir)),
-                            GridIndex(settings.data_dir))
+                            GridIndex(settings.data_dir), media=open_store(settings))
     args.out.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=len(keys) < 2, transient=False) as progress:

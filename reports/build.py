@@ -1,9 +1,11 @@
 """The centre's three reports, built from the system of record for any past period.
 
 - **daily** task report at 17:00: the 24 hours to 17:00 Beijing time on its date;
-  what was dispatched, what is still open or overdue, leads and alerts not dealt with.
+  what was dispatched, what is still open or overdue, leads and alerts not dealt with,
+  and the grid workers' results with their photos.
 - **weekly** risk report on Fridays: the seven days before its date; grids by grade
-  and the grades that changed, top repeat locations, leads and their disposal.
+  and the grades that changed, top repeat locations, leads and their disposal, the grid
+  workers' results with their photos.
 - **monthly** effectiveness report by the 5th: the calendar month before; every
   indicator by station, with the month before for comparison.
 
@@ -27,12 +29,14 @@ from sqlalchemy import Engine, and_, select
 import clock
 from clock import Period
 from geo.index import GridIndex
+from gridwork.tasks import photos_of
 from i18n import DEFAULT_LANGUAGE, text
 from indicators.compute import DISTRICT, compute, is_overdue, load
+from media.store import MediaStore
 from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
-from store.db import as_utc, incidents, instructions, leads
+from store.db import as_utc, grid_tasks, incidents, instructions, leads
 
 GRADE_WINDOW_DAYS = 7  # the weekly report grades grids over the week, like the map's 7d window
 GRADES = ("high", "medium", "low")
@@ -49,7 +53,8 @@ class Table:
     """One table of a report: its CSV and the same rows on the page and in the PDF.
 
     ``columns`` pairs a catalogue key with how values are shown: ``text``, ``int``,
-    ``pct`` (a fraction), ``min`` (minutes), ``time`` (an aware datetime).
+    ``pct`` (a fraction), ``min`` (minutes), ``time`` (an aware datetime), ``photos``
+    (content hashes: pictures on the page and in the PDF, hashes in the CSV), ...
     """
 
     columns: list[tuple[str, str]]
@@ -67,6 +72,7 @@ class Report:
     indicators: dict[str, Any]  # compute() for the period: the same figures as the panel
     tables: dict[str, Table] = field(default_factory=dict)
     charts: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {bars, compare, labels, targets}
+    media: MediaStore | None = None  # where the PDF finds the photos it prints
 
     @property
     def district(self) -> dict[str, Any]:
@@ -138,6 +144,7 @@ class ReportBuilder:
     engine: Engine
     grids: GridIndex
     clock: Callable[[], datetime] = clock.now
+    media: MediaStore | None = None
 
     def station_of(self, grid: str | None) -> str | None:
         found = self.grids.get(grid) if grid else None
@@ -153,7 +160,7 @@ class ReportBuilder:
         names = {DISTRICT: text("ind.scope.district", language), **dict(stations)}
         names.update({code: grid.localized("name", language) for code in map(str, self.grids.codes)
                       if (grid := self.grids.get(code))})
-        report = Report(kind, key, period, language, names, now, figures)
+        report = Report(kind, key, period, language, names, now, figures, media=self.media)
         report.tables["stations"] = _stations_table(figures)
         district = report.district
         report.charts["trend"] = {"bars": district["incidents"]["trend"],
@@ -184,6 +191,7 @@ class ReportBuilder:
             [[r["instruction_id"], r["unit_id"], r["grid"], r["category"], as_utc(r["issued_at"]), r["state"],
               is_overdue(dict(r), asof)] for r in found])
         report.tables["leads"] = _leads_table(self.engine, report.period, asof, report.language)
+        report.tables["grid_results"] = _grid_results_table(self.engine, report.period, asof)
 
     def _weekly(self, report: Report) -> None:
         period = report.period
@@ -217,6 +225,7 @@ class ReportBuilder:
             [[d["level"], d["created"], d["handled"], d["on_time"], d["rate"]] for d in review["disposal"]])
         asof = min(report.generated_at, period.end)
         report.tables["leads"] = _leads_table(self.engine, period, asof, report.language)
+        report.tables["grid_results"] = _grid_results_table(self.engine, period, asof)
 
     def _monthly(self, report: Report) -> None:
         report.tables["categories"] = Table(
@@ -276,6 +285,20 @@ def _leads_table(engine: Engine, period: Period, asof: datetime, language: str) 
                   ("report.col.level", "level"), ("report.col.created", "time"), ("report.col.deadline", "time"),
                   ("report.col.handled", "time"), ("report.col.on_time", "bool"), ("report.col.summary", "text")],
                  rows)
+
+
+def _grid_results_table(engine: Engine, period: Period, asof: datetime) -> Table:
+    """The grid workers' results sent in the period: what was done, whether in time, and the photos."""
+    with engine.connect() as conn:
+        found = conn.execute(select(grid_tasks).where(and_(
+            grid_tasks.c.reported_at >= period.start, grid_tasks.c.reported_at < min(period.end, asof)))
+            .order_by(grid_tasks.c.reported_at)).mappings().all()
+    return Table([("report.col.task", "text"), ("report.col.task_kind", "task_kind"), ("report.col.grid", "grid"),
+                  ("report.col.worker", "text"), ("report.col.reported", "time"), ("report.col.outcome", "outcome"),
+                  ("report.col.on_time", "bool"), ("report.col.note", "text"), ("report.col.photos", "photos")],
+                 [[r["task_id"], r["kind"], r["grid"], r["worker"], as_utc(r["reported_at"]), r["outcome"],
+                   r["result_due"] is None or as_utc(r["reported_at"]) <= as_utc(r["result_due"]), r["note"],
+                   photos_of(dict(r))] for r in found])
 
 
 def to_json(report: Report) -> str:

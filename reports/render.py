@@ -9,23 +9,28 @@ spreadsheet programs on Chinese Windows read the text correctly.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from PIL import Image
 
 import clock
 from i18n import text
+from media.store import Variant, key_of, media_url
 from reports.build import Report, Table
 from settings import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "templates"
 PRINT_CSS = PROJECT_ROOT / "assets" / "pages.css"
 PDF_TIMEOUT_MS = 60_000
+PRINTED_SIDE = 160  # a photo's copy in the PDF, in pixels (printed about 2.5 cm wide)
 
 
 class PdfUnavailable(RuntimeError):
@@ -45,11 +50,13 @@ def cell(value: Any, kind: str, report: Report) -> str:
         return clock.local(value).strftime("%Y-%m-%d %H:%M")
     if kind == "bool":
         return text("report.yes" if value else "report.no", lang)
+    if kind == "photos":
+        return " ".join(value)  # the content hashes: each names its picture in the media store
     if kind in {"station", "grid"}:
         name = report.names.get(str(value), "")
         return name if kind == "station" else f"{value} {name}".strip()
     prefix = {"grade": "risk.legend.", "level": "lead.level.", "category": "category.", "state": "state.",
-              "rule": "leads.rule."}.get(kind)
+              "rule": "leads.rule.", "task_kind": "tasks.kind.", "outcome": "phone.outcome."}.get(kind)
     return text(prefix + str(value), lang) if prefix else str(value)
 
 
@@ -90,10 +97,31 @@ def bar_chart(bars: list[int], labels: list[str] | None = None, compare: list[in
 ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
-def context(report: Report) -> dict[str, Any]:
-    """What ``templates/report.html`` needs besides the page frame."""
+def page_photo(sha256: str) -> tuple[str, str]:
+    """A photo on the report's page: (thumbnail, whole picture), served to whoever may see its task."""
+    return media_url(Variant.THUMB, sha256), media_url(Variant.PHOTO, sha256)
+
+
+def printed_photo(report: Report) -> Callable[[str], tuple[str, str]]:
+    """Photos in the self-contained document: small copies of the thumbnails inside it (a weekly PDF
+    with hundreds of results stays a few megabytes)."""
+    def source(sha256: str) -> tuple[str, str]:
+        thumb = report.media.get(key_of(Variant.THUMB, sha256)) if report.media else None
+        if thumb is None:
+            return "", ""
+        with Image.open(io.BytesIO(thumb)) as image:
+            image.thumbnail((PRINTED_SIDE, PRINTED_SIDE))
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=70)
+        return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii"), ""
+
+    return source
+
+
+def context(report: Report, photo: Callable[[str], tuple[str, str]] = page_photo) -> dict[str, Any]:
+    """What ``templates/report.html`` needs besides the page frame (``photo``: a picture's sources)."""
     lang = report.language
-    return {"report": report, "district": report.district, "cell": cell, "bar_chart": bar_chart,
+    return {"report": report, "district": report.district, "cell": cell, "bar_chart": bar_chart, "photo": photo,
             "title": text(f"report.{report.kind.value}.title", lang),
             "period_label": report.indicators["period"]["label"],
             "generated": clock.local(report.generated_at).strftime("%Y-%m-%d %H:%M")}
@@ -105,7 +133,7 @@ def standalone_html(report: Report) -> str:
         return text(key, report.language, **values)
 
     return ENVIRONMENT.get_template("report.html").render(
-        **context(report), t=t, lang=report.language, viewer=None, standalone=True,
+        **context(report, printed_photo(report)), t=t, lang=report.language, viewer=None, standalone=True,
         inline_css=Markup(PRINT_CSS.read_text(encoding="utf-8")))
 
 

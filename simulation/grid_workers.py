@@ -3,7 +3,9 @@
 They follow the same live events the phones follow (``grid_task`` on ``cc:live``) and take the steps a
 person would take on the phone page, through the same :class:`gridwork.tasks.TaskService`: most accept
 within a minute or two, arrive within their clock and send the result well inside the hour; some are
-late; a few cannot handle the task and hand it back with a reason. Times run at the clock's pace.
+late; a few cannot handle the task and hand it back with a reason. An alert's result comes with one or
+two photos (simulation/photos.py), sent through the same checks as a phone's. Times run at the clock's
+pace.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import clock
 from bus import keys
 from bus.connection import StreamsReply
 from bus.events import Live, decode
-from gridwork.tasks import TaskRefused, TaskService
+from gridwork.tasks import TaskKind, TaskRefused, TaskService
+from simulation.photos import field_photo
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,15 @@ class GridWorkers:
         result_budget = 3600.0 if task["kind"] == "alert" else self._seconds_until(task.get("result_due"), 3600)
         share = float(self.rng.uniform(1.05, 1.3) if late else self.rng.uniform(0.2, 0.8))
         note = str(self.rng.choice(self.NOTES))
-        self._at(arrive + result_budget * share, now, lambda: self.tasks.report(task_id, worker, "resolved", note))
+        done = arrive + result_budget * share
+        if task["kind"] == TaskKind.ALERT:  # "photo + note": the photos just before the result
+            for n in range(int(self.rng.integers(1, 3))):
+                self._at(done - 30 + n, now, self._photo_step(task_id, worker, f"{task_id} · {n + 1}", site))
+        self._at(done, now, lambda: self.tasks.report(task_id, worker, "resolved", note))
+
+    def _photo_step(self, task_id: str, worker: str, caption: str, site: tuple[float, float] | None) -> Step:
+        """Taking and sending a photo (drawn when it is taken, not when it is planned)."""
+        return lambda: self.tasks.add_photo(task_id, worker, field_photo(self.rng, caption, site))
 
     def step(self, block_ms: int = 0) -> int:
         """Read new task events and take the steps that are due; returns steps taken."""

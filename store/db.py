@@ -129,6 +129,8 @@ grid_tasks = Table(
     Column("ended_at", DateTime(timezone=True)),  # ended without a result: handed back, or called off
     Column("outcome", String(20)),
     Column("note", Text, nullable=False, default=""),
+    Column("photos", Text, nullable=False, default=""),  # the photos' hashes, comma-separated
+    Column("volunteer", String(64)),  # the volunteer it was handed to, if any (the grid worker stays answerable)
     UniqueConstraint("kind", "ref", name="uq_grid_tasks_cause"),
     Index("ix_grid_tasks_state", "state"),
     Index("ix_grid_tasks_grid", "grid", "created_at"),
@@ -145,6 +147,24 @@ grid_task_events = Table(
     Column("action", String(16), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Index("ix_grid_task_events_task", "task_id", "at"),
+)
+
+# Grid workers' photos (the pictures are in the media store by hash): who sent which, when, to which task.
+grid_task_photos = Table(
+    "grid_task_photos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(24), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("bytes", Integer, nullable=False),  # of the kept picture
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("source_format", String(8), nullable=False),  # as sent: JPEG / PNG / WEBP
+    Column("location_removed", Boolean, nullable=False),  # it carried a GPS position, not kept
+    UniqueConstraint("task_id", "sha256", name="uq_grid_task_photos"),
+    Index("ix_grid_task_photos_sha", "sha256"),
 )
 
 # Early-warning leads: one per warning (the dedupe key makes a run idempotent).

@@ -32,7 +32,7 @@ def make_user(app: PinganApp, role: str, station: str | None = None, username: s
     username = username or f"{role.replace('_', '-')}-{secrets.token_hex(3)}"
     if role == "station_officer" and station is None:
         station = next(iter(app.grids.stations("en")))[0]
-    if role == "grid_worker" and grids is None:
+    if role in {"grid_worker", "volunteer"} and grids is None:
         grids = GRID_WORKERS_GRIDS
     app.security.users.create(username, PASSWORD, role, station=station, grids=grids or ())
     return username

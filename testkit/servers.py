@@ -91,3 +91,37 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@dataclass
+class S3Server:
+    """A local S3-compatible server (moto's, from PyPI) in its own process, spoken to over HTTP."""
+
+    proc: subprocess.Popen[bytes]
+    endpoint: str
+
+    def environment(self) -> dict[str, str]:
+        """What the S3 client reads from its own configuration to reach this server."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def stop(self) -> None:
+        stop_server(self.proc)
+
+
+def start_s3_server() -> S3Server:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the S3 server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return S3Server(proc, endpoint)
+        except OSError:
+            time.sleep(0.02)  # polling a port that is not open yet: nothing to await
+    proc.kill()
+    raise RuntimeError("the S3 server did not listen within 30 s")

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from media.store import LocalMediaStore
 from settings import Settings
 from testkit.servers import LiveServer, start_live_server
 
@@ -68,6 +69,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server.start()
     server.stop()
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> LocalMediaStore:
+    """A media store in a fresh directory (the default kind; the S3 one is tested against a real server)."""
+    return LocalMediaStore(tmp_path / "media")
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis
+from PIL import Image
 from sqlalchemy import Engine, func, select
 from time_machine import TimeMachineFixture
 
@@ -19,14 +22,17 @@ from bus.outbox import OutboxRelay
 from clock import Period
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
-from gridwork.tasks import TaskKind, TaskRefused, TaskService, TaskState, breached, running_clock
+from gridwork.tasks import TaskKind, TaskRefused, TaskService, TaskState, breached, photos_of, running_clock
 from indicators.compute import figures, load
+from media.photos import GPS_IFD
+from media.store import LocalMediaStore, Variant, key_of
 from risk.leads import LeadService
 from risk.rules import Finding
 from sensors.alerts import AlertService, Verdict
 from simulation.grid_workers import GridWorkers
 from store.db import grid_task_events, grid_tasks
 from testkit.entries import sensor
+from testkit.photos import jpeg
 from tests.test_sensors import SMOKE, consumer_telling, drain, raise_alert
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Beijing
@@ -35,8 +41,8 @@ URBAN, SUBURBAN, RURAL = "SC-001", "SC-088", "SC-253"
 
 
 @pytest.fixture
-def tasks(engine: Engine, r: redis.Redis, grids: GridIndex) -> TaskService:
-    return TaskService(engine, grids, relay=OutboxRelay(engine, r).relay)
+def tasks(engine: Engine, r: redis.Redis, grids: GridIndex, media: LocalMediaStore) -> TaskService:
+    return TaskService(engine, grids, relay=OutboxRelay(engine, r).relay, media=media)
 
 
 @pytest.fixture
@@ -152,6 +158,7 @@ def test_gw005_the_result_clock_is_an_hour_after_arrival_4_hours_for_a_lead_24_f
     tasks.accept(alert["task_id"], "chen")
     tasks.arrive(alert["task_id"], "chen", None)
     time_machine.shift(timedelta(hours=1))  # the hour after arrival, to the second
+    tasks.add_photo(alert["task_id"], "chen", jpeg("stove"))
     tasks.report(alert["task_id"], "chen", "resolved", "灶台油烟，已提醒住户")
     time_machine.shift(timedelta(hours=3, seconds=1))  # the lead is a second past its 4 hours
     assert breached(next(t for t in tasks.open_tasks() if t["ref"] == "R-LEAD"), T0, clock.now())
@@ -211,10 +218,10 @@ def test_gw007_breaches_fall_on_the_beijing_day_of_their_deadline(
 
 
 def test_gw008_simulated_grid_workers_close_their_tasks_through_the_same_steps(
-    engine: Engine, r: redis.Redis, grids: GridIndex
+    r: redis.Redis, tasks: TaskService, media: LocalMediaStore
 ) -> None:
-    """`make run`'s grid workers: every task is accepted, then reported or handed back with a reason."""
-    tasks = TaskService(engine, grids, relay=OutboxRelay(engine, r).relay)
+    """`make run`'s grid workers: every task is accepted, then reported (an alert with its photos, cleaned as a
+    phone's are) or handed back with a reason."""
     workers = GridWorkers(r, tasks, speed=36_000)  # ten world hours a real second
     workers.step()  # from now on: the stream's cursor is taken
     made = [make(tasks, kind, f"SIM-{n}", URBAN)["task_id"]
@@ -232,6 +239,12 @@ def test_gw008_simulated_grid_workers_close_their_tasks_through_the_same_steps(
         if task["state"] == "reported":
             assert task["note"] in GridWorkers.NOTES
             assert ("on_scene" in log) is (task["kind"] == "alert")
+            photos = photos_of(task)
+            assert (1 <= len(photos) <= 2) if task["kind"] == "alert" else not photos
+            for sha in photos:
+                kept = media.get(key_of(Variant.PHOTO, sha))
+                assert kept is not None and hashlib.sha256(kept).hexdigest() == sha
+                assert GPS_IFD not in Image.open(io.BytesIO(kept)).getexif()  # the simulated phone's GPS is gone
         else:
             assert task["note"] in GridWorkers.REASONS
     assert steps == sum(len(tasks.log_for(t)) - 1 for t in made)
@@ -271,6 +284,8 @@ def test_gw010_the_chiefs_figures_count_grid_tasks_as_the_service_does(
     time_machine.shift(timedelta(minutes=13))  # the rural one arrives at 16 minutes: one past its 15
     tasks.arrive(late["task_id"], "b", None)
     time_machine.shift(timedelta(minutes=10))
+    tasks.add_photo(on_time["task_id"], "a", jpeg("on time"))
+    tasks.add_photo(late["task_id"], "b", jpeg("late"))
     tasks.report(on_time["task_id"], "a", "resolved", "ok")
     tasks.report(late["task_id"], "b", "resolved", "ok")  # late on scene, its photo and note in time
     time_machine.shift(timedelta(hours=4))  # the lead is past its four hours, still open

@@ -10,12 +10,10 @@ import pytest
 import redis
 from sqlalchemy import select
 
-import clock
 from app import PinganApp, create_app
 from auth.roles import Role
 from auth.users import UserError, UserStore
 from bus import keys
-from gridwork.tasks import TaskKind
 from layouts.ids import PhoneID
 from settings import Settings
 from store.audit import AuditLog
@@ -23,7 +21,9 @@ from store.db import audit_log, grid_tasks
 from testkit.accounts import PASSWORD, make_user, sign_in_client
 from testkit.entries import incident
 from testkit.live_client import LiveClient, sign_in
+from testkit.photos import jpeg
 from testkit.servers import LiveServer
+from testkit.tasks import task_in
 from testkit.waiting import wait_until
 from tests.test_security import callback_request
 from urls import URL
@@ -34,14 +34,6 @@ OWN, OTHER = "SC-021", "SC-022"
 @pytest.fixture
 def app(settings: Settings) -> PinganApp:
     return create_app(settings)
-
-
-def task_in(app: PinganApp, grid: str, ref: str) -> str:
-    with app.engine.begin() as conn:
-        row = app.tasks.create(conn, TaskKind.ALERT, ref, grid, f"看一看 {ref}", "duty", clock.now(),
-                               site=(112.43, 39.33))
-    app.tasks.relay()
-    return str(row["task_id"])
 
 
 def step_request(client: Any, action: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +117,9 @@ def test_phone004_a_grid_worker_moves_only_their_own_grids_tasks(app: PinganApp)
     assert "已接收" in step({"task_id": own, "action": "accept"})
     assert "已到场" in step({"task_id": own, "action": "arrive", "lon": "112.43", "lat": "39.33"})
     assert "请填写处置情况" in step({"task_id": own, "action": "report", "outcome": "resolved", "note": "  "})
+    assert "现场照片" in step({"task_id": own, "action": "report", "outcome": "resolved", "note": "已处理"})
+    sent = client.post(f"/m/tasks/{own}/photos", data=jpeg("现场"), headers={**headers, "Content-Type": "image/jpeg"})
+    assert sent.status_code == 200 and len(sent.get_json()["photos"]) == 1
     assert "已反馈" in step({"task_id": own, "action": "report", "outcome": "<script>", "note": "已处理"})
     with app.engine.connect() as conn:
         row = conn.execute(select(grid_tasks).where(grid_tasks.c.task_id == own)).mappings().one()
@@ -166,3 +161,58 @@ def test_phone005_the_phone_follows_its_own_grids_tasks_and_nothing_else(
     finally:
         phone.close()
         hall.close()
+
+
+def test_phone006_a_grid_worker_hands_a_task_to_a_volunteer_of_the_grid_who_then_takes_its_steps(
+    live_server: LiveServer,
+) -> None:
+    """The "N" of 1+1+N: a volunteer gets only what their grid worker hands them, and the clocks stay the worker's."""
+    app, base = live_server.app, live_server.url
+    task_id, kept_back = task_in(app, OWN, "HAND-1"), task_in(app, OWN, "HAND-2")
+    worker = make_user(app, Role.GRID_WORKER)
+    helper, second = (make_user(app, Role.VOLUNTEER, grids=(OWN,), username=name) for name in ("vol-a", "vol-b"))
+    elsewhere = make_user(app, Role.VOLUNTEER, grids=(OTHER,))
+    assert app.security.users.workers_of(OWN, Role.VOLUNTEER) == [helper, second]
+    worker_phone, helper_phone = sign_in(base, worker, PASSWORD), sign_in(base, helper, PASSWORD)
+    assert helper_phone.get(f"{base}/", allow_redirects=False, timeout=10).headers["Location"] == "/m/"
+    page = worker_phone.get(f"{base}/m/_dash-layout", timeout=10).text
+    assert json.dumps({OWN: [helper, second]}).replace('"', '\\"') in page  # whom the worker can hand a task to
+
+    def step(session: Any, action: dict[str, Any]) -> str:
+        body = step_request_http(session, base, action)
+        reply = session.post(f"{base}/m/_dash-update-component", json=body, timeout=10)
+        assert reply.status_code == 200
+        return str(reply.json()["response"][PhoneID.MESSAGE]["children"])
+
+    live = LiveClient(base, helper_phone)
+    try:
+        live.connect()
+        wait_until(lambda: live.snapshots == 1, what="the snapshot")
+        assert live.last_snapshot["grid_tasks"] == []  # nothing is theirs until it is handed to them
+        assert "不在您的网格" in step(helper_phone, {"task_id": task_id, "action": "accept"})
+        assert "请选择本网格的志愿者" in step(worker_phone, {"task_id": task_id, "action": "hand",
+                                                      "volunteer": elsewhere})
+        assert "已交给志愿者" in step(worker_phone, {"task_id": task_id, "action": "hand", "volunteer": helper})
+        [handed] = live.wait_for(1, kind="grid_task")
+        assert (handed["data"]["task_id"], handed["data"]["volunteer"]) == (task_id, helper)
+        assert "该任务已交给志愿者" in step(worker_phone, {"task_id": task_id, "action": "hand", "volunteer": second})
+        assert "不在您的网格" in step(helper_phone, {"task_id": kept_back, "action": "hand", "volunteer": helper})
+        assert "已到场" in step(helper_phone, {"task_id": task_id, "action": "arrive"})
+        photo = helper_phone.post(f"{base}/m/tasks/{task_id}/photos", data=jpeg("楼道"),
+                                  headers={"Content-Type": "image/jpeg"}, timeout=10)
+        assert photo.status_code == 200
+        assert helper_phone.get(f"{base}{photo.json()['thumbs'][0]}", timeout=10).status_code == 200
+        assert "已反馈" in step(helper_phone, {"task_id": task_id, "action": "report", "note": "楼道杂物已清理"})
+        assert kept_back not in {e["data"]["task_id"] for e in live.events}
+    finally:
+        live.close()
+    task = app.tasks.get(task_id)
+    assert task is not None and task["state"] == "reported"
+    assert task["worker"] == app.grids.get(OWN).worker_zh  # type: ignore[union-attr]  # answerable: the worker
+    assert [(e["actor"], e["action"]) for e in app.tasks.log_for(task_id)][1:] == [
+        (worker, "handed"), (helper, "on_scene"), (helper, "photo"), (helper, "reported")]
+
+
+def step_request_http(session: Any, base: str, action: dict[str, Any]) -> dict[str, Any]:
+    dependencies = session.get(f"{base}{URL.PHONE}_dash-dependencies", timeout=10).json()
+    return callback_request(dependencies, (PhoneID.ACTION, "data"), action)

@@ -16,12 +16,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from app import PinganApp, create_app
+from gridwork.tasks import TaskKind, photos_of
 from indicators.compute import DISTRICT
 from reports.build import Kind, ReportBuilder, keys_between, latest_key, period_for
 from reports.render import csv_bytes, pdf_bytes, standalone_html
 from settings import PROJECT_ROOT, Settings
 from store.db import audit_log
 from testkit.accounts import make_user, sign_in_client
+from testkit.photos import jpeg
 from tests.indicator_data import AT, DAY, EXPECTED, bj, insert_day
 
 pytestmark = pytest.mark.time_machine(AT, tick=False)  # the morning after the constructed day
@@ -177,3 +179,31 @@ def test_rep006_command_line_produces_any_past_period(settings: Settings, tmp_pa
                          env={"VAR_DIR": str(settings.var_dir), "PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "error" in bad.stderr
+
+
+def test_rep007_the_grid_workers_results_come_with_their_photos(app: PinganApp, time_machine) -> None:  # type: ignore[no-untyped-def]
+    """Photos are evidence: on the page (served as the task's), in the PDF (inside it) and in the CSV (hashes)."""
+    time_machine.move_to(bj(DAY, 10))
+    with app.engine.begin() as conn:
+        task = app.tasks.create(conn, TaskKind.ALERT, "REP-PHOTO", "SC-021", "烟感报警", "duty", bj(DAY, 10))
+    app.tasks.arrive(task["task_id"], "黄波", None)
+    time_machine.move_to(bj(DAY, 10, 40))
+    [sha] = photos_of(app.tasks.add_photo(task["task_id"], "黄波", jpeg("厨房")))
+    app.tasks.report(task["task_id"], "黄波", "resolved", "灶台油烟，已提醒住户")
+    time_machine.move_to(AT)
+    builder = ReportBuilder(app.engine, app.grids, media=app.media)
+    report = builder.build(Kind.DAILY, DAY.isoformat(), "zh-CN")
+    [row] = report.tables["grid_results"].rows
+    assert row[0] == task["task_id"] and row[-1] == [sha] and row[6] is True  # within the hour after arriving
+    printed = standalone_html(report)
+    assert "网格员处置结果及现场照片" in printed
+    assert printed.count('class="report-photo" src="data:image/jpeg;base64,') == 1
+    assert "/media/" not in printed  # the PDF's document needs no session to show its pictures
+    chief = app.server.test_client()
+    sign_in_client(chief, make_user(app, "chief"))
+    page = chief.get(f"/reports/daily/{DAY.isoformat()}").get_data(as_text=True)
+    assert f'src="/media/thumb/{sha}.jpg"' in page and f'href="/media/photo/{sha}.jpg"' in page
+    assert chief.get(f"/media/thumb/{sha}.jpg").status_code == 200
+    download = chief.get(f"/reports/daily/{DAY.isoformat()}/grid_results.csv").get_data(as_text=True)
+    assert sha in download and "已处置" in download and "告警核查" in download
+    assert "灶台油烟" in pdf_text(pdf_bytes(report))

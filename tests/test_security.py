@@ -167,10 +167,14 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     assert not [v for v in app.screen.callback_map.values() if v.get("callback")]
     # The phone's one server callback takes a grid worker's step (its forged requests: tests/test_phone.py).
     phone = [v["callback"] for v in app.phone.callback_map.values() if v.get("callback")]
-    assert [(f.permission, f.action) for f in phone] == [(Permission.WORK_GRID_TASKS, "task.step")]
+    assert [(f.permission, f.action) for f in phone] == [(Permission.TAKE_TASK_STEPS, "task.step")]
+    # So is the one route that takes something from a phone, a photo (its forged requests: tests/test_media.py).
+    upload = app.server.view_functions["media._upload"]
+    assert (upload.permission, upload.action) == (Permission.TAKE_TASK_STEPS, "task.photo")
 
 
-@pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER])
+@pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER,
+                                  Role.VOLUNTEER])
 def test_sec002_forged_state_changing_callbacks_are_refused_and_audited(
     app: PinganApp, r: redis.Redis, role: Role
 ) -> None:

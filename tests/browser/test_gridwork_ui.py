@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from bus import keys
 from layouts.ids import AlertID, TaskID
 from settings import PROJECT_ROOT
+from testkit.photos import jpeg
 from testkit.servers import LiveServer
 from tests.browser.test_live import open_live
 from tests.browser.test_sensors_ui import CAMERA, alert
@@ -45,6 +46,8 @@ def test_gridwork_ui001_an_alert_passed_to_the_grid_worker_becomes_a_task_the_ha
     expect(row.locator(".task-clock")).to_have_text(re.compile(r"^(59|60):[0-5]\d$"))  # the hour for photo and note
     expect(row.locator(".task-far")).to_have_text(re.compile(r"^到场位置距现场 8\d\d 米$"))
     row.screenshot(path=str(SCREENSHOTS / "grid-task-hall.png"))
+    app.tasks.add_photo(task["task_id"], grid.worker_zh, jpeg("口角现场"))  # an alert's result needs its photo
+    expect(row.locator(".task-photo img")).to_have_count(1)
     app.tasks.report(task["task_id"], grid.worker_zh, "resolved", "两人口角，已劝离")
     expect(row).to_have_attribute("data-state", "reported")
     expect(row.locator(".task-clock")).to_have_text("✓")
