@@ -35,6 +35,7 @@ import routes.live
 import routes.media
 import routes.ops
 import routes.reports
+import routes.revisits
 import routes.risk
 import routes.sensors
 import services
@@ -57,6 +58,7 @@ from layouts.shell import index_html, page
 from media.store import MediaStore
 from push.hub import PushHub
 from reports.build import ReportBuilder
+from revisits.service import RevisitService
 from risk.engine import RiskEngine
 from sensors.alerts import AlertService
 from sensors.health import DeviceHealth
@@ -123,6 +125,10 @@ class PinganApp:
     @property
     def media(self) -> MediaStore:
         return self.services.media
+
+    @property
+    def revisits(self) -> RevisitService:
+        return self.services.revisits
 
     @property
     def health(self) -> DeviceHealth:
@@ -204,6 +210,7 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         routes.risk.blueprint(parts.engine, settings.language),
         routes.reports.blueprint(ReportBuilder(parts.engine, grids, media=parts.media), settings.language),
         routes.media.blueprint(parts.tasks, parts.media, settings.language),
+        routes.revisits.blueprint(parts.revisits, settings.language, stations),
         auth.admin.blueprint(settings.language, grids.stations(settings.language)),
     ):
         server.register_blueprint(routes_of_a_part)

@@ -11,6 +11,8 @@ all start from it, so none of them can run a consumer that skips a hook.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from indicators.live import Indicators
 from ingest.consumer import Consumer
 from media.store import MediaStore, open_store
 from push.hub import Emit, PushHub
+from revisits.service import RevisitService
 from risk.engine import RiskEngine
 from risk.leads import LeadService
 from sensors.alerts import AlertService
@@ -60,16 +63,21 @@ class Services:
     health: DeviceHealth
     risk: RiskEngine
     indicators: Indicators
+    revisits: RevisitService
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    # Set once the district's history is kept (at once without a backfill): last month's return-visit sample is
+    # drawn from it, so a first start draws after its backfill, not from a month still being written.
+    history_ready: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def consumer(self, name: str | None = None) -> Consumer:
         """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules,
         compound alerts to their grid worker and property manager at once."""
         return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name,
-                        feedback=self.dispatch.feedback, on_incidents=self.risk.check_incidents,
+                        feedback=self.dispatch.feedback, revisit_calls=self.revisits.call_centre,
+                        on_incidents=self.risk.check_incidents,
                         on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay)
 
     def start(self, consumer: bool = True, simulator: bool | None = None, risk_runs: bool = True) -> None:
@@ -82,18 +90,23 @@ class Services:
         self.spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
         if risk_runs:
             self.spawn("risk-daily", self.risk.run_daily, self.stop_event)
+            self.spawn("revisit-draw", self._draw_revisits)
+        if not self.settings.backfill:
+            self.history_ready.set()
         self.spawn("indicators", self.indicators.run, self.stop_event)
         if consumer:
             self.spawn("consumer", self.consumer().run, self.stop_event)
         if self.settings.simulator if simulator is None else simulator:
             from simulation.field_units import FieldUnits
             from simulation.grid_workers import GridWorkers
+            from simulation.revisit_clerk import RevisitClerk
             from simulation.simulator import Simulator
 
             sim = Simulator(connect(self.redis_url), self.grids, self.devices)
             self.spawn("simulator", sim.run, self.stop_event)
             self.spawn("field-units", FieldUnits(connect(self.redis_url)).run, self.stop_event)
             self.spawn("grid-workers", GridWorkers(connect(self.redis_url), self.tasks).run, self.stop_event)
+            self.spawn("revisit-clerk", RevisitClerk(self.revisits).run, self.stop_event)
 
     def backfill_history(self) -> None:
         """On a first start (no incident older than two days), write a year of history up to this moment
@@ -102,6 +115,7 @@ class Services:
             known = conn.execute(select(incidents.c.event_id).where(
                 incidents.c.reported_at < clock.now() - timedelta(days=2)).limit(1)).first()
         if known is not None:
+            self.history_ready.set()
             return
 
         def work() -> None:
@@ -114,11 +128,17 @@ class Services:
                     if conn.execute(select(func.count()).select_from(incidents)).scalar_one() >= written:
                         break
                     conn.rollback()
+            self.history_ready.set()
             if not self.stop_event.is_set():
                 result = self.risk.run("backfill")
                 log.info("risk run over the history: %.1f s, %d new leads", result.seconds, result.leads_created)
 
         self.spawn("backfill", work)
+
+    def _draw_revisits(self) -> None:
+        self.history_ready.wait()  # stop() sets it too
+        if not self.stop_event.is_set():
+            self.revisits.run_monthly(self.stop_event, connect(self.redis_url), f"{socket.gethostname()}-{os.getpid()}")
 
     def spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -127,6 +147,7 @@ class Services:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.history_ready.set()  # nothing waits for a history that will not come
         for thread in self.threads:
             thread.join(timeout=5)
         self.engine.dispose()
@@ -158,10 +179,11 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     tasks.on_reported.append(leads.handled_by_task)
     risk = RiskEngine(engine, connect(redis_url), devices, leads)
     indicators = Indicators(engine, connect(redis_url), grids, devices)
+    revisits = RevisitService(engine, grids, leads, relay=outbox.relay, percent=settings.revisit_percent,
+                              due_days=dict(settings.revisit_due_days), language=settings.language)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
-                        health=health,
-                        risk=risk, indicators=indicators, embedded_redis=embedded)
+                        health=health, risk=risk, indicators=indicators, revisits=revisits, embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,

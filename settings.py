@@ -40,6 +40,18 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _due_days(raw: str) -> tuple[tuple[str, float], ...]:
+    """``kind=days`` pairs over the defaults (3 days each); a malformed pair is an error, not a silent default."""
+    days = dict(Settings.revisit_due_days)
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        kind, _, value = pair.partition("=")
+        try:
+            days[kind.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"REVISIT_DUE_DAYS: {pair!r} is not kind=days") from None
+    return tuple(days.items())
+
+
 @dataclass(frozen=True)
 class Settings:
     """The product's configuration. Field comments name the environment variable."""
@@ -93,6 +105,10 @@ class Settings:
     # MEDIA_S3_BUCKET: keep the photos in this bucket of an S3-compatible store instead; the endpoint and
     # credentials come from the S3 client's own configuration (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
     media_s3_bucket: str = ""
+    # REVISIT_PERCENT: the share of each station's and kind's closed matters the centre calls back every month.
+    revisit_percent: int = 10
+    # REVISIT_DUE_DAYS: days to make a return visit, per kind of matter ("incident=3,lead=3,task=3").
+    revisit_due_days: tuple[tuple[str, float], ...] = (("incident", 3.0), ("lead", 3.0), ("task", 3.0))
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -104,6 +120,11 @@ class Settings:
         unknown_zones = set(self.grid_task_slow_zones) - {"urban", "suburban", "rural"}
         if unknown_zones:
             raise ValueError(f"GRID_TASK_SLOW_ZONES: unknown zones {sorted(unknown_zones)}; use urban, suburban, rural")
+        if not 0 < self.revisit_percent <= 100:
+            raise ValueError(f"REVISIT_PERCENT must be 1 to 100, got {self.revisit_percent}")
+        kinds = dict(self.revisit_due_days)
+        if set(kinds) != {"incident", "lead", "task"} or min(kinds.values()) <= 0:
+            raise ValueError("REVISIT_DUE_DAYS must give incident, lead and task a positive number of days")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -132,6 +153,8 @@ class Settings:
                                           if z.strip()),
             "grid_task_far_m": _env_number("GRID_TASK_FAR_M", cls.grid_task_far_m, float),
             "media_s3_bucket": _env_str("MEDIA_S3_BUCKET", cls.media_s3_bucket).strip(),
+            "revisit_percent": _env_number("REVISIT_PERCENT", cls.revisit_percent, int),
+            "revisit_due_days": _due_days(_env_str("REVISIT_DUE_DAYS", "")),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])

@@ -38,6 +38,12 @@ class URL(StrEnum):
     REPORT = "/reports/<kind>/<key>"
     REPORT_PDF = "/reports/<kind>/<key>/pdf"
     REPORT_CSV = "/reports/<kind>/<key>/<table>.csv"
+    # The return-visit desk.
+    REVISITS = "/revisits"
+    REVISIT = "/revisits/<visit_id>"
+    REVISIT_CALL = "/revisits/<visit_id>/call"
+    REVISITS_ADD = "/revisits/add"
+    REVISITS_DRAW = "/revisits/draw"
     # Grid workers' photos: a phone sends one for its task; pages show them (variant: photo / thumb).
     TASK_PHOTOS = "/m/tasks/<task_id>/photos"
     MEDIA = "/media/<variant>/<name>"
@@ -65,11 +71,13 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCR
                    f"{URL.SCREEN}_dash-component-suites/", f"{URL.PHONE}assets/", f"{URL.PHONE}_dash-component-suites/")
 PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico"})
 # Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
-PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE})
+PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE,
+                   URL.REVISITS})
 # Requests that show a person is at the desk (acknowledging pushed batches is the page's own doing).
 ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH, URL.PHONE, f"{URL.PHONE}_dash-update-component"})
-# What a role without the map may still reach (administrators).
-NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH)
+# What a role without the map may still reach (administrators, the return-visit desk); each page's own guard
+# decides who of them.
+NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH, URL.REVISITS)
 # What a grid worker reaches besides: their phone page and the push protocol it follows.
 MEDIA_PREFIX = "/media/"
 PHONE_PREFIXES = (URL.PHONE, URL.LIVE_SUBSCRIBE, URL.LIVE_ACK, MEDIA_PREFIX)

@@ -21,6 +21,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     GRID_WORKER = "grid_worker"  # a grid's full-time worker: their grids' tasks, on a phone (/m/)
     VOLUNTEER = "volunteer"  # the "N" of a grid's 1+1+N team: the tasks its grid worker hands them, on a phone
+    REVISIT_CLERK = "revisit_clerk"  # the centre's return-visit desk: calls people back to confirm each fix
 
 
 class Permission(StrEnum):
@@ -40,6 +41,10 @@ class Permission(StrEnum):
     FOLLOW_LIVE = "follow_live"  # receive pushed events (each seen through the viewer's lens)
     WORK_GRID_TASKS = "work_grid_tasks"  # the tasks in one's own grids: take their steps, hand them to a volunteer
     TAKE_TASK_STEPS = "take_task_steps"  # the phone page: the steps of one's tasks (own grids', or handed to one)
+    VIEW_REVISITS = "view_revisits"  # the return visits, their matters and outcomes (numbers masked)
+    CALL_REVISITS = "call_revisits"  # make the calls: the number in full (audited), record each call
+    ADD_REVISITS = "add_revisits"  # add a closed matter to visit by hand (a complaint, a chief's choice)
+    DRAW_REVISITS = "draw_revisits"  # draw a month's sample now (otherwise drawn on the 1st)
 
 
 _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
@@ -55,11 +60,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS}),
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
-        Permission.RUN_RISK}),
+        Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS}),
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
     Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),
     Role.VOLUNTEER: frozenset({Permission.FOLLOW_LIVE, Permission.TAKE_TASK_STEPS}),
+    # District-wide, without the live map: the desk is all the clerk needs.
+    Role.REVISIT_CLERK: frozenset({Permission.VIEW_REVISITS, Permission.CALL_REVISITS, Permission.ADD_REVISITS,
+                                   Permission.VIEW_ALL_STATIONS}),
 }
 
 

@@ -31,7 +31,7 @@ from auth.guard import EXTENSION, Security, client_address, current_viewer
 from auth.roles import Permission, Role, Viewer
 from auth.sessions import ENDED_CHANNEL, Ended
 from auth.users import SignIn
-from i18n import text
+from i18n import rate_text, text
 from settings import Settings
 from store import audit
 from urls import URL
@@ -75,6 +75,7 @@ def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], S
         )
         server.extensions[EXTENSION] = security
         server.jinja_env.filters["beijing"] = beijing_time
+        server.jinja_env.filters["percent"] = rate_text
         server.jinja_env.filters["epoch_beijing"] = lambda s: beijing_time(datetime.fromtimestamp(s, UTC)) if s else "—"
         manager = LoginManager(server)
         manager.user_loader(_load)
@@ -117,6 +118,8 @@ def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], S
         if not viewer.can(Permission.VIEW_MAP) and not request.path.startswith(urls.NOT_MAP_PREFIXES) and not phone:
             if request.path == URL.HOME and viewer.can(Permission.MANAGE_USERS):
                 return redirect(URL.ADMIN)
+            if request.path == URL.HOME and viewer.can(Permission.CALL_REVISITS):
+                return redirect(URL.REVISITS)
             if request.path == URL.HOME and viewer.can(Permission.TAKE_TASK_STEPS):
                 return redirect(URL.PHONE)
             security.record(viewer, "map.view", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
@@ -218,6 +221,8 @@ def _next_page(viewer: Viewer) -> str:
         return wanted
     if viewer.can(Permission.MANAGE_USERS):
         return URL.ADMIN
+    if viewer.can(Permission.CALL_REVISITS):
+        return URL.REVISITS
     return URL.PHONE if viewer.can(Permission.WORK_GRID_TASKS) else URL.HOME
 
 

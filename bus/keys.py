@@ -13,13 +13,15 @@ INCIDENTS = "cc:in:incidents"
 SENSORS = "cc:in:sensors"
 UNITS = "cc:in:units"
 FEEDBACK = "cc:in:feedback"  # field units' answers to instructions
-INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK)
+REVISIT_CALLS = "cc:in:revisits"  # an outside call centre's return-visit calls
+INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS)
 
 # Outbound streams (what other systems read).
 OUT_INSTRUCTIONS = "cc:out:instructions"  # the field units' inbox
 OUT_HOTLINE = "cc:out:hotline12345"  # incidents diverted to the 12345 city hotline
 OUT_LEADS = "cc:out:leads"  # early-warning leads for stations' and grid workers' apps
 OUT_NOTIFY = "cc:out:notify"  # messages to grid workers and property managers (the SMS gateway reads it)
+OUT_REVISITS = "cc:out:revisits"  # return visits to make, for an outside call centre
 OUTBOX_SENT = "cc:outbox:sent:"  # + outbox id: relayed already (idempotent relay)
 
 DEAD = "cc:dead"  # bad entries with the original fields and a reason
@@ -35,6 +37,7 @@ HEALTH_LEASE = "cc:lease:device-health"  # one process at a time announces healt
 RISK_GRADES = "cc:state:risk-grades"  # hash window -> JSON {grid: grade} of the latest run
 RISK_DETAIL = "cc:state:risk-detail:"  # + window: hash grid -> JSON {grade, score, expected, ratio, factors}
 RISK_LEASE = "cc:lease:risk-daily"  # one process runs the daily risk run
+REVISIT_LEASE = "cc:lease:revisit-draw"  # one process draws the month's return-visit sample
 INDICATORS = "cc:state:indicators"  # JSON: today's indicators as last published
 INDICATORS_LEASE = "cc:lease:indicators"  # one process at a time recomputes and publishes them
 PUBLISHED = "cc:published"  # sorted set event_id -> publish time: exactly-once publishing

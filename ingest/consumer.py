@@ -52,6 +52,7 @@ from ingest.contract import (
     FeedbackIn,
     FeedbackStep,
     IncidentIn,
+    RevisitCallIn,
     SensorEventIn,
     SensorKind,
     UnitPositionIn,
@@ -82,6 +83,13 @@ class FeedbackHandler(Protocol):
 
     def __call__(self, instruction_id: str, unit_id: str, step: str, at: datetime, outcome: str | None,
                  note: str) -> Any: ...
+
+
+class RevisitCallHandler(Protocol):
+    """Records a call centre's return-visit call (the return-visit service, injected); idempotent by
+    ``event_id``. Raises ``ValueError`` for a call it refuses (unknown visit, one already ended)."""
+
+    def __call__(self, event_id: str, visit_id: str, agent: str, at: datetime, result: str, note: str) -> Any: ...
 
 
 class AlertsKept(Protocol):
@@ -141,6 +149,7 @@ class Consumer:
         name: str | None = None,
         clock: Callable[[], datetime] = clock.now,
         feedback: FeedbackHandler | None = None,
+        revisit_calls: RevisitCallHandler | None = None,
         on_incidents: Callable[[list[dict[str, Any]]], Any] | None = None,
         on_alerts: AlertsKept | None = None,
         relay: Callable[[], int] | None = None,
@@ -152,6 +161,7 @@ class Consumer:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.clock = clock
         self.feedback = feedback  # field units' reports go to dispatch through this
+        self.revisit_calls = revisit_calls  # a call centre's return-visit calls go to the visits through this
         self.on_incidents = on_incidents  # called with each batch's newly kept live incidents
         self.on_alerts = on_alerts
         self.relay = relay  # publishes the outbox at once when a batch queued messages
@@ -269,6 +279,8 @@ class Consumer:
                 self._units(entries, pending)
             elif stream == keys.FEEDBACK:
                 self._feedback(entries, pending)
+            elif stream == keys.REVISIT_CALLS:
+                self._revisit_calls(entries, pending)
         self._commit_redis(pending, now, result)
         if pending.queued and self.relay is not None:
             try:
@@ -465,6 +477,20 @@ class Consumer:
                 self._dead(pending, keys.FEEDBACK, entry_id, fields, exc.reason)
             except ValueError as exc:  # refused by dispatch: unknown instruction, another unit's, illegal move
                 self._dead(pending, keys.FEEDBACK, entry_id, fields, str(exc))
+
+    def _revisit_calls(self, entries: list[Entry], pending: _Pending) -> None:
+        """A call centre's return-visit calls, each recorded once (its event id)."""
+        for entry_id, fields in entries:
+            try:
+                call = parse(RevisitCallIn, fields)
+                if self.revisit_calls is None:
+                    raise ContractError("no return-visit handler in this consumer")
+                self.revisit_calls(call.event_id, call.visit_id, call.agent, call.at.astimezone(UTC),
+                                   call.result.value, call.note)
+            except ContractError as exc:
+                self._dead(pending, keys.REVISIT_CALLS, entry_id, fields, exc.reason)
+            except ValueError as exc:  # refused by the visits: unknown, already ended, a reopening without a note
+                self._dead(pending, keys.REVISIT_CALLS, entry_id, fields, str(exc))
 
     def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
         pipe = self.r.pipeline(transaction=True)

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from dispatch.lifecycle import Outcome
 from geo.scenarios import scenarios
+from revisits.results import VisitResult
 
 MAX_FIELD_BYTES = 4096  # any single field longer than this is refused outright
 
@@ -168,6 +169,18 @@ class FeedbackIn(_Contract):
         return self
 
 
+class RevisitCallIn(_Contract):
+    """An outside call centre's return-visit call (``cc:in:revisits``), the shape of ``cc:in:feedback``: one
+    entry per call; an unanswered one is ``unreachable`` (the third ends the visit)."""
+
+    event_id: EventId
+    visit_id: ShortId = Field(description="From cc:out:revisits.")
+    agent: ShortId = Field(description="Who called, at the call centre.")
+    at: AwareDatetime
+    result: VisitResult
+    note: str = Field(default="", max_length=500, description="Required when not satisfied or the problem persists.")
+
+
 class ContractError(ValueError):
     """An entry that breaks the contract; ``reason`` is what goes to the dead-letter stream."""
 
@@ -202,6 +215,7 @@ def json_schema() -> dict[str, Any]:
             "cc:in:sensors": SensorEventIn.model_json_schema(),
             "cc:in:units": UnitPositionIn.model_json_schema(),
             "cc:in:feedback": FeedbackIn.model_json_schema(),
+            "cc:in:revisits": RevisitCallIn.model_json_schema(),
         },
     }
 

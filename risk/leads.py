@@ -67,7 +67,15 @@ class LeadService:
         findings = [f for f in findings if f.key[:200] not in known]
         if not findings:
             return []
-        now = self.clock()
+        with self.engine.begin() as conn:
+            fresh = self.create_in(conn, findings, self.clock())
+        if fresh:
+            self.relay()
+        return fresh
+
+    def create_in(self, conn: Connection, findings: list[Finding], now: datetime) -> list[dict[str, Any]]:
+        """:meth:`create` inside ``conn``'s transaction (a return visit reopens its matter with the visit's
+        outcome); the caller relays after the commit."""
         targets = load_config()["leads"]
         rows = []
         for finding in findings:
@@ -88,25 +96,22 @@ class LeadService:
                 "facts": json.dumps(facts, ensure_ascii=False, default=_plain),
                 "evidence": json.dumps(list(finding.evidence)),
             })
-        with self.engine.begin() as conn:
-            created = set(conn.execute(
-                self._insert(leads).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(leads.c.lead_id),
-                rows).scalars())
-            fresh = [row for row in rows if row["lead_id"] in created]
-            for row in fresh:
-                payload = self.payload(row)
-                queue(conn, keys.OUT_LEADS, {
-                    "lead_id": row["lead_id"], "rule": row["rule"], "grid": row["grid"], "level": row["level"],
-                    "target": row["target"], "recipient": row["recipient"], "deadline": payload["deadline"],
-                    "evidence": row["evidence"], "summary": row["summary"], "suggestion": row["suggestion"],
-                    "facts": row["facts"]})
-                queue_event(conn, Live.LEAD, payload)
-                if self.tasks is not None and row["target"] == "grid_worker":
-                    # The grid worker's task, on the lead's own deadline.
-                    self.tasks.create(conn, TaskKind.LEAD, row["lead_id"], row["grid"], row["summary"], "risk", now,
-                                      result_due=row["deadline"])
-        if fresh:
-            self.relay()
+        created = set(conn.execute(
+            self._insert(leads).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(leads.c.lead_id),
+            rows).scalars())
+        fresh = [row for row in rows if row["lead_id"] in created]
+        for row in fresh:
+            payload = self.payload(row)
+            queue(conn, keys.OUT_LEADS, {
+                "lead_id": row["lead_id"], "rule": row["rule"], "grid": row["grid"], "level": row["level"],
+                "target": row["target"], "recipient": row["recipient"], "deadline": payload["deadline"],
+                "evidence": row["evidence"], "summary": row["summary"], "suggestion": row["suggestion"],
+                "facts": row["facts"]})
+            queue_event(conn, Live.LEAD, payload)
+            if self.tasks is not None and row["target"] == "grid_worker":
+                # The grid worker's task, on the lead's own deadline.
+                self.tasks.create(conn, TaskKind.LEAD, row["lead_id"], row["grid"], row["summary"], "risk", now,
+                                  result_due=row["deadline"])
         return fresh
 
     def open_leads(self, limit: int = 500) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ the wall's agree. Filters are a plain GET form (the page's CSP allows no inline 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +20,7 @@ from auth.roles import Permission, Viewer
 from auth.web import template_values
 from geo.devices import HEARTBEAT_INTERVAL_S, DeviceRegistry
 from geo.index import GridIndex
-from i18n import text
+from i18n import rate_text, text
 from sensors.health import SILENT_INTERVALS, DeviceHealth, Health
 from sensors.stats import weekly
 from urls import URL
@@ -39,11 +38,6 @@ def since_text(epoch: float | None, today: date) -> str:
         return "—"
     local = clock.local(datetime.fromtimestamp(epoch, UTC))
     return local.strftime("%H:%M" if local.date() == today else "%Y-%m-%d %H:%M")
-
-
-def rate_text(rate: float | None) -> str:
-    """A rate as the wall shows it (pingan_indicators.js: rounded half up to 0.1 %)."""
-    return "—" if rate is None else f"{math.floor(rate * 1000 + 0.5) / 10:g}%"
 
 
 @dataclass(frozen=True)

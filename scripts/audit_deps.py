@@ -29,8 +29,8 @@ def normalise(name: str) -> str:
 def pins() -> dict[str, str]:
     out = {}
     for line in PINS.read_text().splitlines():
-        name, sep, version = line.strip().partition("==")
-        if sep and not name.startswith("#"):
+        name, sep, version = line.split("#", 1)[0].strip().partition("==")  # a pin may say why after a "#"
+        if sep:
             out[normalise(name)] = version
     return out
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -165,6 +166,67 @@ grid_task_photos = Table(
     Column("location_removed", Boolean, nullable=False),  # it carried a GPS position, not kept
     UniqueConstraint("task_id", "sha256", name="uq_grid_task_photos"),
     Index("ix_grid_task_photos_sha", "sha256"),
+)
+
+# Return visits (revisits/): each month's draw with the seed that reproduces it, the visits to make (a matter at
+# most once, drawn or chosen by hand) and every call attempt. A visit that finds the problem persisting reopens
+# the matter as a lead (``reopened_lead``).
+revisit_samples = Table(
+    "revisit_samples",
+    metadata,
+    Column("sample_id", String(24), primary_key=True),
+    Column("period_start", DateTime(timezone=True), nullable=False),  # the closed matters of [start, end)
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("fraction", Float, nullable=False),
+    Column("population", Integer, nullable=False),
+    Column("drawn", Integer, nullable=False),
+    Column("strata", Text, nullable=False),  # JSON: "station/kind" -> [population, drawn]
+    Column("drawn_at", DateTime(timezone=True), nullable=False),
+    Column("drawn_by", String(64), nullable=False),
+)
+
+revisits = Table(
+    "revisits",
+    metadata,
+    Column("visit_id", String(24), primary_key=True),
+    Column("matter_kind", String(10), nullable=False),  # incident / lead / task
+    Column("matter_id", String(64), nullable=False),
+    Column("sample_id", String(24)),  # none: added by hand
+    Column("reason", String(16), nullable=False),  # sample / complaint / chief
+    Column("station", String(8), nullable=False),
+    Column("grid", String(8), nullable=False),
+    Column("summary", Text, nullable=False),  # what the matter was, as it closed
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("matter_outcome", String(20)),
+    Column("contact_name", String(64), nullable=False),
+    Column("contact_phone", String(32)),  # shown in full only to the visit desk (auth.roles: CALL_REVISITS)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("result", String(16)),  # satisfied / not_satisfied / persists / unreachable; none while open
+    Column("note", Text, nullable=False),
+    Column("visited_at", DateTime(timezone=True)),  # when the visit ended
+    Column("visited_by", String(64)),
+    Column("reopened_lead", String(24)),
+    UniqueConstraint("matter_kind", "matter_id", name="uq_revisits_matter"),
+    Index("ix_revisits_open_due", "visited_at", "due_at"),
+    Index("ix_revisits_sample", "sample_id"),
+)
+
+revisit_attempts = Table(
+    "revisit_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("visit_id", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("channel", String(12), nullable=False),  # desk / call_centre (cc:in:revisits)
+    Column("event_id", String(64), unique=True),  # the call centre's entry: a repeat is ignored
+    Index("ix_revisit_attempts_visit", "visit_id", "id"),
 )
 
 # Early-warning leads: one per warning (the dedupe key makes a run idempotent).

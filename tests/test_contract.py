@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bus import keys
 from ingest.contract import ContractError, IncidentIn, SensorEventIn, UnitPositionIn, json_schema, parse
 from settings import PROJECT_ROOT
 from testkit.entries import incident, stamp, unit
@@ -71,4 +72,4 @@ def test_contract005_unit_fix() -> None:
 def test_contract006_committed_schema_is_generated_from_the_models() -> None:
     committed = json.loads((PROJECT_ROOT / "docs" / "ingest.schema.json").read_text(encoding="utf-8"))
     assert committed == json_schema()
-    assert set(committed["streams"]) == {"cc:in:incidents", "cc:in:sensors", "cc:in:units", "cc:in:feedback"}
+    assert set(committed["streams"]) == set(keys.INBOUND)

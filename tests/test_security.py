@@ -171,10 +171,15 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     # So is the one route that takes something from a phone, a photo (its forged requests: tests/test_media.py).
     upload = app.server.view_functions["media._upload"]
     assert (upload.permission, upload.action) == (Permission.TAKE_TASK_STEPS, "task.photo")
+    # The return-visit desk's routes that change something (their forged requests: tests/test_revisit_desk.py).
+    desk = {name: app.server.view_functions[f"revisits.{name}"] for name in ("_call", "_add", "_draw")}
+    assert {(f.permission, f.action) for f in desk.values()} == {
+        (Permission.CALL_REVISITS, "revisit.call"), (Permission.ADD_REVISITS, "revisit.add"),
+        (Permission.DRAW_REVISITS, "revisit.draw")}
 
 
 @pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER,
-                                  Role.VOLUNTEER])
+                                  Role.VOLUNTEER, Role.REVISIT_CLERK])
 def test_sec002_forged_state_changing_callbacks_are_refused_and_audited(
     app: PinganApp, r: redis.Redis, role: Role
 ) -> None:
