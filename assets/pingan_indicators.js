@@ -49,7 +49,7 @@
     return node;
   }
 
-  function tiles(f, texts) {
+  function tiles(f, texts, withRevisits) {
     const targets = texts.indicatorTargets;
     const inc = f.incidents;
     const change = inc.change === null ? t(texts, "ind.change.none") :
@@ -88,14 +88,23 @@
       out.push(tile(t(texts, g[1]), pct(value), target === null ? "" : t(texts, "ind.target", { value: pct(target) }),
         status(value, target)));
     });
+    const visits = f.revisits;
+    // The chiefs' panel: the return visits due in the period, made by their due time (target 100%). The wall
+    // keeps to the day's live picture (an overdue visit is the desk's and the panel's).
+    if (visits && withRevisits) {
+      out.push(tile(t(texts, "ind.revisits"), pct(visits.coverage),
+        t(texts, "ind.revisits.detail", { due: visits.due, overdue: visits.overdue,
+          satisfied: pct(visits.satisfaction), reopened: pct(visits.reopen_rate) }),
+        visits.overdue ? "bad" : (visits.due ? "ok" : "neutral"), "revisits"));
+    }
     return out;
   }
 
-  function fillTiles(id, f, texts) {
+  function fillTiles(id, f, texts, withRevisits) {
     const box = document.getElementById(id);
     if (!box) { return; }
     const fragment = document.createDocumentFragment();
-    if (f) { tiles(f, texts).forEach(function (node) { fragment.appendChild(node); }); }
+    if (f) { tiles(f, texts, withRevisits).forEach(function (node) { fragment.appendChild(node); }); }
     else { fragment.appendChild(el("p", "empty-hint", t(texts, "ind.waiting"))); }
     box.replaceChildren(fragment);
   }
@@ -255,7 +264,7 @@
         const NO = window.dash_clientside.no_update;
         if (!shown || !texts || !state.latest) { return [NO, NO, NO, NO, NO, NO]; }
         const f = scopeOf(scope);
-        fillTiles(texts.indicatorTilesId, f, texts);
+        fillTiles(texts.indicatorTilesId, f, texts, true);
         fillStations(texts.indicatorStationsId, texts.indicatorScopeId, texts, scope);
         if (!f) { return [t(texts, "ind.waiting"), NO, NO, NO, NO, NO]; }
         const asof = new Date(state.latest.asof);

@@ -65,12 +65,22 @@ import deadlines
 from clock import Period
 from geo.scenarios import verify_within_s
 from gridwork import tasks
+from revisits.service import visit_figures, visits_due
 from risk.leads import pending_leads
 from risk.model import load_config
 from risk.rules import normalise_address
 from sensors.alerts import unverified_alerts
 from sensors.health import summary as device_summary
-from store.db import alert_verifications, as_utc, grid_tasks, incidents, instructions, leads, sensor_events
+from store.db import (
+    alert_verifications,
+    as_utc,
+    grid_tasks,
+    incidents,
+    instructions,
+    leads,
+    revisits,
+    sensor_events,
+)
 
 DISTRICT = "district"
 # Fields a complete incident record has filled (the contract makes the others mandatory already).
@@ -106,6 +116,7 @@ class Rows:
     device_grids: dict[str, str | None] | None = None  # device id -> grid; None: no live health
     health: Mapping[str, str] = field(default_factory=dict)  # devices not online now -> awaiting/offline/faulty
     tasks: list[dict[str, Any]] = field(default_factory=list)  # grid tasks made before the end, open in the period
+    visits: list[dict[str, Any]] = field(default_factory=list)  # return visits due in the period
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
         """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass."""
@@ -117,7 +128,7 @@ class Rows:
                 groups[key] = self.empty()
             return groups[key]
 
-        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks"):
+        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks", "visits"):
             for row in getattr(self, name):
                 getattr(group(row["grid"]), name).append(row)
         for device, grid in (self.device_grids or {}).items():
@@ -173,9 +184,11 @@ def load(engine: Engine, period: Period, now: datetime,
                         or_(grid_tasks.c.reported_at.is_(None), grid_tasks.c.reported_at >= period.start),
                         or_(grid_tasks.c.ended_at.is_(None), grid_tasks.c.ended_at >= period.start)))
         ).mappings().all()
+        visit_rows = conn.execute(visits_due(period, asof, select(
+            revisits.c.grid, revisits.c.due_at, revisits.c.visited_at, revisits.c.result))).mappings().all()
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
                 _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}),
-                _utc_rows(task_rows))
+                _utc_rows(task_rows), _utc_rows(visit_rows))
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -241,6 +254,7 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "completeness": _completeness(now_rows),
         "devices": _devices(rows),
         "grid_tasks": _grid_tasks(rows.tasks, period, asof),
+        "revisits": visit_figures(rows.visits, asof),
     }
 
 

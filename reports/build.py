@@ -33,7 +33,6 @@ from gridwork.tasks import photos_of
 from i18n import DEFAULT_LANGUAGE, text
 from indicators.compute import DISTRICT, compute, is_overdue, load
 from media.store import MediaStore
-from revisits.service import figures_by_scope
 from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
@@ -169,7 +168,7 @@ class ReportBuilder:
                                   "labels": _trend_labels(period)}
         report.charts["arrival"] = {"bars": district["arrival"]["histogram"], "targets": [5, 15]}
         getattr(self, f"_{kind.value}")(report)
-        report.tables["revisits"] = _revisits_table(self.engine, period, min(now, period.end))
+        report.tables["revisits"] = _revisits_table(figures)
         return report
 
     # -- the parts only one report has ---------------------------------------------------------
@@ -303,15 +302,14 @@ def _grid_results_table(engine: Engine, period: Period, asof: datetime) -> Table
                    photos_of(dict(r))] for r in found])
 
 
-def _revisits_table(engine: Engine, period: Period, asof: datetime) -> Table:
+def _revisits_table(figures: dict[str, Any]) -> Table:
     """The return visits due in the period, for the district and each station: made on time (target 100%),
-    satisfied, reopened (the desk's own figures, revisits.service.figures_by_scope)."""
-    district, stations = figures_by_scope(engine, period, asof)
+    satisfied, reopened (the indicators' own figures: the panel's and the desk's)."""
     return Table([("report.col.station", "station"), ("report.col.revisits_due", "int"),
                   ("report.col.revisits_made", "int"), ("revisits.coverage", "pct"), ("revisits.overdue", "int"),
                   ("revisits.satisfaction", "pct"), ("revisits.reopen_rate", "pct")],
                  [[scope, f["due"], f["made"], f["coverage"], f["overdue"], f["satisfaction"], f["reopen_rate"]]
-                  for scope, f in ((DISTRICT, district), *stations.items())])
+                  for scope, f in ((scope, of_scope["revisits"]) for scope, of_scope in figures["scopes"].items())])
 
 
 def to_json(report: Report) -> str:

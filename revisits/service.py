@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 import redis
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
 
 import clock
 from bus import keys
@@ -74,28 +74,35 @@ class RevisitRefused(ValueError):
     """What cannot be done to a visit; the message says why (in the service's language)."""
 
 
+def visits_due(period: Period, asof: datetime, query: Select[Any]) -> Select[Any]:
+    """``query`` narrowed to the visits due in ``period`` that existed at ``asof``: what every figure counts."""
+    return query.where(and_(revisits.c.due_at >= period.start, revisits.c.due_at < period.end,
+                            revisits.c.created_at <= asof))
+
+
 def figures_by_scope(engine: Engine, period: Period,
                      asof: datetime) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The visits due in ``period``, as known at ``asof``, for the district and for each station: how many
     were due, made, made by their due time (coverage: on time / due, target 100%), overdue, satisfied (of
     those answered) and reopened (of those ended). The desk and the reports read these."""
     with engine.connect() as conn:
-        rows = conn.execute(select(revisits.c.station, revisits.c.due_at, revisits.c.visited_at, revisits.c.result)
-                            .where(and_(revisits.c.due_at >= period.start, revisits.c.due_at < period.end,
-                                        revisits.c.created_at <= asof))).all()
+        rows = conn.execute(visits_due(period, asof, select(revisits.c.station, revisits.c.due_at,
+                                                            revisits.c.visited_at, revisits.c.result))).mappings().all()
     stations: dict[str, list[Any]] = {}
     for row in rows:
-        stations.setdefault(row.station, []).append(row)
-    return _figures(list(rows), asof), {station: _figures(found, asof) for station, found in sorted(stations.items())}
+        stations.setdefault(row["station"], []).append(row)
+    return visit_figures(list(rows), asof), {station: visit_figures(found, asof)
+                                             for station, found in sorted(stations.items())}
 
 
-def _figures(rows: list[Any], asof: datetime) -> dict[str, Any]:
-    ended = [r for r in rows if r.visited_at is not None and as_utc(r.visited_at) <= asof]
-    on_time = sum(1 for r in ended if as_utc(r.visited_at) <= as_utc(r.due_at))
-    answered = [r for r in ended if r.result != VisitResult.UNREACHABLE]
-    satisfied = sum(1 for r in answered if r.result == VisitResult.SATISFIED)
-    reopened = sum(1 for r in ended if r.result in REOPENS)
-    overdue = sum(1 for r in rows if r not in ended and as_utc(r.due_at) < asof)
+def visit_figures(rows: list[Any], asof: datetime) -> dict[str, Any]:
+    """The figures of some visits (each with ``due_at``, ``visited_at``, ``result``) as known at ``asof``."""
+    ended = [r for r in rows if r["visited_at"] is not None and as_utc(r["visited_at"]) <= asof]
+    on_time = sum(1 for r in ended if as_utc(r["visited_at"]) <= as_utc(r["due_at"]))
+    answered = [r for r in ended if r["result"] != VisitResult.UNREACHABLE]
+    satisfied = sum(1 for r in answered if r["result"] == VisitResult.SATISFIED)
+    reopened = sum(1 for r in ended if r["result"] in REOPENS)
+    overdue = sum(1 for r in rows if r not in ended and as_utc(r["due_at"]) < asof)
     return {"due": len(rows), "made": len(ended), "on_time": on_time, "overdue": overdue,
             "coverage": on_time / len(rows) if rows else None,
             "satisfaction": satisfied / len(answered) if answered else None,

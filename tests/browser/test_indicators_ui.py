@@ -54,6 +54,10 @@ def test_ind_ui001_chief_reads_the_district_and_drills_into_a_station(
     first_tile = page.locator(f"#{IndicatorID.TILES} .ind-tile").first
     expect(first_tile.locator(".ind-tile-value")).to_have_text("4", timeout=15_000)  # pushed, never asked for
     assert app.indicators.today()["scopes"][DISTRICT]["incidents"]["count"] == 4
+    # The panel (not the wall) shows the return visits due in the period, as the desk and the reports count them.
+    visits = app.indicators.today()["scopes"][DISTRICT]["revisits"]
+    expect(page.locator(f"#{IndicatorID.TILES} [data-figure='revisits'] .ind-tile-detail")).to_have_text(
+        f"到期 {visits['due']} · 逾期 {visits['overdue']} · 满意 – · 重新交办 –")
     rows = page.locator(f"#{IndicatorID.STATIONS} tbody tr")
     expect(rows).to_have_count(1 + len(app.grids.stations("en")))
     east_row = page.locator(f"#{IndicatorID.STATIONS} tr[data-scope='PS-01']")

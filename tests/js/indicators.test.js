@@ -8,7 +8,8 @@ const assert = require("node:assert/strict");
 const { page } = require("./harness");
 
 const TEXTS = {
-  text: { "ind.incidents": "今日警情", "ind.change.none": "无对比" },
+  text: { "ind.incidents": "今日警情", "ind.change.none": "无对比",
+    "ind.revisits.detail": "到期 {due} · 逾期 {overdue} · 满意 {satisfied} · 重新交办 {reopened}" },
   districtScope: "district", screenTilesId: "tiles",
   indicatorTargets: { arrival_on_time: 1.0, result_on_time: 1.0, result_minutes: 15.0, lead_disposal: 1.0,
     verify_on_time: 1.0, completeness: 0.95 },
@@ -28,6 +29,7 @@ function figures(extra) {
     completeness: { rate: 0.9 },
     devices: { rate: 0.991 },
     grid_tasks: { open: 3, overdue: 1, breaches: 2, on_scene_on_time: 0.75 },
+    revisits: { due: 8, made: 5, on_time: 4, overdue: 2, coverage: 0.5, satisfaction: 0.8, reopen_rate: 0.2 },
   }, extra || {});
 }
 
@@ -49,7 +51,7 @@ function tiles(p) {
 
 test("the tiles carry data-figure and the server's values", function () {
   const { p, indicators } = indicatorsPage();
-  indicators.fillTiles("tiles", figures(), TEXTS);
+  indicators.fillTiles("tiles", figures(), TEXTS, true);  // the chiefs' panel
   const shown = tiles(p);
   assert.deepEqual(shown.slice(0, 6).map(function (x) { return [x.figure, x.value, x.level]; }), [
     ["incidents", "42", "warn"],   // 40% above the comparison
@@ -64,13 +66,16 @@ test("the tiles carry data-figure and the server's values", function () {
   assert.deepEqual(shown.slice(6).map(function (x) { return [x.value, x.level]; }), [
     ["4.3", "warn"], ["–", "neutral"],
     ["95%", "warn"], ["–", "neutral"], ["50%", "bad"], ["100%", "ok"], ["90%", "warn"], ["99.1%", "neutral"],
+    ["50%", "bad"],  // return visits: half made by their due time, two overdue
   ]);
+  assert.equal(p.document.querySelector('[data-figure="revisits"] .ind-tile-detail').textContent,
+    "到期 8 · 逾期 2 · 满意 80% · 重新交办 20%");
 });
 
 test("no devices tile for a period without live health; a waiting hint without figures", function () {
   const { p, indicators } = indicatorsPage();
   indicators.fillTiles("tiles", figures({ devices: null }), TEXTS);
-  assert.equal(tiles(p).length, 13);
+  assert.equal(tiles(p).length, 13);  // the wall's: no return-visit tile either
   indicators.fillTiles("tiles", null, TEXTS);
   assert.equal(tiles(p).length, 0);
   assert.equal(p.document.querySelector("#tiles .empty-hint").textContent, "ind.waiting");
