@@ -80,23 +80,10 @@ def visits_due(period: Period, asof: datetime, query: Select[Any]) -> Select[Any
                             revisits.c.created_at <= asof))
 
 
-def figures_by_scope(engine: Engine, period: Period,
-                     asof: datetime) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The visits due in ``period``, as known at ``asof``, for the district and for each station: how many
-    were due, made, made by their due time (coverage: on time / due, target 100%), overdue, satisfied (of
-    those answered) and reopened (of those ended). The desk and the reports read these."""
-    with engine.connect() as conn:
-        rows = conn.execute(visits_due(period, asof, select(revisits.c.station, revisits.c.due_at,
-                                                            revisits.c.visited_at, revisits.c.result))).mappings().all()
-    stations: dict[str, list[Any]] = {}
-    for row in rows:
-        stations.setdefault(row["station"], []).append(row)
-    return visit_figures(list(rows), asof), {station: visit_figures(found, asof)
-                                             for station, found in sorted(stations.items())}
-
-
 def visit_figures(rows: list[Any], asof: datetime) -> dict[str, Any]:
-    """The figures of some visits (each with ``due_at``, ``visited_at``, ``result``) as known at ``asof``."""
+    """The figures of some visits (each with ``due_at``, ``visited_at``, ``result``) as known at ``asof``: how
+    many were due, made, made by their due time (coverage: on time / due, target 100%), overdue, satisfied (of
+    those answered) and reopened (of those ended)."""
     ended = [r for r in rows if r["visited_at"] is not None and as_utc(r["visited_at"]) <= asof]
     on_time = sum(1 for r in ended if as_utc(r["visited_at"]) <= as_utc(r["due_at"]))
     answered = [r for r in ended if r["result"] != VisitResult.UNREACHABLE]
@@ -369,8 +356,13 @@ class RevisitService:
         return [{**step, "at": as_utc(step["at"])} for step in steps]
 
     def figures(self, period: Period, asof: datetime | None = None) -> dict[str, Any]:
-        """The district's return-visit figures for the visits due in ``period`` (see :func:`figures_by_scope`)."""
-        return figures_by_scope(self.engine, period, asof or self.clock())[0]
+        """The district's figures for the visits due in ``period`` (:func:`visit_figures`; the chiefs' panel and
+        the reports have them per station from the indicators)."""
+        asof = asof or self.clock()
+        with self.engine.connect() as conn:
+            rows = conn.execute(visits_due(period, asof, select(revisits.c.due_at, revisits.c.visited_at,
+                                                                revisits.c.result))).mappings().all()
+        return visit_figures(list(rows), asof)
 
     def count_open(self) -> int:
         with self.engine.connect() as conn:
