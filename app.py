@@ -38,6 +38,7 @@ import routes.reports
 import routes.revisits
 import routes.risk
 import routes.sensors
+import routes.supervision
 import services
 from auth.guard import Security, current_viewer
 from auth.roles import Permission, Role
@@ -64,6 +65,7 @@ from sensors.alerts import AlertService
 from sensors.health import DeviceHealth
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
+from supervision.service import SupervisionService
 from urls import URL
 
 log = logging.getLogger("pingan")
@@ -131,6 +133,10 @@ class PinganApp:
         return self.services.revisits
 
     @property
+    def supervision(self) -> SupervisionService:
+        return self.services.supervision
+
+    @property
     def health(self) -> DeviceHealth:
         return self.services.health
 
@@ -142,11 +148,11 @@ class PinganApp:
     def indicators(self) -> Indicators:
         return self.services.indicators
 
-    def start(self, consumer: bool = True, simulator: bool | None = None, risk_runs: bool = True) -> None:
+    def start(self, consumer: bool = True, simulator: bool | None = None, scheduled: bool = True) -> None:
         """Start the background work (once): the services' and the socket cutter."""
         if self.services.threads:
             return
-        self.services.start(consumer=consumer, simulator=simulator, risk_runs=risk_runs)
+        self.services.start(consumer=consumer, simulator=simulator, scheduled=scheduled)
         cutter = auth.web.SocketCutter(connect(self.redis_url), self.socketio)
         self.services.spawn("socket-cutter", cutter.run, self.services.stop_event)
 
@@ -211,6 +217,7 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         routes.reports.blueprint(ReportBuilder(parts.engine, grids, media=parts.media), settings.language),
         routes.media.blueprint(parts.tasks, parts.media, settings.language),
         routes.revisits.blueprint(parts.revisits, settings.language, stations),
+        routes.supervision.blueprint(parts.supervision, settings.language, stations),
         auth.admin.blueprint(settings.language, grids.stations(settings.language)),
     ):
         server.register_blueprint(routes_of_a_part)

@@ -51,3 +51,13 @@ def missed(row: Mapping[str, Any], steps: Sequence[tuple[str, str]], finished_fi
             continue  # ended in time (cancelled, reassigned, handed back): nothing was missed
         return True
     return False
+
+
+def instruction_overdue_since(row: Mapping[str, Any], asof: datetime) -> datetime | None:
+    """The deadline an open instruction has passed at ``asof`` without its step (its arrival, or once arrived its
+    result), or ``None``: the one definition of an overdue instruction, for the screens' counts and supervision."""
+    arrived, result, result_due = at(row, "on_scene_at"), at(row, "result_at"), at(row, "result_due")
+    if arrived is None or arrived > asof:
+        due = at(row, "arrival_due")
+        return due if due is not None and due < asof else None
+    return result_due if (result is None or result > asof) and result_due is not None and result_due < asof else None

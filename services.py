@@ -3,7 +3,8 @@
 :func:`build` connects Redis (an embedded one when ``REDIS_URL`` is unset) and the system of
 record, sets the installation's clock, and wires the domain services together exactly once:
 the consumer with its hooks (field feedback to dispatch, new incidents to the instant warning
-rules), the push hub, dispatch, alerts, device health, risk, indicators and the outbox relay.
+rules), the push hub, dispatch, alerts, device health, risk, indicators, return visits, supervision
+and the outbox relay.
 ``app.py`` (the dashboard), ``worker.py`` (extra consumers), the benchmarks and the fault suite
 all start from it, so none of them can run a consumer that skips a hook.
 """
@@ -41,6 +42,7 @@ from sensors.health import DeviceHealth, HealthMonitor
 from settings import Settings
 from simulation.timelapse import world_clock
 from store.db import database_url, incidents, make_engine
+from supervision.service import SupervisionService, rules_from
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Services:
     risk: RiskEngine
     indicators: Indicators
     revisits: RevisitService
+    supervision: SupervisionService
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -80,17 +83,19 @@ class Services:
                         on_incidents=self.risk.check_incidents,
                         on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay)
 
-    def start(self, consumer: bool = True, simulator: bool | None = None, risk_runs: bool = True) -> None:
-        """Start the background work (once): push hub, relays, health, risk runs, indicators, consumer, simulator."""
+    def start(self, consumer: bool = True, simulator: bool | None = None, scheduled: bool = True) -> None:
+        """Start the background work (once): push hub, relays, health, the scheduled runs (risk, the monthly
+        return-visit draw, supervision's scan), indicators, consumer, simulator."""
         if self.threads:
             return
         if self.hub is not None:
             self.spawn("push-hub", self.hub.run, self.stop_event)
         self.spawn("outbox-relay", self.outbox.run, self.stop_event)
         self.spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
-        if risk_runs:
+        if scheduled:
             self.spawn("risk-daily", self.risk.run_daily, self.stop_event)
             self.spawn("revisit-draw", self._draw_revisits)
+            self.spawn("supervision", self.supervision.run, self.stop_event, connect(self.redis_url), self.owner)
         if not self.settings.backfill:
             self.history_ready.set()
         self.spawn("indicators", self.indicators.run, self.stop_event)
@@ -101,12 +106,14 @@ class Services:
             from simulation.grid_workers import GridWorkers
             from simulation.revisit_clerk import RevisitClerk
             from simulation.simulator import Simulator
+            from simulation.station_chiefs import StationChiefs
 
             sim = Simulator(connect(self.redis_url), self.grids, self.devices)
             self.spawn("simulator", sim.run, self.stop_event)
             self.spawn("field-units", FieldUnits(connect(self.redis_url)).run, self.stop_event)
             self.spawn("grid-workers", GridWorkers(connect(self.redis_url), self.tasks).run, self.stop_event)
             self.spawn("revisit-clerk", RevisitClerk(self.revisits).run, self.stop_event)
+            self.spawn("station-chiefs", StationChiefs(self.supervision).run, self.stop_event)
 
     def backfill_history(self) -> None:
         """On a first start (no incident older than two days), write a year of history up to this moment
@@ -138,7 +145,12 @@ class Services:
     def _draw_revisits(self) -> None:
         self.history_ready.wait()  # stop() sets it too
         if not self.stop_event.is_set():
-            self.revisits.run_monthly(self.stop_event, connect(self.redis_url), f"{socket.gethostname()}-{os.getpid()}")
+            self.revisits.run_monthly(self.stop_event, connect(self.redis_url), self.owner)
+
+    @property
+    def owner(self) -> str:
+        """This process, as a lease's holder."""
+        return f"{socket.gethostname()}-{os.getpid()}"
 
     def spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -181,13 +193,17 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     indicators = Indicators(engine, connect(redis_url), grids, devices)
     revisits = RevisitService(engine, grids, leads, relay=outbox.relay, percent=settings.revisit_percent,
                               due_days=dict(settings.revisit_due_days), language=settings.language)
+    supervision = SupervisionService(engine, grids, rules_from(settings.supervision_rules), relay=outbox.relay,
+                                     language=settings.language, scan_s=settings.supervision_scan_s)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
-                        health=health, risk=risk, indicators=indicators, revisits=revisits, embedded_redis=embedded)
+                        health=health, risk=risk, indicators=indicators, revisits=revisits, supervision=supervision,
+                        embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,
                                extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades,
-                                       "indicators": indicators.today, "grid_tasks": tasks.board},
+                                       "indicators": indicators.today, "grid_tasks": tasks.board,
+                                       "escalations": supervision.open_escalations},
                                states={"indicators": indicators.today})
     return services

@@ -52,6 +52,36 @@ def _due_days(raw: str) -> tuple[tuple[str, float], ...]:
     return tuple(days.items())
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+ESCALATION_KINDS = ("instruction", "alert", "lead", "grid_task", "revisit")
+
+
+def _duration_s(raw: str) -> float | None:
+    """``90s``, ``10m``, ``4h``, ``3d`` in seconds; ``-`` for "never" (``None``)."""
+    raw = raw.strip()
+    if raw == "-":
+        return None
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in _UNITS:
+        raise ValueError(f"{raw!r} is not a duration such as 10m, 4h, 3d or -")
+    return float(number) * _UNITS[unit]
+
+
+def _escalation_rules(raw: str) -> tuple[tuple[str, float | None, float | None], ...]:
+    """``kind=station/district`` rules over the defaults; a malformed rule is an error, not a silent default."""
+    rules = {kind: (station, district) for kind, station, district in Settings.supervision_rules}
+    for rule in filter(None, (part.strip() for part in raw.split(","))):
+        kind, _, after = rule.partition("=")
+        station, slash, district = after.partition("/")
+        try:
+            if not slash:
+                raise ValueError("needs station/district")
+            rules[kind.strip()] = (_duration_s(station), _duration_s(district))
+        except ValueError as exc:
+            raise ValueError(f"SUPERVISION_RULES: {rule!r}: {exc}") from None
+    return tuple((kind, station, district) for kind, (station, district) in rules.items())
+
+
 @dataclass(frozen=True)
 class Settings:
     """The product's configuration. Field comments name the environment variable."""
@@ -109,6 +139,14 @@ class Settings:
     revisit_percent: int = 10
     # REVISIT_DUE_DAYS: days to make a return visit, per kind of matter ("incident=3,lead=3,task=3").
     revisit_due_days: tuple[tuple[str, float], ...] = (("incident", 3.0), ("lead", 3.0), ("task", 3.0))
+    # SUPERVISION_RULES: how late an item must be to go on its station chief's supervision list, and on the
+    # district's: "kind=station/district" per kind (durations like 90s, 10m, 4h, 3d; "-" never), over these
+    # defaults (seconds here). A return visit is the centre's own work: it goes to the district only.
+    supervision_rules: tuple[tuple[str, float | None, float | None], ...] = (
+        ("instruction", 600.0, 1800.0), ("alert", 300.0, 900.0), ("lead", 3600.0, 14400.0),
+        ("grid_task", 1800.0, 7200.0), ("revisit", None, 86400.0))
+    # SUPERVISION_SCAN_S: how often (world seconds) late items are looked for and escalated.
+    supervision_scan_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -125,6 +163,18 @@ class Settings:
         kinds = dict(self.revisit_due_days)
         if set(kinds) != {"incident", "lead", "task"} or min(kinds.values()) <= 0:
             raise ValueError("REVISIT_DUE_DAYS must give incident, lead and task a positive number of days")
+
+        rules = {kind: (station, district) for kind, station, district in self.supervision_rules}
+        if set(rules) != set(ESCALATION_KINDS):
+            raise ValueError(f"SUPERVISION_RULES must give exactly {', '.join(ESCALATION_KINDS)}")
+        for kind, (station, district) in rules.items():
+            if station is None and district is None:
+                raise ValueError(f"SUPERVISION_RULES: {kind} escalates nowhere")
+            if (station is not None and station < 0) or (district is not None and district < 0) or (
+                    station is not None and district is not None and district <= station):
+                raise ValueError(f"SUPERVISION_RULES: {kind}: the district's delay must come after the station's")
+        if self.supervision_scan_s <= 0:
+            raise ValueError("SUPERVISION_SCAN_S must be positive")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -155,6 +205,8 @@ class Settings:
             "media_s3_bucket": _env_str("MEDIA_S3_BUCKET", cls.media_s3_bucket).strip(),
             "revisit_percent": _env_number("REVISIT_PERCENT", cls.revisit_percent, int),
             "revisit_due_days": _due_days(_env_str("REVISIT_DUE_DAYS", "")),
+            "supervision_rules": _escalation_rules(_env_str("SUPERVISION_RULES", "")),
+            "supervision_scan_s": _env_number("SUPERVISION_SCAN_S", cls.supervision_scan_s, float),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])

@@ -44,6 +44,9 @@ class URL(StrEnum):
     REVISIT_CALL = "/revisits/<visit_id>/call"
     REVISITS_ADD = "/revisits/add"
     REVISITS_DRAW = "/revisits/draw"
+    # Supervision: late items escalated, and their responses.
+    SUPERVISION = "/supervision"
+    SUPERVISION_RESPOND = "/supervision/<escalation_id>/respond"
     # Grid workers' photos: a phone sends one for its task; pages show them (variant: photo / thumb).
     TASK_PHOTOS = "/m/tasks/<task_id>/photos"
     MEDIA = "/media/<variant>/<name>"
@@ -72,7 +75,7 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCR
 PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico"})
 # Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
 PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE,
-                   URL.REVISITS})
+                   URL.REVISITS, URL.SUPERVISION})
 # Requests that show a person is at the desk (acknowledging pushed batches is the page's own doing).
 ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH, URL.PHONE, f"{URL.PHONE}_dash-update-component"})
 # What a role without the map may still reach (administrators, the return-visit desk); each page's own guard
@@ -99,4 +102,4 @@ def path(url: URL, **parts: str) -> str:
 def for_scripts() -> dict[str, str]:
     """The URLs the page scripts call, by the names they use."""
     return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK,
-            "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA}
+            "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA, "supervision": URL.SUPERVISION}

@@ -12,6 +12,7 @@ window.pingan = Object.assign({}, window.pingan, {
     INSTRUCTION: "instruction",
     GRID_TASK: "grid_task",
     LEAD: "lead",
+    ESCALATION: "escalation",
     RISK_GRADES: "risk_grades",
     INDICATORS: "indicators",
     COUNTERS: "counters",

@@ -97,6 +97,13 @@
           satisfied: pct(visits.satisfaction), reopened: pct(visits.reopen_rate) }),
         visits.overdue ? "bad" : (visits.due ? "ok" : "neutral"), "revisits"));
     }
+    // Escalations awaiting a response (the supervision list's), with the district's share and the period's flow.
+    const sv = f.supervision;
+    if (sv && withRevisits) {
+      out.push(tile(t(texts, "ind.supervision"), String(sv.open),
+        t(texts, "ind.supervision.detail", { district: sv.open_district, raised: sv.raised, responded: sv.responded }),
+        sv.open_district ? "bad" : (sv.open ? "warn" : "ok"), "supervision"));
+    }
     return out;
   }
 

@@ -308,6 +308,7 @@
     handlers[E.RISK_GRADES] = function (d) { window.pingan.risk.grades(d); };
     handlers[E.LEAD] = function (d) { window.pingan.risk.lead(d); };
     handlers[E.GRID_TASK] = function (d) { window.pingan.tasks.update(d); };
+    handlers[E.ESCALATION] = function (d) { window.pingan.supervision.update(d); };
     handlers[E.INDICATORS] = function (d) {
       window.pingan.indicators.set(d, state.texts && state.texts.indicatorVersionId);
     };
@@ -412,6 +413,7 @@
     window.pingan.alerts.snapshot(snap.alerts, snap.device_health);
     window.pingan.risk.snapshot(snap.risk_grades, snap.leads);
     window.pingan.tasks.snapshot(snap.grid_tasks);
+    window.pingan.supervision.snapshot(snap.escalations);
     window.pingan.indicators.set(snap.indicators, state.texts && state.texts.indicatorVersionId);
     forgetOldest();
     redrawFeed();
@@ -539,9 +541,12 @@
         alerts.setTexts(texts);
         risk.setTexts(texts);
         window.pingan.tasks.setTexts(texts);
+        window.pingan.supervision.setTexts(texts);
         const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (x) { return x.prop_id; });
         const isBatch = triggered.some(function (p) { return p.indexOf("data-batch") >= 0; });
-        if (batch && isBatch) { handleBatch(batch); alerts.render(); window.pingan.tasks.render(); }
+        if (batch && isBatch) {
+          handleBatch(batch); alerts.render(); window.pingan.tasks.render(); window.pingan.supervision.render();
+        }
         if (isBatch && triggered.length === 1) {
           if (state.instructionsDirty) { state.instructionsDirty = false; renderInstructions(); }
           // Texts refresh on the one-second tick: a Dash render per batch would slow delivery.
@@ -552,6 +557,7 @@
         risk.render();  // and the leads' countdowns
         renderInstructions();  // the clocks run every second
         window.pingan.tasks.render();  // and the grid tasks'
+        window.pingan.supervision.render();  // and how late each escalated item is
         if (!state.layers && ensureLayers()) { redrawFeed(); }
         expireAlerts();
         const status = statusOf(connected);

@@ -133,13 +133,19 @@
   function renderOverdue(texts, now) {
     const items = overdueItems(texts, now);
     const shown = items.slice(0, OVERDUE_ROWS);
-    const key = items.length + "|" + shown.map(function (i) { return i.id + ":" + Math.floor(i.late); }).join("|");
+    const key = items.length + "|" + shown.map(function (i) {
+      return i.id + ":" + Math.floor(i.late) + ":" + (window.pingan.supervision.levelOf(i.id) || "");
+    }).join("|");
     redraw(texts.screenOverdueId, key, function () {
       const fragment = document.createDocumentFragment();
       shown.forEach(function (i) {
         const row = el("li", "overdue-item " + i.kind);
         row.appendChild(el("span", "overdue-late", late(i.late)));
-        row.appendChild(el("span", "overdue-text", i.text));
+        const what = el("span", "overdue-text", i.text);
+        // Escalated by supervision: to its station chief, or further to the district (a tag before what).
+        const escalated = window.pingan.supervision.levelOf(i.id);
+        if (escalated) { what.prepend(el("span", "overdue-escalated " + escalated, t(texts, "supervision.level." + escalated))); }
+        row.appendChild(what);
         row.appendChild(el("span", "overdue-where", i.where));
         fragment.appendChild(row);
       });

@@ -22,6 +22,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"  # a grid's full-time worker: their grids' tasks, on a phone (/m/)
     VOLUNTEER = "volunteer"  # the "N" of a grid's 1+1+N team: the tasks its grid worker hands them, on a phone
     REVISIT_CLERK = "revisit_clerk"  # the centre's return-visit desk: calls people back to confirm each fix
+    STATION_CHIEF = "station_chief"  # a police station's chief: its figures, its supervision list; no dispatch
 
 
 class Permission(StrEnum):
@@ -45,10 +46,14 @@ class Permission(StrEnum):
     CALL_REVISITS = "call_revisits"  # make the calls: the number in full (audited), record each call
     ADD_REVISITS = "add_revisits"  # add a closed matter to visit by hand (a complaint, a chief's choice)
     DRAW_REVISITS = "draw_revisits"  # draw a month's sample now (otherwise drawn on the 1st)
+    VIEW_SUPERVISION = "view_supervision"  # the supervision list: late items escalated (own station's, or all)
+    RESPOND_SUPERVISION = "respond_supervision"  # answer an escalation, which closes it (own station's, or all)
 
 
 _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
 
+# A station's people are bound to it: they see its grids, its figures, its supervision list.
+STATION_BOUND = frozenset({Role.STATION_OFFICER, Role.STATION_CHIEF})
 # Field people are bound to grids: a grid worker works them, a volunteer helps in them.
 GRID_BOUND = frozenset({Role.GRID_WORKER, Role.VOLUNTEER})
 
@@ -60,7 +65,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS}),
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
-        Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS}),
+        Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS,
+        Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION}),
+    # The station's picture and its figures, the escalations it must answer; dispatch stays with the hall.
+    Role.STATION_CHIEF: frozenset(_COMMON | {
+        Permission.OPEN_INCIDENT, Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION}),
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
     Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from auth.roles import GRID_BOUND, Role
+from auth.roles import GRID_BOUND, STATION_BOUND, Role
 from store import audit
 from store.db import kiosk_tokens, user_grids, users
 
@@ -79,8 +79,8 @@ class UserStore:
         role = _role(role)
         _check_username(username)
         _check_password(password)
-        if role is Role.STATION_OFFICER and not station:
-            raise UserError("a station officer needs a station")
+        if role in STATION_BOUND and not station:
+            raise UserError(f"a {role.value} needs a station")
         bound = self._check_grids(role, grids)
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.username).where(users.c.username == username)).first():
@@ -128,8 +128,8 @@ class UserStore:
     def set_role(self, username: str, role: Role | str, by: str, station: str | None = None,
                  grids: Iterable[str] = ()) -> None:
         role = _role(role)
-        if role is Role.STATION_OFFICER and not station:
-            raise UserError("a station officer needs a station")
+        if role in STATION_BOUND and not station:
+            raise UserError(f"a {role.value} needs a station")
         bound = self._check_grids(role, grids)
         self._change(username, by, "user.role",
                      detail=f"role={role.value} station={station or ''} grids={','.join(bound)}",

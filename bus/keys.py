@@ -22,6 +22,7 @@ OUT_HOTLINE = "cc:out:hotline12345"  # incidents diverted to the 12345 city hotl
 OUT_LEADS = "cc:out:leads"  # early-warning leads for stations' and grid workers' apps
 OUT_NOTIFY = "cc:out:notify"  # messages to grid workers and property managers (the SMS gateway reads it)
 OUT_REVISITS = "cc:out:revisits"  # return visits to make, for an outside call centre
+OUT_SUPERVISION = "cc:out:supervision"  # escalations of late items and their responses, for other systems
 OUTBOX_SENT = "cc:outbox:sent:"  # + outbox id: relayed already (idempotent relay)
 
 DEAD = "cc:dead"  # bad entries with the original fields and a reason
@@ -38,6 +39,7 @@ RISK_GRADES = "cc:state:risk-grades"  # hash window -> JSON {grid: grade} of the
 RISK_DETAIL = "cc:state:risk-detail:"  # + window: hash grid -> JSON {grade, score, expected, ratio, factors}
 RISK_LEASE = "cc:lease:risk-daily"  # one process runs the daily risk run
 REVISIT_LEASE = "cc:lease:revisit-draw"  # one process draws the month's return-visit sample
+SUPERVISION_LEASE = "cc:lease:supervision"  # one process at a time looks for late items and escalates them
 INDICATORS = "cc:state:indicators"  # JSON: today's indicators as last published
 INDICATORS_LEASE = "cc:lease:indicators"  # one process at a time recomputes and publishes them
 PUBLISHED = "cc:published"  # sorted set event_id -> publish time: exactly-once publishing

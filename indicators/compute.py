@@ -31,6 +31,9 @@ Definitions (``docs/indicators.md`` explains them for readers):
   been handled (target 100%), and handled within their 1-hour deadline.
 - *alert verification*: sensor alerts received in the period whose minute to
   be verified has passed, and the share verified within it.
+- *return visits*: visits due in the period (:func:`revisits.service.visit_figures`).
+- *supervision*: escalations raised in the period (all, and to the district), open at its end, and
+  answered in it (:func:`supervision.service.escalation_figures`).
 - *grid tasks*: grid workers' tasks made in the period, open and overdue at its
   end (a running clock past its deadline), missed steps with a deadline in the
   period (:func:`gridwork.tasks.missed_steps`, also per grid worker), and the
@@ -81,6 +84,7 @@ from store.db import (
     revisits,
     sensor_events,
 )
+from supervision.service import escalation_figures, escalations_between
 
 DISTRICT = "district"
 # Fields a complete incident record has filled (the contract makes the others mandatory already).
@@ -117,6 +121,7 @@ class Rows:
     health: Mapping[str, str] = field(default_factory=dict)  # devices not online now -> awaiting/offline/faulty
     tasks: list[dict[str, Any]] = field(default_factory=list)  # grid tasks made before the end, open in the period
     visits: list[dict[str, Any]] = field(default_factory=list)  # return visits due in the period
+    escalations: list[dict[str, Any]] = field(default_factory=list)  # raised before the end, open in the period
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
         """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass."""
@@ -128,7 +133,8 @@ class Rows:
                 groups[key] = self.empty()
             return groups[key]
 
-        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks", "visits"):
+        for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks", "visits",
+                     "escalations"):
             for row in getattr(self, name):
                 getattr(group(row["grid"]), name).append(row)
         for device, grid in (self.device_grids or {}).items():
@@ -186,9 +192,10 @@ def load(engine: Engine, period: Period, now: datetime,
         ).mappings().all()
         visit_rows = conn.execute(visits_due(period, asof, select(
             revisits.c.grid, revisits.c.due_at, revisits.c.visited_at, revisits.c.result))).mappings().all()
+        escalation_rows = conn.execute(escalations_between(period.start, asof)).mappings().all()
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
                 _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}),
-                _utc_rows(task_rows), _utc_rows(visit_rows))
+                _utc_rows(task_rows), _utc_rows(visit_rows), _utc_rows(escalation_rows))
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -255,6 +262,7 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "devices": _devices(rows),
         "grid_tasks": _grid_tasks(rows.tasks, period, asof),
         "revisits": visit_figures(rows.visits, asof),
+        "supervision": escalation_figures(rows.escalations, period.start, asof),
     }
 
 
@@ -308,10 +316,7 @@ def is_open(row: dict[str, Any], asof: datetime) -> bool:
 def is_overdue(row: dict[str, Any], asof: datetime) -> bool:
     """Whether an open instruction is past its arrival deadline without arriving, or past its result
     deadline without a result, at ``asof``."""
-    arrived, result, result_due = _at(row, "on_scene_at"), _at(row, "result_at"), _at(row, "result_due")
-    if arrived is None or arrived > asof:
-        return as_utc(row["arrival_due"]) < asof
-    return (result is None or result > asof) and result_due is not None and result_due < asof
+    return deadlines.instruction_overdue_since(row, asof) is not None
 
 
 def breached(row: dict[str, Any], since: datetime, asof: datetime) -> bool:

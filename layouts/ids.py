@@ -139,6 +139,14 @@ class TaskID(StrEnum):
     LIST = "grid-task-list"
 
 
+class SupervisionID(StrEnum):
+    """IDs of the hall's supervision board (open escalations; the page script fills it)."""
+
+    PANEL = "supervision-panel"
+    LIST = "supervision-list-live"
+    COUNT = "supervision-count"
+
+
 class PhoneID(StrEnum):
     """IDs of a grid worker's phone page (``/m/``): the page script fills the list."""
 

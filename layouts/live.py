@@ -11,7 +11,7 @@ import urls
 from auth.roles import Permission, Viewer
 from geo.scenarios import verify_within_s
 from i18n import CATALOGUE, text
-from layouts.ids import ID, AlertID, DispatchID, LiveID, PhoneID, RiskID, ScreenID, TaskID
+from layouts.ids import ID, AlertID, DispatchID, LiveID, PhoneID, RiskID, ScreenID, SupervisionID, TaskID
 from layouts.indicators import indicator_texts
 from layouts.map import DISTRICT_BOUNDS
 from settings import Settings
@@ -19,7 +19,8 @@ from settings import Settings
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
-                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.")
+                  "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.",
+                  "supervision.", "revisits.kind.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -57,6 +58,8 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "actionStoreId": DispatchID.ACTION,
         "replacesStoreId": DispatchID.REPLACES,
         "taskListId": TaskID.LIST,
+        "supervisionListId": SupervisionID.LIST,
+        "supervisionCountId": SupervisionID.COUNT,
         "phoneListId": PhoneID.LIST,
         "phoneActionId": PhoneID.ACTION,
         "phoneVolunteersId": PhoneID.VOLUNTEERS,

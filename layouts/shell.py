@@ -20,7 +20,7 @@ from layouts.indicators import indicators_toggle, indicators_view
 from layouts.live import feed_panel, live_components, status_bar
 from layouts.map import command_map
 from layouts.risk import leads_board, risk_legend
-from layouts.tasks import tasks_panel
+from layouts.tasks import supervision_board, tasks_panel
 from settings import Settings
 from urls import URL
 
@@ -31,6 +31,7 @@ def user_corner(settings: Settings, viewer: Viewer | None) -> html.Div:
     if viewer is None:
         return html.Div(id=AuthID.USER, className="header-user")
     links = [html.A(text(label, lang), href=href) for permission, label, href in (
+        (Permission.VIEW_SUPERVISION, "nav.supervision", URL.SUPERVISION),
         (Permission.VIEW_REPORTS, "nav.reports", URL.REPORTS), (Permission.MANAGE_USERS, "nav.admin", URL.ADMIN),
         (Permission.VIEW_AUDIT, "nav.audit", URL.AUDIT))
         if viewer.can(permission)]
@@ -140,6 +141,7 @@ def page(settings: Settings, viewer: Viewer | None = None, stations: list[tuple[
                                                        indicators_view(settings, viewer, stations)]),
             html.Aside(className="side-column", children=[
                 dispatch_panel(settings, bool(viewer and viewer.can(Permission.DISPATCH))),
+                supervision_board(settings, viewer),
                 instructions_panel(settings), tasks_panel(settings), leads_board(settings, viewer),
                 details_panel(settings), feed_panel(settings),
             ]),

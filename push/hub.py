@@ -44,7 +44,8 @@ Emit = Callable[[str, dict[str, Any]], None]
 # What one page may see of an event: ``lens(type, data)`` returns the data to show, or None to withhold it.
 Lens = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 SNAPSHOT_KINDS = {"incidents": Live.INCIDENT, "units": Live.UNIT, "instructions": Live.INSTRUCTION,
-                  "alerts": Live.ALERT, "leads": Live.LEAD, "grid_tasks": Live.GRID_TASK}
+                  "alerts": Live.ALERT, "leads": Live.LEAD, "grid_tasks": Live.GRID_TASK,
+                  "escalations": Live.ESCALATION}
 # One object each, seen through the lens whole (a lens may withhold it: a grid worker's phone gets none of them).
 SNAPSHOT_STATES = {"indicators": Live.INDICATORS, "risk_grades": Live.RISK_GRADES, "device_health": Live.DEVICE_HEALTH,
                    "counters": Live.COUNTERS}

@@ -169,6 +169,7 @@ class ReportBuilder:
         report.charts["arrival"] = {"bars": district["arrival"]["histogram"], "targets": [5, 15]}
         getattr(self, f"_{kind.value}")(report)
         report.tables["revisits"] = _revisits_table(figures)
+        report.tables["supervision"] = _supervision_table(figures)
         return report
 
     # -- the parts only one report has ---------------------------------------------------------
@@ -310,6 +311,16 @@ def _revisits_table(figures: dict[str, Any]) -> Table:
                   ("revisits.satisfaction", "pct"), ("revisits.reopen_rate", "pct")],
                  [[scope, f["due"], f["made"], f["coverage"], f["overdue"], f["satisfaction"], f["reopen_rate"]]
                   for scope, f in ((scope, of_scope["revisits"]) for scope, of_scope in figures["scopes"].items())])
+
+
+def _supervision_table(figures: dict[str, Any]) -> Table:
+    """Escalations of late items in the period, for the district and each station: raised (to the district),
+    open at the period's end, answered (the indicators' own figures: the panel's and the list's)."""
+    return Table([("report.col.station", "station"), ("supervision.raised", "int"),
+                  ("supervision.raised_district", "int"), ("supervision.open", "int"),
+                  ("supervision.open_district", "int"), ("supervision.answered", "int")],
+                 [[scope, f["raised"], f["raised_district"], f["open"], f["open_district"], f["responded"]]
+                  for scope, f in ((scope, of_scope["supervision"]) for scope, of_scope in figures["scopes"].items())])
 
 
 def to_json(report: Report) -> str:

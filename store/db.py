@@ -229,6 +229,29 @@ revisit_attempts = Table(
     Index("ix_revisit_attempts_visit", "visit_id", "id"),
 )
 
+# Supervision (supervision/): an item late enough goes on its station chief's list, later on the district's; one
+# escalation per item and level, closed only with a response. ``cleared_at``: when the item stopped being late.
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("escalation_id", String(24), primary_key=True),
+    Column("item_kind", String(12), nullable=False),  # instruction / alert / lead / grid_task / revisit
+    Column("item_id", String(64), nullable=False),
+    Column("level", String(10), nullable=False),  # station / district
+    Column("station", String(8), nullable=False),
+    Column("grid", String(8)),
+    Column("facts", Text, nullable=False),  # JSON: what the item is (unit, step, scenario, ...), rendered per language
+    Column("due_at", DateTime(timezone=True), nullable=False),  # the deadline the item missed
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("cleared_at", DateTime(timezone=True)),
+    Column("response", Text),
+    Column("responded_by", String(64)),
+    Column("responded_at", DateTime(timezone=True)),
+    UniqueConstraint("item_kind", "item_id", "level", name="uq_escalations_item_level"),
+    Index("ix_escalations_open", "responded_at", "station"),
+    Index("ix_escalations_raised", "raised_at"),
+)
+
 # Early-warning leads: one per warning (the dedupe key makes a run idempotent).
 leads = Table(
     "leads",

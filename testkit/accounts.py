@@ -30,7 +30,7 @@ def make_user(app: PinganApp, role: str, station: str | None = None, username: s
               grids: tuple[str, ...] | None = None) -> str:
     """Create an account with :data:`PASSWORD` in the app's system of record; returns its name."""
     username = username or f"{role.replace('_', '-')}-{secrets.token_hex(3)}"
-    if role == "station_officer" and station is None:
+    if role in {"station_officer", "station_chief"} and station is None:
         station = next(iter(app.grids.stations("en")))[0]
     if role in {"grid_worker", "volunteer"} and grids is None:
         grids = GRID_WORKERS_GRIDS

@@ -176,10 +176,13 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     assert {(f.permission, f.action) for f in desk.values()} == {
         (Permission.CALL_REVISITS, "revisit.call"), (Permission.ADD_REVISITS, "revisit.add"),
         (Permission.DRAW_REVISITS, "revisit.draw")}
+    # Supervision's one route that changes something (its forged requests: tests/test_supervision_desk.py).
+    respond = app.server.view_functions["supervision._respond"]
+    assert (respond.permission, respond.action) == (Permission.RESPOND_SUPERVISION, "supervision.respond")
 
 
 @pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER,
-                                  Role.VOLUNTEER, Role.REVISIT_CLERK])
+                                  Role.VOLUNTEER, Role.REVISIT_CLERK, Role.STATION_CHIEF])
 def test_sec002_forged_state_changing_callbacks_are_refused_and_audited(
     app: PinganApp, r: redis.Redis, role: Role
 ) -> None:

@@ -188,6 +188,8 @@ test("every event type in pingan_events.js has a handler", function () {
     counters: [{ dead_letters_added: 3 }, function () { return live.state.deadLetters === 3; }],
     grid_task: [{ task_id: "T1", kind: "alert", state: "assigned", grid: "G-01", created_at: "2026-12-04T02:00:00Z",
       on_scene_due: "2026-12-04T02:05:00Z" }, function () { return pingan.tasks.state.tasks.has("T1"); }],
+    escalation: [{ escalation_id: "SV-1", level: "station", item_kind: "lead", item_id: "L1", facts: {}, labels: {},
+      due_at: due, responded_at: null }, function () { return pingan.supervision.state.open.has("SV-1"); }],
   };
   const types = Object.values(pingan.EVENTS);
   assert.ok(types.length > 0);
