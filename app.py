@@ -33,6 +33,7 @@ import callbacks.sensors
 import routes.geo
 import routes.live
 import routes.media
+import routes.notices
 import routes.ops
 import routes.reports
 import routes.revisits
@@ -65,7 +66,9 @@ from sensors.alerts import AlertService
 from sensors.health import DeviceHealth
 from settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
+from supervision.notices import NoticeService
 from supervision.service import SupervisionService
+from supervision.weekly import SummaryService
 from urls import URL
 
 log = logging.getLogger("pingan")
@@ -135,6 +138,14 @@ class PinganApp:
     @property
     def supervision(self) -> SupervisionService:
         return self.services.supervision
+
+    @property
+    def notices(self) -> NoticeService:
+        return self.services.notices
+
+    @property
+    def summaries(self) -> SummaryService:
+        return self.services.summaries
 
     @property
     def health(self) -> DeviceHealth:
@@ -218,6 +229,7 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         routes.media.blueprint(parts.tasks, parts.media, settings.language),
         routes.revisits.blueprint(parts.revisits, settings.language, stations),
         routes.supervision.blueprint(parts.supervision, settings.language, stations),
+        routes.notices.blueprint(parts.notices, parts.summaries, settings.language, stations),
         auth.admin.blueprint(settings.language, grids.stations(settings.language)),
     ):
         server.register_blueprint(routes_of_a_part)

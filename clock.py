@@ -26,6 +26,8 @@ from typing import Protocol
 BEIJING = timezone(timedelta(hours=8), "CST")
 DAILY_CUT_HOUR = 17  # the daily task report closes at 17:00 Beijing time
 REPORT_WEEKDAY = 4  # the weekly risk report is filed on Fridays (Monday is 0)
+SUMMARY_WEEKDAY = 0  # the supervision summary is filed on Mondays, for the week (Monday to Sunday) before
+SUMMARY_AT = (8, 0)  # Beijing time on Monday: the summary is made and pushed to the chiefs
 DAY = timedelta(days=1)
 
 
@@ -145,6 +147,12 @@ def last_report_friday(moment: datetime | None = None) -> date:
     return day - timedelta(days=(day.weekday() - REPORT_WEEKDAY) % 7)
 
 
+def last_summary_monday(moment: datetime | None = None) -> date:
+    """The latest Monday at or before ``moment``'s Beijing date: the newest supervision summary."""
+    day = today(moment)
+    return day - timedelta(days=(day.weekday() - SUMMARY_WEEKDAY) % 7)
+
+
 def previous_month(moment: datetime | None = None) -> tuple[int, int]:
     """``(year, month)`` of the last complete calendar month: the newest monthly report."""
     last = today(moment).replace(day=1) - DAY
@@ -196,6 +204,11 @@ class Period:
     def week_before_report(cls, friday: date) -> Period:
         """What the weekly report filed on ``friday`` covers: the seven days before it (Friday to Thursday)."""
         return cls.week(friday - DAY)
+
+    @classmethod
+    def week_before_summary(cls, monday: date) -> Period:
+        """What the supervision summary filed on ``monday`` covers: the week before it (Monday to Sunday)."""
+        return cls.week(monday - DAY)
 
     @classmethod
     def month(cls, year: int, month: int) -> Period:

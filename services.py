@@ -42,7 +42,9 @@ from sensors.health import DeviceHealth, HealthMonitor
 from settings import Settings
 from simulation.timelapse import world_clock
 from store.db import database_url, incidents, make_engine
+from supervision.notices import NoticeService
 from supervision.service import SupervisionService, rules_from
+from supervision.weekly import SummaryService
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Services:
     indicators: Indicators
     revisits: RevisitService
     supervision: SupervisionService
+    summaries: SummaryService
+    notices: NoticeService
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -96,6 +100,7 @@ class Services:
             self.spawn("risk-daily", self.risk.run_daily, self.stop_event)
             self.spawn("revisit-draw", self._draw_revisits)
             self.spawn("supervision", self.supervision.run, self.stop_event, connect(self.redis_url), self.owner)
+            self.spawn("monday-summary", self._summaries)
         if not self.settings.backfill:
             self.history_ready.set()
         self.spawn("indicators", self.indicators.run, self.stop_event)
@@ -106,14 +111,14 @@ class Services:
             from simulation.grid_workers import GridWorkers
             from simulation.revisit_clerk import RevisitClerk
             from simulation.simulator import Simulator
-            from simulation.station_chiefs import StationChiefs
+            from simulation.station_chiefs import Chiefs
 
             sim = Simulator(connect(self.redis_url), self.grids, self.devices)
             self.spawn("simulator", sim.run, self.stop_event)
             self.spawn("field-units", FieldUnits(connect(self.redis_url)).run, self.stop_event)
             self.spawn("grid-workers", GridWorkers(connect(self.redis_url), self.tasks).run, self.stop_event)
             self.spawn("revisit-clerk", RevisitClerk(self.revisits).run, self.stop_event)
-            self.spawn("station-chiefs", StationChiefs(self.supervision).run, self.stop_event)
+            self.spawn("chiefs", Chiefs(self.supervision, self.notices, self.summaries).run, self.stop_event)
 
     def backfill_history(self) -> None:
         """On a first start (no incident older than two days), write a year of history up to this moment
@@ -146,6 +151,11 @@ class Services:
         self.history_ready.wait()  # stop() sets it too
         if not self.stop_event.is_set():
             self.revisits.run_monthly(self.stop_event, connect(self.redis_url), self.owner)
+
+    def _summaries(self) -> None:
+        self.history_ready.wait()  # last week's calls and leads: from the kept history, not a half-written one
+        if not self.stop_event.is_set():
+            self.summaries.run(self.stop_event, connect(self.redis_url), self.owner)
 
     @property
     def owner(self) -> str:
@@ -195,15 +205,18 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
                               due_days=dict(settings.revisit_due_days), language=settings.language)
     supervision = SupervisionService(engine, grids, rules_from(settings.supervision_rules), relay=outbox.relay,
                                      language=settings.language, scan_s=settings.supervision_scan_s)
+    summaries = SummaryService(engine, indicators.station_of, [code for code, _ in grids.stations("en")],
+                               relay=outbox.relay)
+    notices = NoticeService(engine, dict(grids.stations(settings.language)), language=settings.language)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
                         health=health, risk=risk, indicators=indicators, revisits=revisits, supervision=supervision,
-                        embedded_redis=embedded)
+                        summaries=summaries, notices=notices, embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,
                                extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades,
                                        "indicators": indicators.today, "grid_tasks": tasks.board,
-                                       "escalations": supervision.open_escalations},
+                                       "escalations": supervision.open_escalations, "summary": summaries.latest},
                                states={"indicators": indicators.today})
     return services

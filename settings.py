@@ -53,7 +53,7 @@ def _due_days(raw: str) -> tuple[tuple[str, float], ...]:
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-ESCALATION_KINDS = ("instruction", "alert", "lead", "grid_task", "revisit")
+ESCALATION_KINDS = ("instruction", "alert", "lead", "grid_task", "revisit", "notice")
 
 
 def _duration_s(raw: str) -> float | None:
@@ -141,10 +141,11 @@ class Settings:
     revisit_due_days: tuple[tuple[str, float], ...] = (("incident", 3.0), ("lead", 3.0), ("task", 3.0))
     # SUPERVISION_RULES: how late an item must be to go on its station chief's supervision list, and on the
     # district's: "kind=station/district" per kind (durations like 90s, 10m, 4h, 3d; "-" never), over these
-    # defaults (seconds here). A return visit is the centre's own work: it goes to the district only.
+    # defaults (seconds here). A return visit is the centre's own work: it goes to the district only; a
+    # rectification notice is the station chief's already: on their list the moment it is late.
     supervision_rules: tuple[tuple[str, float | None, float | None], ...] = (
         ("instruction", 600.0, 1800.0), ("alert", 300.0, 900.0), ("lead", 3600.0, 14400.0),
-        ("grid_task", 1800.0, 7200.0), ("revisit", None, 86400.0))
+        ("grid_task", 1800.0, 7200.0), ("revisit", None, 86400.0), ("notice", 0.0, 86400.0))
     # SUPERVISION_SCAN_S: how often (world seconds) late items are looked for and escalated.
     supervision_scan_s: float = 30.0
 

@@ -47,6 +47,9 @@ class URL(StrEnum):
     # Supervision: late items escalated, and their responses.
     SUPERVISION = "/supervision"
     SUPERVISION_RESPOND = "/supervision/<escalation_id>/respond"
+    NOTICES = "/supervision/notices"  # rectification notices: the list, the form (POST: issue), a quarter's review
+    NOTICE = "/supervision/notices/<notice_id>"
+    NOTICE_REPORT = "/supervision/notices/<notice_id>/report"  # the station's progress or closing report
     # Grid workers' photos: a phone sends one for its task; pages show them (variant: photo / thumb).
     TASK_PHOTOS = "/m/tasks/<task_id>/photos"
     MEDIA = "/media/<variant>/<name>"
@@ -102,4 +105,5 @@ def path(url: URL, **parts: str) -> str:
 def for_scripts() -> dict[str, str]:
     """The URLs the page scripts call, by the names they use."""
     return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK,
-            "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA, "supervision": URL.SUPERVISION}
+            "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA, "supervision": URL.SUPERVISION,
+            "report": URL.REPORT}

@@ -13,6 +13,7 @@ window.pingan = Object.assign({}, window.pingan, {
     GRID_TASK: "grid_task",
     LEAD: "lead",
     ESCALATION: "escalation",
+    SUMMARY: "summary",
     RISK_GRADES: "risk_grades",
     INDICATORS: "indicators",
     COUNTERS: "counters",

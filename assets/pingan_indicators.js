@@ -98,11 +98,14 @@
         visits.overdue ? "bad" : (visits.due ? "ok" : "neutral"), "revisits"));
     }
     // Escalations awaiting a response (the supervision list's), with the district's share and the period's flow.
+    // And the rectification notices open (overdue ones escalate like any late item).
     const sv = f.supervision;
+    const rn = f.notices || { open: 0, overdue: 0 };
     if (sv && withRevisits) {
       out.push(tile(t(texts, "ind.supervision"), String(sv.open),
-        t(texts, "ind.supervision.detail", { district: sv.open_district, raised: sv.raised, responded: sv.responded }),
-        sv.open_district ? "bad" : (sv.open ? "warn" : "ok"), "supervision"));
+        t(texts, "ind.supervision.detail", { district: sv.open_district, raised: sv.raised, responded: sv.responded,
+          notices: rn.open, notices_overdue: rn.overdue }),
+        sv.open_district || rn.overdue ? "bad" : (sv.open || rn.open ? "warn" : "ok"), "supervision"));
     }
     return out;
   }

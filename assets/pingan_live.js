@@ -309,6 +309,7 @@
     handlers[E.LEAD] = function (d) { window.pingan.risk.lead(d); };
     handlers[E.GRID_TASK] = function (d) { window.pingan.tasks.update(d); };
     handlers[E.ESCALATION] = function (d) { window.pingan.supervision.update(d); };
+    handlers[E.SUMMARY] = function (d) { window.pingan.supervision.summary(d); };
     handlers[E.INDICATORS] = function (d) {
       window.pingan.indicators.set(d, state.texts && state.texts.indicatorVersionId);
     };
@@ -414,6 +415,7 @@
     window.pingan.risk.snapshot(snap.risk_grades, snap.leads);
     window.pingan.tasks.snapshot(snap.grid_tasks);
     window.pingan.supervision.snapshot(snap.escalations);
+    window.pingan.supervision.summary(snap.summary || null);
     window.pingan.indicators.set(snap.indicators, state.texts && state.texts.indicatorVersionId);
     forgetOldest();
     redrawFeed();

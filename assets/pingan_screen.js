@@ -94,6 +94,8 @@
     return item ? item.data.grid : "";
   }
 
+  const ONLY_ESCALATED = { revisit: true, notice: true };  // kinds the wall has no live list of its own
+
   function overdueItems(texts, now) {
     const items = [];
     live().state.instructions.forEach(function (ins) {
@@ -126,6 +128,14 @@
         items.push({ id: lead.lead_id, late: seconds, kind: "lead " + lead.level,
           text: t(texts, "screen.overdue.lead", { level: t(texts, "lead.level." + lead.level) }), where: lead.grid || "" });
       }
+    });
+    // What only supervision follows (a return visit, a rectification notice): on the list once it is escalated.
+    const seen = {};
+    window.pingan.supervision.state.open.forEach(function (e) {
+      if (!ONLY_ESCALATED[e.item_kind] || e.cleared_at || seen[e.item_id]) { return; }
+      seen[e.item_id] = true;
+      items.push({ id: e.item_id, late: (now - Date.parse(e.due_at)) / 1000, kind: "escalated " + e.item_kind,
+        text: window.pingan.supervision.describe(e), where: (texts.stations || {})[e.station] || e.station || "" });
     });
     return items.sort(function (a, b) { return b.late - a.late; });
   }

@@ -7,7 +7,7 @@
   "use strict";
   const KEPT = 500;
   const RANK = { district: 0, station: 1 };
-  const state = { open: new Map(), texts: null, renderedKey: "" };
+  const state = { open: new Map(), texts: null, renderedKey: null, summary: null, summaryKey: null };
 
   function t(key, values) { return window.pingan.dom.text(state.texts, key, values); }
   function el(tag, className, text) { return window.pingan.dom.el(tag, className, text); }
@@ -60,7 +60,47 @@
     return li;
   }
 
+  function pct(rate) { return rate === null || rate === undefined ? "—" : (Math.floor(rate * 1000 + 0.5) / 10) + "%"; }
+
+  // Why a station is below target (supervision/weekly.py: reason_text).
+  function reasonText(reason) {
+    if (reason.what === "disposal") {
+      return t("summary.reason.disposal", { level: t("lead.level." + reason.level), rate: pct(reason.rate),
+        target: pct(reason.target), handled: reason.handled, created: reason.created });
+    }
+    return t("summary.reason.calls", { this: reason.this, last: reason.last, change: "+" + pct(reason.change) });
+  }
+
+  // The week's Monday summary above the board: who is below target and why (a station chief: their own only).
+  function renderSummary() {
+    const box = state.texts && document.getElementById(state.texts.supervisionSummaryId);
+    const s = state.summary;
+    const key = s ? s.key + JSON.stringify(s.below) : "";
+    if (!box || key === state.summaryKey) { return; }
+    state.summaryKey = key;
+    box.hidden = !s;
+    if (!s) { box.replaceChildren(); return; }
+    const fragment = document.createDocumentFragment();
+    const head = el("div", "summary-head", t(s.below.length ? "summary.notice" : "summary.notice.none",
+      { monday: s.key, count: s.below.length }));
+    if (state.texts.canReadReports) {
+      const link = el("a", "summary-open", t("summary.notice.open"));
+      link.href = state.texts.urls.report.replace("<kind>", "summary").replace("<key>", s.key);
+      head.appendChild(link);
+    }
+    fragment.appendChild(head);
+    s.below.forEach(function (b) {
+      const line = el("div", "summary-below");
+      line.setAttribute("data-station", b.station);
+      line.appendChild(el("span", "summary-station", (state.texts.stations || {})[b.station] || b.station));
+      line.appendChild(el("span", "summary-reasons", b.reasons.map(reasonText).join("；")));
+      fragment.appendChild(line);
+    });
+    box.replaceChildren(fragment);
+  }
+
   function render() {
+    renderSummary();
     const list = state.texts && document.getElementById(state.texts.supervisionListId);
     if (!list) { return; }
     const now = window.pingan.clock.now();
@@ -83,8 +123,9 @@
       state: state,
       setTexts: function (texts) { state.texts = texts; },
       update: update,
-      snapshot: function (list) { state.open.clear(); (list || []).forEach(update); state.renderedKey = ""; },
+      snapshot: function (list) { state.open.clear(); (list || []).forEach(update); state.renderedKey = null; },
       render: render,
+      summary: function (s) { state.summary = s; },
       levelOf: levelOf,
       describe: describe,
     },

@@ -34,9 +34,14 @@ def lens_for(viewer: Viewer, station_of: Callable[[str], str | None]) -> Lens | 
             # A station's officers see their station's figures, not the district's or other stations'.
             scopes = data.get("scopes", {})
             return {**data, "scopes": {viewer.station: scopes[viewer.station]} if viewer.station in scopes else {}}
+        if kind == Live.SUMMARY and not all_stations:
+            # The Monday summary: whether their own station is below target, not who else is.
+            return {**data, "below": [b for b in data.get("below", []) if b.get("station") == viewer.station]}
         grid = data.get("grid")
         if not all_stations and grid is not None and not viewer.sees_station(station_of(str(grid))):
             return None
+        if not all_stations and grid is None and data.get("station") and data["station"] != viewer.station:
+            return None  # a station's own item without a grid (an escalated rectification notice)
         if not callers and "caller" in data:
             return {k: v for k, v in data.items() if k != "caller"}
         return data

@@ -48,6 +48,8 @@ class Permission(StrEnum):
     DRAW_REVISITS = "draw_revisits"  # draw a month's sample now (otherwise drawn on the 1st)
     VIEW_SUPERVISION = "view_supervision"  # the supervision list: late items escalated (own station's, or all)
     RESPOND_SUPERVISION = "respond_supervision"  # answer an escalation, which closes it (own station's, or all)
+    ISSUE_NOTICES = "issue_notices"  # issue a rectification notice to a station (measures, a deadline of <= 7 days)
+    REPORT_NOTICES = "report_notices"  # report progress on a notice to one's station, and close it when done
 
 
 _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
@@ -66,10 +68,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
         Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS,
-        Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION}),
-    # The station's picture and its figures, the escalations it must answer; dispatch stays with the hall.
+        Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION, Permission.ISSUE_NOTICES}),
+    # The station's picture and its figures, the escalations and notices it must answer; dispatch stays with the hall.
     Role.STATION_CHIEF: frozenset(_COMMON | {
-        Permission.OPEN_INCIDENT, Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION}),
+        Permission.OPEN_INCIDENT, Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION,
+        Permission.REPORT_NOTICES}),
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
     Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),

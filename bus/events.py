@@ -45,6 +45,7 @@ class Live(StrEnum):
     GRID_TASK = "grid_task"  # gridwork.tasks.task_payload(): a grid worker's task was made or moved
     LEAD = "lead"  # an early-warning lead (risk.leads.lead_payload)
     ESCALATION = "escalation"  # supervision.service.escalation_payload(): a late item escalated, or its response
+    SUMMARY = "summary"  # supervision.weekly.payload(): the Monday summary, made (a state: the week's latest)
     RISK_GRADES = "risk_grades"  # {grades: {window: {grid: grade}}, at}
     INDICATORS = "indicators"  # {asof}; the push hub replaces it with the kept figures (a state event)
     COUNTERS = "counters"  # {dead_letters_added}

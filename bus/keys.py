@@ -40,6 +40,7 @@ RISK_DETAIL = "cc:state:risk-detail:"  # + window: hash grid -> JSON {grade, sco
 RISK_LEASE = "cc:lease:risk-daily"  # one process runs the daily risk run
 REVISIT_LEASE = "cc:lease:revisit-draw"  # one process draws the month's return-visit sample
 SUPERVISION_LEASE = "cc:lease:supervision"  # one process at a time looks for late items and escalates them
+SUMMARY_LEASE = "cc:lease:summary"  # one process makes the Monday summary
 INDICATORS = "cc:state:indicators"  # JSON: today's indicators as last published
 INDICATORS_LEASE = "cc:lease:indicators"  # one process at a time recomputes and publishes them
 PUBLISHED = "cc:published"  # sorted set event_id -> publish time: exactly-once publishing

@@ -34,6 +34,8 @@ Definitions (``docs/indicators.md`` explains them for readers):
 - *return visits*: visits due in the period (:func:`revisits.service.visit_figures`).
 - *supervision*: escalations raised in the period (all, and to the district), open at its end, and
   answered in it (:func:`supervision.service.escalation_figures`).
+- *rectification notices*: issued in the period, open and overdue at its end, closed in it (and of them
+  late) (:func:`supervision.notices.notice_figures`).
 - *grid tasks*: grid workers' tasks made in the period, open and overdue at its
   end (a running clock past its deadline), missed steps with a deadline in the
   period (:func:`gridwork.tasks.missed_steps`, also per grid worker), and the
@@ -84,6 +86,7 @@ from store.db import (
     revisits,
     sensor_events,
 )
+from supervision.notices import notice_figures, notices_between
 from supervision.service import escalation_figures, escalations_between
 
 DISTRICT = "district"
@@ -122,21 +125,23 @@ class Rows:
     tasks: list[dict[str, Any]] = field(default_factory=list)  # grid tasks made before the end, open in the period
     visits: list[dict[str, Any]] = field(default_factory=list)  # return visits due in the period
     escalations: list[dict[str, Any]] = field(default_factory=list)  # raised before the end, open in the period
+    notices: list[dict[str, Any]] = field(default_factory=list)  # rectification notices issued, open in the period
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
-        """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass."""
+        """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass. A row of a station
+        without a grid (a rectification notice) goes under its ``station``: a station's, never a grid's."""
         groups: dict[str | None, Rows] = {}
 
-        def group(grid: str | None) -> Rows:
-            key = group_of(grid)
+        def group(grid: str | None, station: str | None = None) -> Rows:
+            key = group_of(grid) if grid is not None or station is None else station
             if key not in groups:
                 groups[key] = self.empty()
             return groups[key]
 
         for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks", "visits",
-                     "escalations"):
+                     "escalations", "notices"):
             for row in getattr(self, name):
-                getattr(group(row["grid"]), name).append(row)
+                getattr(group(row.get("grid"), row.get("station")), name).append(row)
         for device, grid in (self.device_grids or {}).items():
             devices = group(grid).device_grids
             assert devices is not None
@@ -193,9 +198,10 @@ def load(engine: Engine, period: Period, now: datetime,
         visit_rows = conn.execute(visits_due(period, asof, select(
             revisits.c.grid, revisits.c.due_at, revisits.c.visited_at, revisits.c.result))).mappings().all()
         escalation_rows = conn.execute(escalations_between(period.start, asof)).mappings().all()
+        notice_rows = conn.execute(notices_between(period.start, asof)).mappings().all()
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
                 _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}),
-                _utc_rows(task_rows), _utc_rows(visit_rows), _utc_rows(escalation_rows))
+                _utc_rows(task_rows), _utc_rows(visit_rows), _utc_rows(escalation_rows), _utc_rows(notice_rows))
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -263,6 +269,7 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "grid_tasks": _grid_tasks(rows.tasks, period, asof),
         "revisits": visit_figures(rows.visits, asof),
         "supervision": escalation_figures(rows.escalations, period.start, asof),
+        "notices": notice_figures(rows.notices, period.start, asof),
     }
 
 

@@ -145,6 +145,7 @@ class SupervisionID(StrEnum):
     PANEL = "supervision-panel"
     LIST = "supervision-list-live"
     COUNT = "supervision-count"
+    SUMMARY = "supervision-summary"  # the week's Monday summary: who is below target
 
 
 class PhoneID(StrEnum):

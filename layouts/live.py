@@ -20,7 +20,7 @@ from settings import Settings
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
                   "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.",
-                  "supervision.", "revisits.kind.")
+                  "supervision.", "revisits.kind.", "summary.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -60,6 +60,8 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "taskListId": TaskID.LIST,
         "supervisionListId": SupervisionID.LIST,
         "supervisionCountId": SupervisionID.COUNT,
+        "supervisionSummaryId": SupervisionID.SUMMARY,
+        "canReadReports": bool(viewer and viewer.can(Permission.VIEW_REPORTS)),
         "phoneListId": PhoneID.LIST,
         "phoneActionId": PhoneID.ACTION,
         "phoneVolunteersId": PhoneID.VOLUNTEERS,

@@ -33,5 +33,6 @@ def supervision_board(settings: Settings, viewer: Viewer | None) -> html.Section
             html.Span(id=SupervisionID.COUNT, className="leads-count"),
             html.A(text("supervision.board.more", lang), href=URL.SUPERVISION, className="btn small"),
         ]),
+        html.Div(id=SupervisionID.SUMMARY, className="supervision-summary", hidden=True),
         html.Ol(id=SupervisionID.LIST, className="supervision-list"),
     ])

@@ -48,7 +48,7 @@ SNAPSHOT_KINDS = {"incidents": Live.INCIDENT, "units": Live.UNIT, "instructions"
                   "escalations": Live.ESCALATION}
 # One object each, seen through the lens whole (a lens may withhold it: a grid worker's phone gets none of them).
 SNAPSHOT_STATES = {"indicators": Live.INDICATORS, "risk_grades": Live.RISK_GRADES, "device_health": Live.DEVICE_HEALTH,
-                   "counters": Live.COUNTERS}
+                   "counters": Live.COUNTERS, "summary": Live.SUMMARY}
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:

@@ -37,6 +37,7 @@ from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
 from store.db import as_utc, grid_tasks, incidents, instructions, leads
+from supervision.weekly import reason_text, summarize
 
 GRADE_WINDOW_DAYS = 7  # the weekly report grades grids over the week, like the map's 7d window
 GRADES = ("high", "medium", "low")
@@ -46,6 +47,11 @@ class Kind(StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
+    SUMMARY = "summary"  # the Monday supervision summary (supervision/weekly.py)
+
+
+# The weekday each weekly kind is filed on (Monday is 0).
+FILED_ON = {Kind.WEEKLY: clock.REPORT_WEEKDAY, Kind.SUMMARY: clock.SUMMARY_WEEKDAY}
 
 
 @dataclass
@@ -93,6 +99,10 @@ def period_for(kind: Kind, key: str) -> Period:
             raise ValueError(f"not a month: {key!r}")
         return Period.month(year, month)
     day = date.fromisoformat(key)
+    if kind is Kind.SUMMARY:
+        if day.weekday() != clock.SUMMARY_WEEKDAY:
+            raise ValueError(f"a summary is filed on a Monday: {key!r}")
+        return Period.week_before_summary(day)
     return Period.week_before_report(day) if kind is Kind.WEEKLY else Period.to_daily_cut(day)
 
 
@@ -103,6 +113,8 @@ def latest_key(kind: Kind, now: datetime) -> str:
         return f"{year:04d}-{month:02d}"
     if kind is Kind.WEEKLY:
         return clock.last_report_friday(now).isoformat()
+    if kind is Kind.SUMMARY:
+        return clock.last_summary_monday(now).isoformat()
     return clock.last_daily_cut(now).isoformat()
 
 
@@ -116,9 +128,9 @@ def keys_between(kind: Kind, first: date, last: date) -> list[str]:
             year, month = year + month // 12, month % 12 + 1
         return out
     day = first
-    if kind is Kind.WEEKLY:
-        day += timedelta(days=(clock.REPORT_WEEKDAY - day.weekday()) % 7)  # Fridays
-    step = timedelta(days=7 if kind is Kind.WEEKLY else 1)
+    if kind in FILED_ON:
+        day += timedelta(days=(FILED_ON[kind] - day.weekday()) % 7)  # Fridays, Mondays
+    step = timedelta(days=7 if kind in FILED_ON else 1)
     while day <= last:
         out.append(day.isoformat())
         day += step
@@ -133,7 +145,7 @@ def recent_keys(kind: Kind, now: datetime, count: int) -> list[str]:
         months = keys_between(kind, date(year - count // 12 - 1, month, 1), date(year, month, 1))
         return months[::-1][:count]
     last_day = date.fromisoformat(last)
-    step = 7 if kind is Kind.WEEKLY else 1
+    step = 7 if kind in FILED_ON else 1
     return keys_between(kind, last_day - timedelta(days=step * (count - 1)), last_day)[::-1]
 
 
@@ -229,6 +241,32 @@ class ReportBuilder:
         report.tables["leads"] = _leads_table(self.engine, period, asof, report.language)
         report.tables["grid_results"] = _grid_results_table(self.engine, period, asof)
 
+    def _summary(self, report: Report) -> None:
+        """Last week's lead disposal and calls per station, and who is below target (supervision/weekly.py)."""
+        with self.engine.connect() as conn:
+            made = summarize(conn, report.period, report.generated_at, self.station_of,
+                             [code for code, _ in self.grids.stations(report.language)])
+        report.tables["below_target"] = Table(
+            [("report.col.station", "station"), ("summary.col.shortfall", "text")],
+            [[below["station"], "；".join(reason_text(reason, report.language) for reason in below["reasons"])]
+             for below in made["below"]])
+        report.tables["lead_disposal"] = Table(
+            [("report.col.station", "station"), ("summary.col.high_created", "int"),
+             ("summary.col.high_handled", "int"), ("summary.col.high_rate", "pct"), ("summary.col.high_on_time", "int"),
+             ("summary.col.medium_created", "int"), ("summary.col.medium_handled", "int"),
+             ("summary.col.medium_rate", "pct")],
+            [[scope, d["high"]["created"], d["high"]["handled"], d["high"]["rate"], d["high"]["on_time"],
+              d["medium"]["created"], d["medium"]["handled"], d["medium"]["rate"]]
+             for scope, d in made["disposal"].items()])
+        report.tables["calls"] = Table(
+            [("report.col.station", "station"), ("summary.col.this_week", "int"), ("summary.col.last_week", "int"),
+             ("summary.col.change", "pct")],
+            [[scope, c["this"], c["last"], c["change"]] for scope, c in made["calls"].items()])
+        report.tables["calls_grids"] = Table(
+            [("report.col.grid", "grid"), ("report.col.station", "station"), ("summary.col.this_week", "int"),
+             ("summary.col.last_week", "int"), ("summary.col.delta", "int")],
+            [[g["grid"], g["station"], g["this"], g["last"], g["delta"]] for g in made["grids"]])
+
     def _monthly(self, report: Report) -> None:
         report.tables["categories"] = Table(
             [("report.col.category", "category"), ("report.col.count", "int")],
@@ -315,12 +353,17 @@ def _revisits_table(figures: dict[str, Any]) -> Table:
 
 def _supervision_table(figures: dict[str, Any]) -> Table:
     """Escalations of late items in the period, for the district and each station: raised (to the district),
-    open at the period's end, answered (the indicators' own figures: the panel's and the list's)."""
+    open at the period's end, answered; and the rectification notices issued, open, overdue and closed (the
+    indicators' own figures: the panel's and the lists')."""
     return Table([("report.col.station", "station"), ("supervision.raised", "int"),
                   ("supervision.raised_district", "int"), ("supervision.open", "int"),
-                  ("supervision.open_district", "int"), ("supervision.answered", "int")],
-                 [[scope, f["raised"], f["raised_district"], f["open"], f["open_district"], f["responded"]]
-                  for scope, f in ((scope, of_scope["supervision"]) for scope, of_scope in figures["scopes"].items())])
+                  ("supervision.open_district", "int"), ("supervision.answered", "int"), ("notices.col.issued", "int"),
+                  ("notices.col.open", "int"), ("notices.col.overdue", "int"), ("notices.col.closed", "int"),
+                  ("notices.col.closed_late", "int")],
+                 [[scope, f["supervision"]["raised"], f["supervision"]["raised_district"], f["supervision"]["open"],
+                   f["supervision"]["open_district"], f["supervision"]["responded"], f["notices"]["issued"],
+                   f["notices"]["open"], f["notices"]["overdue"], f["notices"]["closed"], f["notices"]["closed_late"]]
+                  for scope, f in figures["scopes"].items()])
 
 
 def to_json(report: Report) -> str:

@@ -11,7 +11,7 @@ from reports.build import Kind, Report, ReportBuilder, period_for, recent_keys
 from reports.render import PdfUnavailable, context, csv_bytes, filename, pdf_bytes
 from urls import URL, path
 
-RECENT = {Kind.DAILY: 7, Kind.WEEKLY: 6, Kind.MONTHLY: 6}  # how many past reports the index lists
+RECENT = {Kind.DAILY: 7, Kind.WEEKLY: 6, Kind.SUMMARY: 6, Kind.MONTHLY: 6}  # how many past reports the index lists
 
 
 def blueprint(builder: ReportBuilder, language: str) -> Blueprint:

@@ -252,6 +252,50 @@ escalations = Table(
     Index("ix_escalations_raised", "raised_at"),
 )
 
+# The Monday summaries made (supervision/weekly.py): one per week, with the stations below target and why.
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("key", String(10), primary_key=True),  # the Monday it is filed on
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("below", Text, nullable=False),  # JSON: [{station, reasons: [...]}]
+    Column("district", Text, nullable=False),  # JSON: the district's disposal and calls
+)
+
+# Rectification notices (supervision/notices.py): a chief's notice to a station (or a unit of it) for a missed
+# standard, with measures and a deadline of at most seven days; the station's progress reports, the last closing it.
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", String(24), primary_key=True),
+    Column("station", String(8), nullable=False),
+    Column("unit", String(64), nullable=False),  # a team, post or person of the station; empty: the station
+    Column("standard", Text, nullable=False),  # the standard missed, with its figure
+    Column("source", String(64), nullable=False),  # summary:<monday> / indicator / other
+    Column("measures", Text, nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(64)),
+    Index("ix_notices_open", "closed_at", "deadline"),
+    Index("ix_notices_issued", "issued_at"),
+)
+
+notice_progress = Table(
+    "notice_progress",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("closes", Boolean, nullable=False),  # the report that the rectification is done
+    Index("ix_notice_progress_notice", "notice_id", "id"),
+)
+
 # Early-warning leads: one per warning (the dedupe key makes a run idempotent).
 leads = Table(
     "leads",

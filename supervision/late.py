@@ -1,7 +1,8 @@
 """What is late at a moment: every kind of item with a deadline, read the way its own screens read it.
 
 Each kind keeps its own definition of "late" (an instruction past its arrival or result deadline, an alert
-past its minute, a lead past its deadline, a grid task's running clock, a return visit past its due date);
+past its minute, a lead past its deadline, a grid task's running clock, a return visit past its due date,
+a rectification notice past its deadline);
 this module only gathers them into one list of :class:`Late` items, each with the deadline it missed and
 the station that answers for it.
 """
@@ -24,7 +25,7 @@ from gridwork.tasks import OPEN as OPEN_TASKS
 from gridwork.tasks import running_clock
 from risk.leads import pending_leads
 from sensors.alerts import unverified_alerts
-from store.db import as_utc, grid_tasks, incidents, instructions, leads, revisits, sensor_events
+from store.db import as_utc, grid_tasks, incidents, instructions, leads, notices, revisits, sensor_events
 
 
 class ItemKind(StrEnum):
@@ -33,6 +34,7 @@ class ItemKind(StrEnum):
     LEAD = "lead"  # an early-warning lead not handled
     GRID_TASK = "grid_task"  # a grid worker's step
     REVISIT = "revisit"  # a return visit not made
+    NOTICE = "notice"  # a rectification notice not closed by its deadline
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def late_items(conn: Connection, asof: datetime, grids: GridIndex) -> list[Late]
         return found.station if found else ""
 
     found = [*_instructions(conn, asof, station_of), *_alerts(conn, asof, station_of), *_leads(conn, asof),
-             *_tasks(conn, asof, station_of), *_visits(conn, asof)]
+             *_tasks(conn, asof, station_of), *_visits(conn, asof), *_notices(conn, asof)]
     return sorted(found, key=lambda item: (item.due_at, item.kind, item.item_id))
 
 
@@ -114,3 +116,12 @@ def _visits(conn: Connection, asof: datetime) -> Iterator[Late]:
     for row in rows:
         yield Late(ItemKind.REVISIT, row["visit_id"], row["station"], row["grid"], as_utc(row["due_at"]),
                    {"matter_kind": row["matter_kind"], "matter_id": row["matter_id"]})
+
+
+def _notices(conn: Connection, asof: datetime) -> Iterator[Late]:
+    rows = conn.execute(select(notices.c.notice_id, notices.c.station, notices.c.unit, notices.c.standard,
+                               notices.c.deadline)
+                        .where(and_(notices.c.closed_at.is_(None), notices.c.deadline < asof))).mappings()
+    for row in rows:
+        yield Late(ItemKind.NOTICE, row["notice_id"], row["station"], None, as_utc(row["deadline"]),
+                   {"unit": row["unit"] or row["station"], "standard": row["standard"][:80]})

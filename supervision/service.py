@@ -25,10 +25,11 @@ from enum import StrEnum
 from typing import Any
 
 import redis
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
+import deadlines
 from bus import keys, lease
 from bus.events import Live, iso
 from bus.outbox import queue, queue_event
@@ -114,20 +115,16 @@ def escalation_figures(rows: Sequence[Mapping[str, Any]], start: datetime, asof:
     """Figures of some escalations (each with ``level``, ``raised_at``, ``responded_at``) as known at ``asof``:
     raised since ``start`` (all, and to the district), still open (all, and the district's), and answered since
     ``start``."""
-    def at(row: Mapping[str, Any], name: str) -> datetime | None:
-        value = row[name]
-        return as_utc(value) if value is not None else None
-
     known = [r for r in rows if as_utc(r["raised_at"]) <= asof]
     raised = [r for r in known if start <= as_utc(r["raised_at"])]
-    still_open = [r for r in known if (done := at(r, "responded_at")) is None or done > asof]
-    responded = sum(1 for r in known if (done := at(r, "responded_at")) is not None and start <= done <= asof)
+    still_open = [r for r in known if (done := deadlines.at(r, "responded_at")) is None or done > asof]
+    responded = sum(1 for r in known if (done := deadlines.at(r, "responded_at")) is not None and start <= done <= asof)
     return {"raised": len(raised), "raised_district": sum(1 for r in raised if r["level"] == Level.DISTRICT),
             "open": len(still_open), "open_district": sum(1 for r in still_open if r["level"] == Level.DISTRICT),
             "responded": responded}
 
 
-def escalations_between(start: datetime, asof: datetime) -> Any:
+def escalations_between(start: datetime, asof: datetime) -> Select[Any]:
     """The escalations a period's figures count: raised by ``asof`` and not answered before ``start``."""
     return select(escalations.c.grid, escalations.c.station, escalations.c.level, escalations.c.raised_at,
                   escalations.c.responded_at).where(and_(

@@ -179,6 +179,15 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     # Supervision's one route that changes something (its forged requests: tests/test_supervision_desk.py).
     respond = app.server.view_functions["supervision._respond"]
     assert (respond.permission, respond.action) == (Permission.RESPOND_SUPERVISION, "supervision.respond")
+    # And the rectification notices' (tests/test_notices_desk.py).
+    notices = {name: app.server.view_functions[f"notices.{name}"] for name in ("_issue", "_report")}
+    assert {(f.permission, f.action) for f in notices.values()} == {
+        (Permission.ISSUE_NOTICES, "notice.issue"), (Permission.REPORT_NOTICES, "notice.report")}
+    # Every POST route of the server is one of those above (or the sign-in, admin and push protocol's own).
+    posts = {rule.endpoint for rule in app.server.url_map.iter_rules() if "POST" in (rule.methods or ())}
+    assert {e for e in posts if e.startswith(("revisits.", "supervision.", "notices."))} == {
+        "revisits._call", "revisits._add", "revisits._draw", "supervision._respond", "notices._issue",
+        "notices._report"}
 
 
 @pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER,

@@ -26,7 +26,7 @@ from revisits.service import RevisitService
 from risk.leads import LeadService
 from risk.rules import Finding
 from settings import Settings
-from simulation.station_chiefs import StationChiefs
+from simulation.station_chiefs import Chiefs
 from store.db import audit_log, escalations, incidents, sensor_events
 from supervision.late import ItemKind
 from supervision.service import Level, Rule, SupervisionRefused, SupervisionService, describe, rules_from
@@ -263,8 +263,8 @@ def test_sv007_the_reports_show_the_escalations_per_station(
     report = ReportBuilder(engine, grids).build(Kind.DAILY, clock.local(T0 + timedelta(hours=5)).date().isoformat())
     rows = {row[0]: row[1:] for row in report.tables["supervision"].rows}
     # Raised (to the district), open at 17:00, answered: the day's own figures, as the indicators give them.
-    assert rows[DISTRICT] == [2, 1, 1, 1, 1] and rows["PS-01"] == rows[DISTRICT] and rows["PS-02"] == [0] * 5
-    assert rows[DISTRICT] == list(service.figures(report.period).values())
+    assert rows[DISTRICT][:5] == [2, 1, 1, 1, 1] and rows["PS-01"] == rows[DISTRICT] and rows["PS-02"] == [0] * 10
+    assert rows[DISTRICT][:5] == list(service.figures(report.period).values())
 
 
 def test_sv008_the_simulated_station_chiefs_answer_what_has_waited_oldest_first(
@@ -276,11 +276,11 @@ def test_sv008_the_simulated_station_chiefs_answer_what_has_waited_oldest_first(
     high_lead(lead_service, PS02_GRID, "sv008-b")
     time_machine.move_to(T0 + timedelta(hours=4))
     [second] = service.scan()
-    chiefs = StationChiefs(service)
-    time_machine.shift(StationChiefs.READ_AFTER - timedelta(seconds=1))
+    chiefs = Chiefs(service)
+    time_machine.shift(Chiefs.READ_AFTER - timedelta(seconds=1))
     answered = chiefs.answer_next()  # the first has waited long enough, the second not yet
     assert answered is not None and answered["escalation_id"] == first["escalation_id"]
-    assert answered["responded_by"] == "sim-chief-PS-01" and answered["response"] in StationChiefs.RESPONSES
+    assert answered["responded_by"] == "sim-chief-PS-01" and answered["response"] in Chiefs.RESPONSES
     assert chiefs.answer_next() is None
     time_machine.shift(timedelta(seconds=1))
     assert chiefs.answer_next()["escalation_id"] == second["escalation_id"]  # type: ignore[index]

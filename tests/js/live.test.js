@@ -190,6 +190,7 @@ test("every event type in pingan_events.js has a handler", function () {
       on_scene_due: "2026-12-04T02:05:00Z" }, function () { return pingan.tasks.state.tasks.has("T1"); }],
     escalation: [{ escalation_id: "SV-1", level: "station", item_kind: "lead", item_id: "L1", facts: {}, labels: {},
       due_at: due, responded_at: null }, function () { return pingan.supervision.state.open.has("SV-1"); }],
+    summary: [{ key: "2026-12-07", below: [] }, function () { return pingan.supervision.state.summary.key === "2026-12-07"; }],
   };
   const types = Object.values(pingan.EVENTS);
   assert.ok(types.length > 0);

@@ -83,6 +83,12 @@ test("the board: the district's first, then by deadline; items described; answer
   assert.deepEqual(board(p), [["暂无"]]);
 });
 
+test("an empty board says so from the start", function () {
+  const { p, pingan } = hall();
+  pingan.supervision.render();
+  assert.deepEqual(board(p), [["暂无"]]);
+});
+
 test("a page's snapshot replaces the board", function () {
   const { p, pingan, push } = hall();
   push([escalation("SV-1", "station", "instruction", "I1", "2026-12-04T01:45:00Z")]);
@@ -109,4 +115,48 @@ test("the wall marks an overdue item with the highest level it was escalated to"
     return [li.querySelector(".overdue-late").textContent, mark ? mark.textContent : ""];
   });
   assert.deepEqual(marks, [["+25:00", "区局督办"], ["+5:00", ""]]);
+});
+
+test("the week's Monday summary heads the board: who is below target and why, with the report's link", function () {
+  const { p, pingan } = hall();
+  const texts = Object.assign({}, TEXTS, {
+    supervisionSummaryId: "sv-summary", canReadReports: true, stations: { "PS-01": "城东派出所" },
+    urls: Object.assign({}, TEXTS.urls, { report: "/reports/<kind>/<key>" }),
+    text: Object.assign({}, TEXTS.text, { "summary.notice": "{monday} 周一督办通报：{count} 个派出所未达标",
+      "summary.notice.open": "查看通报", "summary.reason.disposal": "{level}线索处置率 {rate}（{handled}/{created}，目标 {target}）",
+      "summary.reason.calls": "警情 {this} 起，上周 {last} 起（{change}）" }),
+  });
+  const box = p.document.createElement("div");
+  box.id = "sv-summary";
+  box.hidden = true;
+  p.document.body.appendChild(box);
+  pingan.supervision.setTexts(texts);
+  pingan.live.apply({ seq: 1, last_id: "1-0", clock: TEXTS.clock, events: [{ type: "summary", data: {
+    key: "2026-12-07", below: [{ station: "PS-01", reasons: [
+      { what: "disposal", level: "high", rate: 0.75, target: 1, handled: 3, created: 4 },
+      { what: "calls", this: 40, last: 30, change: 1 / 3 }] }] } }] }, texts);
+  pingan.supervision.render();
+  assert.equal(box.hidden, false);
+  assert.equal(box.querySelector(".summary-head").firstChild.textContent, "2026-12-07 周一督办通报：1 个派出所未达标");
+  assert.equal(box.querySelector(".summary-open").getAttribute("href"), "/reports/summary/2026-12-07");
+  assert.equal(box.querySelector(".summary-station").textContent, "城东派出所");
+  assert.equal(box.querySelector(".summary-reasons").textContent,
+    "高风险线索处置率 75%（3/4，目标 100%）；警情 40 起，上周 30 起（+33.3%）");
+});
+
+test("the wall lists a late rectification notice once supervision has escalated it", function () {
+  const { p, pingan, push } = hall();
+  const texts = Object.assign({}, TEXTS, { stations: { "PS-02": "城西派出所" },
+    text: Object.assign({}, TEXTS.text, { "supervision.what.notice": "整改通知逾期未办结（{unit}：{standard}）" }) });
+  push([{ type: "escalation", data: { escalation_id: "SV-9", level: "station", item_kind: "notice", item_id: "RN-1",
+    station: "PS-02", grid: null, facts: { unit: "社区警务队", standard: "高风险线索处置率 75%" }, labels: {},
+    due_at: "2026-12-04T01:00:00Z", raised_at: "2026-12-04T01:00:00Z", cleared_at: null, responded_at: null } }]);
+  pingan.supervision.setTexts(texts);
+  pingan.screen.update(null, 1, true, texts);
+  const rows = Array.from(p.document.querySelectorAll("#overdue li"), function (li) {
+    return [li.className, li.querySelector(".overdue-late").textContent, li.querySelector(".overdue-text").textContent,
+      li.querySelector(".overdue-where").textContent];
+  });
+  assert.deepEqual(rows, [["overdue-item escalated notice", "+60:00",
+    "所长督办整改通知逾期未办结（社区警务队：高风险线索处置率 75%）", "城西派出所"]]);
 });
