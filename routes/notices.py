@@ -117,11 +117,14 @@ def _quarters(now: datetime) -> list[str]:
 
 
 def _form(now: datetime) -> dict[str, str]:
-    """The issue form's values: what the query prefills (from the summary, an indicator), the longest deadline."""
-    latest = clock.local(now + timedelta(days=MAX_DAYS))
-    return {"station": request.args.get("station", ""), "standard": request.args.get("standard", "")[:500],
-            "source": request.args.get("source", "other")[:64], "unit": request.args.get("unit", "")[:64],
-            "deadline": f"{latest:%Y-%m-%dT%H:%M}", "min": f"{clock.local(now):%Y-%m-%dT%H:%M}"}
+    """The issue form's values: what the query prefills (from the summary, an indicator) or a refused form sent, so
+    nothing typed is lost; the longest deadline by default."""
+    given = request.values
+    latest = f"{clock.local(now + timedelta(days=MAX_DAYS)):%Y-%m-%dT%H:%M}"
+    return {"station": given.get("station", ""), "standard": given.get("standard", "")[:500],
+            "measures": given.get("measures", "")[:500], "source": given.get("source", "other")[:64],
+            "unit": given.get("unit", "")[:64], "deadline": given.get("deadline", "")[:16] or latest, "latest": latest,
+            "min": f"{clock.local(now):%Y-%m-%dT%H:%M}"}
 
 
 def _shown(row: dict[str, object], now: datetime) -> dict[str, object]:

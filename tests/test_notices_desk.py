@@ -55,6 +55,7 @@ def test_nd001_a_chief_issues_from_the_summary_and_the_station_chief_reports_and
     too_late = client.post(URL.NOTICES, data={"station": "PS-02", "standard": "x", "measures": "y",
                                               "deadline": deadline_in(8)}, headers=headers)
     assert too_late.status_code == 400 and "7 天以内" in too_late.get_data(as_text=True)
+    assert ">y</textarea>" in too_late.get_data(as_text=True)  # what was typed is kept for the next try
     issued = client.post(URL.NOTICES, data={
         "station": "PS-02", "unit": "社区警务队", "standard": "高风险线索处置率 75% <script>x</script>",
         "measures": "逐条复核", "deadline": deadline_in(7), "source": "summary:2026-12-07"}, headers=headers)
