@@ -45,8 +45,12 @@ def blueprint(service: NoticeService, summaries: SummaryService, language: str,
         quarter = quarter if quarter in quarters else quarters[0]
         review = service.review(quarter, mine)
         latest = summaries.latest()
+        source = f"summary:{latest['key']}" if latest else ""
+        # A station already sent a notice for this summary is shown with it, not offered a second.
+        sent = {n["station"]: n["notice_id"] for closed in (False, True)
+                for n in service.listed(closed=closed, limit=1000) if n["source"] == source}
         below = [{"station": b["station"], "standard": "；".join(reason_text(r, language) for r in b["reasons"]),
-                  "source": f"summary:{latest['key']}"} for b in (latest or {}).get("below", [])
+                  "source": source, "sent": sent.get(b["station"])} for b in (latest or {}).get("below", [])
                  if not mine or b["station"] == mine]
         return render_template(
             "notices.html", **template_values(language, viewer), station=station, stations=stations,

@@ -80,6 +80,8 @@ def _rules(service: SupervisionService, language: str) -> list[str]:
         name = text(f"supervision.kind.{kind}", language)
         if rule.station_after is None:
             return text("supervision.rule.district_only", language, kind=name, district=after(rule.district_after))
+        if not rule.station_after and rule.district_after is not None:
+            return text("supervision.rule.at_once", language, kind=name, district=after(rule.district_after))
         if rule.district_after is None:
             return text("supervision.rule.station_only", language, kind=name, station=after(rule.station_after))
         return text("supervision.rule", language, kind=name, station=after(rule.station_after),
@@ -89,11 +91,14 @@ def _rules(service: SupervisionService, language: str) -> list[str]:
 
 
 def _duration(delay: timedelta, language: str) -> str:
+    """A delay as people say it: whole days, hours (and minutes), or minutes."""
     minutes = int(delay.total_seconds() // 60)
-    if minutes % 1440 == 0 and minutes:
+    if minutes and minutes % 1440 == 0:
         return text("duration.days", language, days=minutes // 1440)
-    if minutes % 60 == 0 and minutes:
-        return text("duration.hours", language, hours=minutes // 60)
+    if minutes >= 60:
+        hours, rest = divmod(minutes, 60)
+        return text("duration.hours", language, hours=hours) if not rest else \
+            text("duration.hours_minutes", language, hours=hours, minutes=rest)
     return text("duration.minutes", language, minutes=minutes)
 
 

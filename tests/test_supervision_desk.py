@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from time_machine import TimeMachineFixture
 
+import routes.supervision
 from app import PinganApp, create_app
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
 from layouts.ids import SupervisionID
@@ -73,6 +74,8 @@ def test_sd001_a_station_chief_answers_their_own_stations_escalations_and_no_one
     assert all(f'data-escalation-id="{e}"' in page for e in own)  # both levels of their own station
     assert other not in page and found["PS-02"]["district"]["escalation_id"] not in page
     assert "高风险线索超期未处置（矛盾纠纷聚集）" in page
+    assert "上报时已超时 4 小时" in page and "上报时已超时 1 小时" not in page  # both levels were raised 4 h late
+    assert "整改通知：一经逾期即报所长 · 超时 1 天 报区局" in page  # the rules, as configured
     assert client.get(URL.SUPERVISION + "?station=PS-02").get_data(as_text=True).count("data-escalation-id") == 2
 
     empty = client.post(path(URL.SUPERVISION_RESPOND, escalation_id=own[0]), data={"response": " "}, headers=headers)
@@ -147,3 +150,9 @@ def test_sd005_a_station_chief_needs_a_station_and_has_no_dispatch(app: PinganAp
     may = ROLE_PERMISSIONS[Role.STATION_CHIEF]
     assert Permission.DISPATCH not in may and Permission.VERIFY_ALERTS not in may
     assert Permission.VIEW_ALL_STATIONS not in may  # their station's picture and figures only
+
+
+@pytest.mark.parametrize("minutes, said", [(0, "0 分钟"), (9, "9 分钟"), (60, "1 小时"), (247, "4 小时 7 分钟"),
+                                           (1440, "1 天"), (1500, "25 小时")])
+def test_sd006_how_late_is_said_as_people_say_it(minutes: int, said: str) -> None:
+    assert routes.supervision._duration(timedelta(minutes=minutes), "zh-CN") == said

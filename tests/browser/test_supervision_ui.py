@@ -86,13 +86,16 @@ def test_supervision_ui002_the_monday_summary_reaches_the_chief_who_issues_a_not
     expect(page.locator("table").first).to_be_visible()
     expect(page.locator("article.report")).to_have_attribute("data-kind", "summary")
     page.goto(f"{live_server.url}/supervision/notices")
-    page.locator("#notices-from-summary li[data-station='PS-01'] a").click()
+    page.locator("#notices-from-summary li[data-station='PS-01'] a.issue").click()
     standard = page.locator("#notices-issue textarea[name='standard']")
     expect(standard).to_have_value("高风险线索处置率 0%（0/2，目标 100%）")
     page.fill("#notices-issue textarea[name='measures']", "逐条复核未处置线索，建立日清台账")
     page.click("#notices-issue button[type='submit']")
     expect(page.locator("#notice-record .outcome")).to_have_text("整改中")
     notice_url = page.url
+    page.goto(f"{live_server.url}/supervision/notices")  # the summary's line now names its notice
+    expect(page.locator("#notices-from-summary li[data-station='PS-01'] a.sent")).to_contain_text("已下发 RN-")
+    expect(page.locator("#notices-from-summary a.issue")).to_have_count(0)
 
     station_chief = make_user(app, Role.STATION_CHIEF, station="PS-01")
     desk = page.context.browser.new_page()  # type: ignore[union-attr]
