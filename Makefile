@@ -5,7 +5,7 @@
 #   make test-ahead  the test suite with the calendar moved AHEAD (default +400d) by Debian's faketime
 #   make bench  the benchmarks, printing their figures (BENCH=fanout: only the named ones)
 #   make soak   the big screen left open 2 hours at SIM_SPEED=60, memory sampled (several simulated days)
-#   make report KIND=weekly|daily|monthly  a report as PDF and CSV under var/reports
+#   make report KIND=weekly|daily|summary|monthly  a report as PDF and CSV under var/reports
 
 PYTHON ?= python3
 VENV := .venv
