@@ -12,11 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import Engine
 
+from bus.outbox import OutboxRelay
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from gridwork.tasks import TaskService
 from media.store import LocalMediaStore
+from risk.leads import LeadService
 from settings import Settings
 from testkit.servers import LiveServer, start_live_server
 
@@ -85,6 +89,24 @@ def r(redis_url: str):  # type: ignore[no-untyped-def]
     client.flushall()
     yield client
     client.close()
+
+
+# -- the domain services many tests build the same way ---------------------------
+
+@pytest.fixture
+def relay(engine: Engine, r: redis.Redis) -> OutboxRelay:
+    return OutboxRelay(engine, r)
+
+
+@pytest.fixture
+def tasks(engine: Engine, grids: GridIndex, relay: OutboxRelay) -> TaskService:
+    return TaskService(engine, grids, relay=relay.relay)
+
+
+@pytest.fixture
+def lead_service(engine: Engine, grids: GridIndex, relay: OutboxRelay, tasks: TaskService) -> LeadService:
+    """Leads as the product makes them: a medium one becomes its grid worker's task."""
+    return LeadService(engine, grids, relay=relay.relay, tasks=tasks)
 
 
 DATABASE_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])

@@ -44,21 +44,6 @@ PS01, PS02 = "SC-001", "SC-088"  # a grid of station PS-01, one of PS-02
 
 
 @pytest.fixture
-def relay(engine: Engine, r: redis.Redis) -> OutboxRelay:
-    return OutboxRelay(engine, r)
-
-
-@pytest.fixture
-def tasks(engine: Engine, grids: GridIndex, relay: OutboxRelay) -> TaskService:
-    return TaskService(engine, grids, relay=relay.relay)
-
-
-@pytest.fixture
-def lead_service(engine: Engine, grids: GridIndex, relay: OutboxRelay, tasks: TaskService) -> LeadService:
-    return LeadService(engine, grids, relay=relay.relay, tasks=tasks)
-
-
-@pytest.fixture
 def service(engine: Engine, grids: GridIndex, relay: OutboxRelay, lead_service: LeadService) -> RevisitService:
     return RevisitService(engine, grids, lead_service, relay=relay.relay)
 

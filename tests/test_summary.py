@@ -21,7 +21,6 @@ from bus.events import Live
 from bus.outbox import OutboxRelay
 from clock import Period
 from geo.index import GridIndex
-from gridwork.tasks import TaskService
 from reports.build import Kind, ReportBuilder, keys_between, latest_key, period_for
 from risk.leads import LeadService
 from risk.rules import Finding
@@ -38,12 +37,6 @@ T0 = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)  # Monday 08:00 in Beijing: the sum
 pytestmark = pytest.mark.time_machine(T0, tick=False)
 WEDNESDAY = clock.at(date(2026, 12, 2), 10)  # in the week summarised (Monday 30 November to Sunday 6 December)
 PS01, PS02 = "SC-001", "SC-088"
-
-
-@pytest.fixture
-def lead_service(engine: Engine, grids: GridIndex, r: redis.Redis) -> LeadService:
-    relay = OutboxRelay(engine, r)
-    return LeadService(engine, grids, relay=relay.relay, tasks=TaskService(engine, grids, relay=relay.relay))
 
 
 @pytest.fixture

@@ -38,21 +38,6 @@ PS01_GRID, PS02_GRID = "SC-001", "SC-088"  # a grid of station PS-01, one of PS-
 
 
 @pytest.fixture
-def relay(engine: Engine, r: redis.Redis) -> OutboxRelay:
-    return OutboxRelay(engine, r)
-
-
-@pytest.fixture
-def tasks(engine: Engine, grids: GridIndex, relay: OutboxRelay) -> TaskService:
-    return TaskService(engine, grids, relay=relay.relay)
-
-
-@pytest.fixture
-def lead_service(engine: Engine, grids: GridIndex, relay: OutboxRelay, tasks: TaskService) -> LeadService:
-    return LeadService(engine, grids, relay=relay.relay, tasks=tasks)
-
-
-@pytest.fixture
 def service(engine: Engine, grids: GridIndex, relay: OutboxRelay) -> SupervisionService:
     return SupervisionService(engine, grids, rules_from(Settings.supervision_rules), relay=relay.relay)
 
