@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass
+from functools import partial
 
 import redis
 from dash import Dash, html
@@ -33,6 +34,7 @@ import callbacks.sensors
 import routes.geo
 import routes.live
 import routes.media
+import routes.mediation
 import routes.notices
 import routes.ops
 import routes.reports
@@ -58,8 +60,10 @@ from layouts.phone import phone_page
 from layouts.screen import screen_page
 from layouts.shell import index_html, page
 from media.store import MediaStore
+from mediation.service import MediationService
 from push.hub import PushHub
 from reports.build import ReportBuilder
+from reports.render import html_pdf
 from revisits.service import RevisitService
 from risk.engine import RiskEngine
 from sensors.alerts import AlertService
@@ -142,6 +146,10 @@ class PinganApp:
     @property
     def notices(self) -> NoticeService:
         return self.services.notices
+
+    @property
+    def mediation(self) -> MediationService:
+        return self.services.mediation
 
     @property
     def summaries(self) -> SummaryService:
@@ -230,6 +238,8 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         routes.revisits.blueprint(parts.revisits, settings.language, stations),
         routes.supervision.blueprint(parts.supervision, settings.language, stations),
         routes.notices.blueprint(parts.notices, parts.summaries, settings.language, stations),
+        routes.mediation.blueprint(parts.mediation, parts.redis, settings.language, stations,
+                                   settings.mediation_apply_per_hour, partial(html_pdf, landscape=False)),
         auth.admin.blueprint(settings.language, grids.stations(settings.language)),
     ):
         server.register_blueprint(routes_of_a_part)

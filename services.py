@@ -3,8 +3,8 @@
 :func:`build` connects Redis (an embedded one when ``REDIS_URL`` is unset) and the system of
 record, sets the installation's clock, and wires the domain services together exactly once:
 the consumer with its hooks (field feedback to dispatch, new incidents to the instant warning
-rules), the push hub, dispatch, alerts, device health, risk, indicators, return visits, supervision
-and the outbox relay.
+rules and to a household's mediators), the push hub, dispatch, alerts, device health, risk,
+indicators, return visits, supervision, the mediation centre and the outbox relay.
 ``app.py`` (the dashboard), ``worker.py`` (extra consumers), the benchmarks and the fault suite
 all start from it, so none of them can run a consumer that skips a hook.
 """
@@ -33,6 +33,9 @@ from gridwork.tasks import TaskService
 from indicators.live import Indicators
 from ingest.consumer import Consumer
 from media.store import MediaStore, open_store
+from mediation import people
+from mediation.service import MediationService
+from mediation.vault import Vault
 from push.hub import Emit, PushHub
 from revisits.service import RevisitService
 from risk.engine import RiskEngine
@@ -71,6 +74,7 @@ class Services:
     supervision: SupervisionService
     summaries: SummaryService
     notices: NoticeService
+    mediation: MediationService
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -80,12 +84,20 @@ class Services:
     threads: list[threading.Thread] = field(default_factory=list)
 
     def consumer(self, name: str | None = None) -> Consumer:
-        """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules,
-        compound alerts to their grid worker and property manager at once."""
+        """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules and to
+        the mediators of a household calling again, compound alerts to their grid worker and property manager at
+        once."""
         return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name,
                         feedback=self.dispatch.feedback, revisit_calls=self.revisits.call_centre,
-                        on_incidents=self.risk.check_incidents,
+                        on_incidents=self.new_incidents,
                         on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay)
+
+    def new_incidents(self, rows: list[dict[str, Any]]) -> None:
+        """What newly kept incidents set off: the instant warning rules, and a household's open mediation case."""
+        try:
+            self.risk.check_incidents(rows)
+        finally:  # one failing must not keep the other from running
+            self.mediation.household_calls(rows)
 
     def start(self, consumer: bool = True, simulator: bool | None = None, scheduled: bool = True) -> None:
         """Start the background work (once): push hub, relays, health, the scheduled runs (risk, the monthly
@@ -109,6 +121,7 @@ class Services:
         if self.settings.simulator if simulator is None else simulator:
             from simulation.field_units import FieldUnits
             from simulation.grid_workers import GridWorkers
+            from simulation.mediation_centre import MediationCentre
             from simulation.revisit_clerk import RevisitClerk
             from simulation.simulator import Simulator
             from simulation.station_chiefs import Chiefs
@@ -119,6 +132,7 @@ class Services:
             self.spawn("grid-workers", GridWorkers(connect(self.redis_url), self.tasks).run, self.stop_event)
             self.spawn("revisit-clerk", RevisitClerk(self.revisits).run, self.stop_event)
             self.spawn("chiefs", Chiefs(self.supervision, self.notices, self.summaries).run, self.stop_event)
+            self.spawn("mediation-centre", MediationCentre(self.mediation, self.engine).run, self.stop_event)
 
     def backfill_history(self) -> None:
         """On a first start (no incident older than two days), write a year of history up to this moment
@@ -208,10 +222,13 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     summaries = SummaryService(engine, indicators.station_of, [code for code, _ in grids.stations("en")],
                                relay=outbox.relay)
     notices = NoticeService(engine, dict(grids.stations(settings.language)), language=settings.language)
+    people.seed(engine, settings.data_dir)
+    mediation = MediationService(engine, grids, Vault.from_settings(settings.pii_key, settings.var_dir),
+                                 relay=outbox.relay, language=settings.language, lead_handled=leads.handled_in)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
                         health=health, risk=risk, indicators=indicators, revisits=revisits, supervision=supervision,
-                        summaries=summaries, notices=notices, embedded_redis=embedded)
+                        summaries=summaries, notices=notices, mediation=mediation, embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,

@@ -53,7 +53,7 @@ def _due_days(raw: str) -> tuple[tuple[str, float], ...]:
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-ESCALATION_KINDS = ("instruction", "alert", "lead", "grid_task", "revisit", "notice")
+ESCALATION_KINDS = ("instruction", "alert", "lead", "grid_task", "revisit", "notice", "mediation")
 
 
 def _duration_s(raw: str) -> float | None:
@@ -142,12 +142,19 @@ class Settings:
     # SUPERVISION_RULES: how late an item must be to go on its station chief's supervision list, and on the
     # district's: "kind=station/district" per kind (durations like 90s, 10m, 4h, 3d; "-" never), over these
     # defaults (seconds here). A return visit is the centre's own work: it goes to the district only; a
-    # rectification notice is the station chief's already: on their list the moment it is late.
+    # rectification notice is the station chief's already: on their list the moment it is late. A mediation case
+    # is the district mediation centre's: on the district's list an hour after one of its clocks is missed.
     supervision_rules: tuple[tuple[str, float | None, float | None], ...] = (
         ("instruction", 600.0, 1800.0), ("alert", 300.0, 900.0), ("lead", 3600.0, 14400.0),
-        ("grid_task", 1800.0, 7200.0), ("revisit", None, 86400.0), ("notice", 0.0, 86400.0))
+        ("grid_task", 1800.0, 7200.0), ("revisit", None, 86400.0), ("notice", 0.0, 86400.0),
+        ("mediation", None, 3600.0))
     # SUPERVISION_SCAN_S: how often (world seconds) late items are looked for and escalated.
     supervision_scan_s: float = 30.0
+    # PII_KEY: the Fernet key(s) sealing parties' identity and phone numbers at rest, comma-separated (the first
+    # seals, every one opens: rotate by putting the new key first). Empty keeps a random key in var_dir/pii.key.
+    pii_key: str = field(default="", repr=False)
+    # MEDIATION_APPLY_PER_HOUR: online mediation applications accepted per client address per hour.
+    mediation_apply_per_hour: int = 5
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -176,6 +183,8 @@ class Settings:
                 raise ValueError(f"SUPERVISION_RULES: {kind}: the district's delay must come after the station's")
         if self.supervision_scan_s <= 0:
             raise ValueError("SUPERVISION_SCAN_S must be positive")
+        if self.mediation_apply_per_hour < 1:
+            raise ValueError("MEDIATION_APPLY_PER_HOUR must be at least 1")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -208,6 +217,8 @@ class Settings:
             "revisit_due_days": _due_days(_env_str("REVISIT_DUE_DAYS", "")),
             "supervision_rules": _escalation_rules(_env_str("SUPERVISION_RULES", "")),
             "supervision_scan_s": _env_number("SUPERVISION_SCAN_S", cls.supervision_scan_s, float),
+            "pii_key": _env_str("PII_KEY", cls.pii_key),
+            "mediation_apply_per_hour": _env_number("MEDIATION_APPLY_PER_HOUR", cls.mediation_apply_per_hour, int),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])

@@ -50,6 +50,15 @@ class URL(StrEnum):
     NOTICES = "/supervision/notices"  # rectification notices: the list, the form (POST: issue), a quarter's review
     NOTICE = "/supervision/notices/<notice_id>"
     NOTICE_REPORT = "/supervision/notices/<notice_id>/report"  # the station's progress or closing report
+    # The mediation centre: its cases (a mediator's own), the triage form, each case and its acts, the agreement as a
+    # PDF, and the public application form (no account).
+    MEDIATION = "/mediation"
+    MEDIATION_NEW = "/mediation/new"  # the triage form (?incident= or ?lead= from the dispatch panel); POST: open
+    MEDIATION_CASE = "/mediation/cases/<case_id>"
+    MEDIATION_ACT = "/mediation/cases/<case_id>/<act>"  # POST: triage, assign, contact, session, fulfilment, ...
+    MEDIATION_PARTIES = "/mediation/cases/<case_id>/parties"  # POST: the parties' numbers in full (audited)
+    MEDIATION_AGREEMENT = "/mediation/cases/<case_id>/agreement.pdf"
+    MEDIATION_APPLY = "/mediation/apply"
     # Grid workers' photos: a phone sends one for its task; pages show them (variant: photo / thumb).
     TASK_PHOTOS = "/m/tasks/<task_id>/photos"
     MEDIA = "/media/<variant>/<name>"
@@ -75,15 +84,15 @@ MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.DEVICES,
 # Served without a session: code bundles (no data in them), the sign-in page and the operations endpoints.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCREEN}assets/",
                    f"{URL.SCREEN}_dash-component-suites/", f"{URL.PHONE}assets/", f"{URL.PHONE}_dash-component-suites/")
-PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico"})
+PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico", URL.MEDIATION_APPLY})
 # Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
 PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE,
-                   URL.REVISITS, URL.SUPERVISION})
+                   URL.REVISITS, URL.SUPERVISION, URL.MEDIATION})
 # Requests that show a person is at the desk (acknowledging pushed batches is the page's own doing).
 ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH, URL.PHONE, f"{URL.PHONE}_dash-update-component"})
-# What a role without the map may still reach (administrators, the return-visit desk); each page's own guard
-# decides who of them.
-NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH, URL.REVISITS)
+# What a role without the map may still reach (administrators, the return-visit desk, the mediation centre); each
+# page's own guard decides who of them.
+NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH, URL.REVISITS, URL.MEDIATION)
 # What a grid worker reaches besides: their phone page and the push protocol it follows.
 MEDIA_PREFIX = "/media/"
 PHONE_PREFIXES = (URL.PHONE, URL.LIVE_SUBSCRIBE, URL.LIVE_ACK, MEDIA_PREFIX)
@@ -106,4 +115,4 @@ def for_scripts() -> dict[str, str]:
     """The URLs the page scripts call, by the names they use."""
     return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK,
             "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA, "supervision": URL.SUPERVISION,
-            "report": URL.REPORT}
+            "report": URL.REPORT, "mediationNew": URL.MEDIATION_NEW}

@@ -107,6 +107,15 @@
           notices: rn.open, notices_overdue: rn.overdue }),
         sv.open_district || rn.overdue ? "bad" : (sv.open || rn.open ? "warn" : "ok"), "supervision"));
     }
+    // The mediation centre: its success rate against 90%, its open cases and how many of its clocks were missed.
+    const md = f.mediation;
+    if (md && withRevisits) {
+      out.push(tile(t(texts, "ind.mediation"), pct(md.success_rate),
+        t(texts, "ind.mediation.detail", { open: md.open, opened: md.opened, clocks: pct(md.clock_rate),
+          missed: md.clocks_missed }),
+        md.success_rate !== null && md.success_rate < md.success_target ? "bad" : (md.clocks_missed ? "warn" : "ok"),
+        "mediation"));
+    }
     return out;
   }
 

@@ -62,6 +62,14 @@
       });
       li.appendChild(actions);
     }
+    if (state.texts.canOpenMediation && state.texts.mediationRules.indexOf(lead.rule) >= 0 &&
+        lead.state !== "handled") {
+      const mediate = el("a", "btn small lead-mediate", t("dispatch.mediate"));
+      mediate.href = state.texts.urls.mediationNew + "?lead=" + encodeURIComponent(lead.lead_id);
+      mediate.target = "_blank";
+      mediate.rel = "noopener";
+      li.appendChild(mediate);
+    }
     return li;
   }
 

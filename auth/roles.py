@@ -23,6 +23,8 @@ class Role(StrEnum):
     VOLUNTEER = "volunteer"  # the "N" of a grid's 1+1+N team: the tasks its grid worker hands them, on a phone
     REVISIT_CLERK = "revisit_clerk"  # the centre's return-visit desk: calls people back to confirm each fix
     STATION_CHIEF = "station_chief"  # a police station's chief: its figures, its supervision list; no dispatch
+    MEDIATOR = "mediator"  # a mediator of the district mediation centre: their own cases, nothing else
+    MEDIATION_DESK = "mediation_desk"  # the mediation centre's desk: triage, matching, every case
 
 
 class Permission(StrEnum):
@@ -50,6 +52,11 @@ class Permission(StrEnum):
     RESPOND_SUPERVISION = "respond_supervision"  # answer an escalation, which closes it (own station's, or all)
     ISSUE_NOTICES = "issue_notices"  # issue a rectification notice to a station (measures, a deadline of <= 7 days)
     REPORT_NOTICES = "report_notices"  # report progress on a notice to one's station, and close it when done
+    VIEW_MEDIATION = "view_mediation"  # mediation cases (a mediator's own, a station's, or all), numbers masked
+    OPEN_MEDIATION = "open_mediation"  # the triage form: open a case from an incident, a lead or by hand
+    MEDIATE = "mediate"  # the steps of a case one mediates: contact, session, agreement, fulfilment, visit
+    ASSIGN_MEDIATORS = "assign_mediators"  # choose a case's mediators over the matching's proposal
+    VIEW_PARTY_NUMBERS = "view_party_numbers"  # the parties' identity and phone numbers in full (audited)
 
 
 _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
@@ -58,21 +65,26 @@ _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_
 STATION_BOUND = frozenset({Role.STATION_OFFICER, Role.STATION_CHIEF})
 # Field people are bound to grids: a grid worker works them, a volunteer helps in them.
 GRID_BOUND = frozenset({Role.GRID_WORKER, Role.VOLUNTEER})
+# A mediator is bound to the cases they are matched to.
+CASE_BOUND = frozenset({Role.MEDIATOR})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DUTY_OFFICER: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT,
-        Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS, Permission.RUN_RISK}),
+        Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS, Permission.RUN_RISK,
+        Permission.VIEW_MEDIATION, Permission.OPEN_MEDIATION}),
     Role.STATION_OFFICER: frozenset(_COMMON | {
-        Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS}),
+        Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS, Permission.VIEW_MEDIATION,
+        Permission.OPEN_MEDIATION}),
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
         Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS,
-        Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION, Permission.ISSUE_NOTICES}),
+        Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION, Permission.ISSUE_NOTICES,
+        Permission.VIEW_MEDIATION}),
     # The station's picture and its figures, the escalations and notices it must answer; dispatch stays with the hall.
     Role.STATION_CHIEF: frozenset(_COMMON | {
         Permission.OPEN_INCIDENT, Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION,
-        Permission.REPORT_NOTICES}),
+        Permission.REPORT_NOTICES, Permission.VIEW_MEDIATION}),
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
     Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),
@@ -80,6 +92,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # District-wide, without the live map: the desk is all the clerk needs.
     Role.REVISIT_CLERK: frozenset({Permission.VIEW_REVISITS, Permission.CALL_REVISITS, Permission.ADD_REVISITS,
                                    Permission.VIEW_ALL_STATIONS}),
+    # A mediator sees and works only the cases they are matched to (mediation.service.Scope), and calls the parties.
+    Role.MEDIATOR: frozenset({Permission.VIEW_MEDIATION, Permission.MEDIATE, Permission.VIEW_PARTY_NUMBERS}),
+    Role.MEDIATION_DESK: frozenset({Permission.VIEW_MEDIATION, Permission.OPEN_MEDIATION, Permission.MEDIATE,
+                                    Permission.ASSIGN_MEDIATORS, Permission.VIEW_PARTY_NUMBERS,
+                                    Permission.VIEW_ALL_STATIONS}),
 }
 
 

@@ -120,6 +120,8 @@ def blueprint(security: Security, settings: Settings, csp_hashes: Callable[[], S
                 return redirect(URL.ADMIN)
             if request.path == URL.HOME and viewer.can(Permission.CALL_REVISITS):
                 return redirect(URL.REVISITS)
+            if request.path == URL.HOME and viewer.can(Permission.MEDIATE):
+                return redirect(URL.MEDIATION)
             if request.path == URL.HOME and viewer.can(Permission.TAKE_TASK_STEPS):
                 return redirect(URL.PHONE)
             security.record(viewer, "map.view", outcome=audit.Outcome.REFUSED, detail=request.path[:100])
@@ -223,6 +225,8 @@ def _next_page(viewer: Viewer) -> str:
         return URL.ADMIN
     if viewer.can(Permission.CALL_REVISITS):
         return URL.REVISITS
+    if viewer.can(Permission.MEDIATE) and not viewer.can(Permission.VIEW_MAP):
+        return URL.MEDIATION
     return URL.PHONE if viewer.can(Permission.WORK_GRID_TASKS) else URL.HOME
 
 

@@ -23,6 +23,8 @@ OUT_LEADS = "cc:out:leads"  # early-warning leads for stations' and grid workers
 OUT_NOTIFY = "cc:out:notify"  # messages to grid workers and property managers (the SMS gateway reads it)
 OUT_REVISITS = "cc:out:revisits"  # return visits to make, for an outside call centre
 OUT_SUPERVISION = "cc:out:supervision"  # escalations of late items and their responses, for other systems
+OUT_JUDICIAL = "cc:out:judicial"  # unfulfilled mediation agreements: judicial-confirmation referrals (court liaison)
+MEDIATION_APPLY_RATE = "cc:rate:mediation-apply:"  # + client address + hour: online applications accepted
 OUTBOX_SENT = "cc:outbox:sent:"  # + outbox id: relayed already (idempotent relay)
 
 DEAD = "cc:dead"  # bad entries with the original fields and a reason

@@ -75,7 +75,8 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
             return dispatch_empty(lang), None, "", None
         rec, instructions = found
         body = dispatch_body(rec, instructions, service.log_for(rec.incident["event_id"]), lang,
-                             shown_caller(viewer, rec.incident.get("caller")), viewer.can(Permission.DISPATCH))
+                             shown_caller(viewer, rec.incident.get("caller")), viewer.can(Permission.DISPATCH),
+                             viewer.can(Permission.OPEN_MEDIATION))
         return body, uuid.uuid4().hex, "", panel_mode(rec.incident, instructions).value
 
     @app.callback(

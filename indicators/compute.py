@@ -36,6 +36,9 @@ Definitions (``docs/indicators.md`` explains them for readers):
   answered in it (:func:`supervision.service.escalation_figures`).
 - *rectification notices*: issued in the period, open and overdue at its end, closed in it (and of them
   late) (:func:`supervision.notices.notice_figures`).
+- *mediation*: cases opened in the period by type and source, open at its end, closed by outcome, the success
+  rate (target 90%), the clocks met, triage accuracy and the second-mediation rate
+  (:func:`mediation.figures.figures`; each mediator's own figures are the monthly report's and the centre's).
 - *grid tasks*: grid workers' tasks made in the period, open and overdue at its
   end (a running clock past its deadline), missed steps with a deadline in the
   period (:func:`gridwork.tasks.missed_steps`, also per grid worker), and the
@@ -70,6 +73,8 @@ import deadlines
 from clock import Period
 from geo.scenarios import verify_within_s
 from gridwork import tasks
+from mediation.figures import cases_between
+from mediation.figures import figures as mediation_figures
 from revisits.service import visit_figures, visits_due
 from risk.leads import pending_leads
 from risk.model import load_config
@@ -126,6 +131,7 @@ class Rows:
     visits: list[dict[str, Any]] = field(default_factory=list)  # return visits due in the period
     escalations: list[dict[str, Any]] = field(default_factory=list)  # raised before the end, open in the period
     notices: list[dict[str, Any]] = field(default_factory=list)  # rectification notices issued, open in the period
+    mediation: list[dict[str, Any]] = field(default_factory=list)  # mediation cases opened before the end, open in it
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
         """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass. A row of a station
@@ -139,7 +145,7 @@ class Rows:
             return groups[key]
 
         for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks", "visits",
-                     "escalations", "notices"):
+                     "escalations", "notices", "mediation"):
             for row in getattr(self, name):
                 getattr(group(row.get("grid"), row.get("station")), name).append(row)
         for device, grid in (self.device_grids or {}).items():
@@ -199,9 +205,11 @@ def load(engine: Engine, period: Period, now: datetime,
             revisits.c.grid, revisits.c.due_at, revisits.c.visited_at, revisits.c.result))).mappings().all()
         escalation_rows = conn.execute(escalations_between(period.start, asof)).mappings().all()
         notice_rows = conn.execute(notices_between(period.start, asof)).mappings().all()
+        mediation_rows = cases_between(conn, period.start, asof)
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
                 _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}),
-                _utc_rows(task_rows), _utc_rows(visit_rows), _utc_rows(escalation_rows), _utc_rows(notice_rows))
+                _utc_rows(task_rows), _utc_rows(visit_rows), _utc_rows(escalation_rows), _utc_rows(notice_rows),
+                _utc_rows(mediation_rows))
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -270,6 +278,8 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "revisits": visit_figures(rows.visits, asof),
         "supervision": escalation_figures(rows.escalations, period.start, asof),
         "notices": notice_figures(rows.notices, period.start, asof),
+        "mediation": {k: v for k, v in mediation_figures(rows.mediation, {}, {}, period.start, asof).items()
+                      if k != "mediators"},
     }
 
 

@@ -14,8 +14,10 @@ from dispatch.recommend import Candidate
 from dispatch.service import Recommendation
 from i18n import text
 from layouts.ids import DispatchID
+from mediation.cases import TYPE_OF_CATEGORY
 from settings import Settings
 from store.db import as_utc
+from urls import URL
 
 
 def dispatch_panel(settings: Settings, can_dispatch: bool) -> html.Section:
@@ -84,11 +86,12 @@ def panel_mode(incident: dict[str, Any], instructions: list[dict[str, Any]]) -> 
 
 
 def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: list[dict[str, Any]],
-                  language: str, caller: str | None, can_dispatch: bool) -> list[object]:
+                  language: str, caller: str | None, can_dispatch: bool, can_mediate: bool = False) -> list[object]:
     """The panel for one incident: what it is, where it stands (follows the live state), what can be sent.
 
     ``caller`` is the number as this viewer may see it; without ``can_dispatch``
-    the panel is read-only (the callbacks refuse such a viewer anyway).
+    the panel is read-only (the callbacks refuse such a viewer anyway). A dispute offers the mediation
+    centre's triage form to a viewer who may open a case (``can_mediate``).
     """
     inc = rec.incident
     mode = panel_mode(inc, instructions)
@@ -112,6 +115,9 @@ def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: 
                  children=dispatch_state(inc, instructions, log, language, can_dispatch)),
         html.Div(id=DispatchID.FORM, className="dispatch-form", children=dispatch_form(rec, mode, language)),
         None if can_dispatch else html.P(text("dispatch.read_only", language), className="empty-hint"),
+        html.A(text("dispatch.mediate", language), href=f"{URL.MEDIATION_NEW}?incident={inc['event_id']}",
+               target="_blank", rel="noopener", className="btn small mediate-link")
+        if can_mediate and inc["category"] in TYPE_OF_CATEGORY else None,
     ]
 
 

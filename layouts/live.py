@@ -14,13 +14,15 @@ from i18n import CATALOGUE, text
 from layouts.ids import ID, AlertID, DispatchID, LiveID, PhoneID, RiskID, ScreenID, SupervisionID, TaskID
 from layouts.indicators import indicator_texts
 from layouts.map import DISTRICT_BOUNDS
+from mediation.cases import TYPE_OF_RULE
 from settings import Settings
 
 # Catalogue sections the page script needs to label what it draws.
 _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "alert.", "live.", "panel.feed.",
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
                   "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.",
-                  "supervision.", "revisits.kind.", "summary.")
+                  "supervision.", "revisits.kind.", "summary.", "dispatch.mediate", "mediation.clock.",
+                  "mediation.type.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -41,6 +43,9 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "deviceLayerId": ID.DEVICE_LAYER,
         "gridLayerId": ID.GRID_LAYER,
         "canHandleLeads": bool(viewer and viewer.can(Permission.HANDLE_LEADS)),
+        # A dispute lead offers the mediation centre's triage form (risk rules whose disputes mediation takes).
+        "canOpenMediation": bool(viewer and viewer.can(Permission.OPEN_MEDIATION)),
+        "mediationRules": sorted(TYPE_OF_RULE),
         "leadListId": RiskID.LIST,
         "leadActionId": RiskID.ACTION,
         "riskVersionId": RiskID.VERSION,

@@ -33,6 +33,7 @@ from gridwork.tasks import photos_of
 from i18n import DEFAULT_LANGUAGE, text
 from indicators.compute import DISTRICT, compute, is_overdue, load
 from media.store import MediaStore
+from mediation.figures import period_figures
 from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
@@ -271,6 +272,17 @@ class ReportBuilder:
         report.tables["categories"] = Table(
             [("report.col.category", "category"), ("report.col.count", "int")],
             [[category, n] for category, n in report.district["incidents"]["by_category"].items()])
+        report.tables["mediation"] = _mediation_table(report.indicators)
+        asof = min(report.generated_at, report.period.end)
+        with self.engine.connect() as conn:
+            centre = period_figures(conn, report.period.start, asof)
+        # Each mediator against the seeds' targets: 20 cases a month, at least 90% settled.
+        report.tables["mediators"] = Table(
+            [("mediation.person", "text"), ("mediation.kind", "mediation_kind"), ("report.col.mediation_cases", "int"),
+             ("report.col.mediation_target", "int"), ("report.col.mediated", "int"),
+             ("report.col.success_rate", "pct"), ("report.col.meets_target", "bool")],
+            [[m["name"], m["kind"], m["cases"], m["cases_target"], m["mediated"], m["success_rate"], m["meets"]]
+             for m in centre["mediators"]])
 
 
 def _grades(frame: Any) -> dict[str, str]:
@@ -364,6 +376,20 @@ def _supervision_table(figures: dict[str, Any]) -> Table:
                    f["supervision"]["open_district"], f["supervision"]["responded"], f["notices"]["issued"],
                    f["notices"]["open"], f["notices"]["overdue"], f["notices"]["closed"], f["notices"]["closed_late"]]
                   for scope, f in figures["scopes"].items()])
+
+
+def _mediation_table(figures: dict[str, Any]) -> Table:
+    """The mediation centre's cases in the period, for the district and each station: opened, open at its end,
+    closed, the success rate (target 90%), the clocks met and missed, triage accuracy, second mediations (the
+    indicators' own figures: the panel's)."""
+    return Table([("report.col.station", "station"), ("mediation.figures.opened", "int"),
+                  ("mediation.figures.open", "int"), ("report.col.closed", "int"),
+                  ("report.col.success_rate", "pct"), ("mediation.figures.clocks", "pct"),
+                  ("report.col.clocks_missed", "int"), ("mediation.figures.triage", "pct"),
+                  ("mediation.figures.second", "pct")],
+                 [[scope, m["opened"], m["open"], m["closed"], m["success_rate"], m["clock_rate"], m["clocks_missed"],
+                   m["triage_accuracy"], m["second_rate"]]
+                  for scope, m in ((scope, of_scope["mediation"]) for scope, of_scope in figures["scopes"].items())])
 
 
 def to_json(report: Report) -> str:

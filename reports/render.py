@@ -56,7 +56,8 @@ def cell(value: Any, kind: str, report: Report) -> str:
         name = report.names.get(str(value), "")
         return name if kind == "station" else f"{value} {name}".strip()
     prefix = {"grade": "risk.legend.", "level": "lead.level.", "category": "category.", "state": "state.",
-              "rule": "leads.rule.", "task_kind": "tasks.kind.", "outcome": "phone.outcome."}.get(kind)
+              "rule": "leads.rule.", "task_kind": "tasks.kind.", "outcome": "phone.outcome.",
+              "mediation_kind": "mediation.kind."}.get(kind)
     return text(prefix + str(value), lang) if prefix else str(value)
 
 
@@ -156,13 +157,17 @@ def chromium_path() -> str:
 
 def pdf_bytes(report: Report) -> bytes:
     """The report printed to an A4 PDF by headless Chromium (offline: the document is self-contained)."""
-    html = standalone_html(report)
+    return html_pdf(standalone_html(report))
+
+
+def html_pdf(html: str, landscape: bool = True) -> bytes:
+    """A self-contained page printed to an A4 PDF (a report; a mediation agreement, portrait)."""
     # Playwright's sync API refuses a thread that runs an asyncio loop: print on a thread of its own.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as pool:
-        return pool.submit(_print, html).result()
+        return pool.submit(_print, html, landscape).result()
 
 
-def _print(html: str) -> bytes:
+def _print(html: str, landscape: bool = True) -> bytes:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -170,7 +175,7 @@ def _print(html: str) -> bytes:
         try:
             page = browser.new_page()
             page.set_content(html, wait_until="load", timeout=PDF_TIMEOUT_MS)
-            return page.pdf(format="A4", landscape=True, print_background=True, display_header_footer=True,
+            return page.pdf(format="A4", landscape=landscape, print_background=True, display_header_footer=True,
                             header_template="<span></span>",
                             footer_template='<div style="font-size:8px;width:100%;text-align:center">'
                                             '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',

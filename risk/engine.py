@@ -29,7 +29,7 @@ from bus.events import Live
 from geo.devices import DeviceRegistry
 from risk.leads import LeadService
 from risk.model import grid_scores, incident_weights, load_config, load_history, since_for
-from risk.rules import CALLER_CATEGORIES, INSTANT_RULES, Call, Context, caller_finding, run_rules
+from risk.rules import CALLER_CATEGORIES, INSTANT_RULES, Call, Context, caller_finding, household_findings, run_rules
 from store.db import as_utc, incidents, risk_runs
 
 log = logging.getLogger(__name__)
@@ -93,29 +93,50 @@ class RiskEngine:
     def check_incidents(self, rows: list[dict[str, Any]]) -> int:
         """Instant rules for newly kept incidents (a family calling again): leads at once.
 
-        One indexed query for the batch's callers and the rules' own per-caller test: this runs after
-        every consumer batch, so it avoids building frames.
+        Two indexed queries at most: the batch's callers (ix_incidents_caller_reported) and, when the batch
+        has family disputes, the recent family disputes in their grids (ix_incidents_grid_reported), so a
+        household calling from a new number is known by its address. The rules' own tests then run on
+        plain tuples: this runs after every consumer batch, so it avoids building frames.
         """
         config = load_config()
         rules = {name: {**config["rules"][name], "name": name} for name in INSTANT_RULES
                  if config["rules"][name].get("enabled", True)}
         callers = {row["caller"] for row in rows if row.get("caller")}
-        if not rules or not callers:
+        family = CALLER_CATEGORIES["family_repeat"] or ()
+        family_rows = [row for row in rows if row.get("category") in family] if "family_repeat" in rules else []
+        grids = {row["grid"] for row in family_rows if row.get("grid")}
+        if not rules or not (callers or family_rows):
             return 0
         now = max(as_utc(row["reported_at"]) for row in rows)
         longest = max(cfg["window_days"] for cfg in rules.values())
         history: dict[str, list[Call]] = {caller: [] for caller in callers}
+        calls: dict[str, Call] = {}  # every call loaded, by event id (both queries may return one)
+        columns = (incidents.c.event_id, incidents.c.reported_at, incidents.c.grid, incidents.c.category,
+                   incidents.c.caller, incidents.c.address)
         with self.engine.connect() as conn:
-            for caller, event_id, at, grid, category in conn.execute(
-                    select(incidents.c.caller, incidents.c.event_id, incidents.c.reported_at, incidents.c.grid,
-                           incidents.c.category)
-                    .where(and_(incidents.c.caller.in_(sorted(callers)),
-                                incidents.c.reported_at > now - timedelta(days=longest)))):
-                history[caller].append(Call(event_id, as_utc(at), grid, category))
+            if callers:
+                for event_id, at, grid, category, caller, address in conn.execute(
+                        select(*columns).where(and_(incidents.c.caller.in_(sorted(callers)),
+                                                    incidents.c.reported_at > now - timedelta(days=longest)))):
+                    call = Call(event_id, as_utc(at), grid, category, caller or "", address or "")
+                    history[caller].append(call)
+                    calls[event_id] = call
+            if grids:
+                since = now - timedelta(days=rules["family_repeat"]["window_days"])
+                for event_id, at, grid, category, caller, address in conn.execute(
+                        select(*columns).where(and_(incidents.c.grid.in_(sorted(grids)),
+                                                    incidents.c.reported_at > since,
+                                                    incidents.c.category.in_(family)))):
+                    calls.setdefault(event_id, Call(event_id, as_utc(at), grid, category, caller or "", address or ""))
         findings = []
-        for caller in sorted(callers):
-            for name, cfg in rules.items():
-                finding = caller_finding(now, cfg, caller, history[caller], CALLER_CATEGORIES[name])
+        if "family_repeat" in rules:
+            # The daily run's own grouping; only the households this batch called from.
+            findings += household_findings(now, rules["family_repeat"], calls.values(),
+                                           involving={str(row["event_id"]) for row in family_rows})
+        if "repeat_caller" in rules:
+            for caller in sorted(callers):
+                finding = caller_finding(now, rules["repeat_caller"], caller, history[caller],
+                                         CALLER_CATEGORIES["repeat_caller"])
                 if finding is not None:
                     findings.append(finding)
         return len(self.leads.create(findings))

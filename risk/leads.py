@@ -144,13 +144,17 @@ class LeadService:
     def handled_by_task(self, conn: Connection, task: dict[str, Any], actor: str, now: datetime) -> None:
         """A grid worker reported the task a medium lead made: the lead is handled with their note, in the
         task's transaction (one already handled at the desk stays as it was)."""
-        if task["kind"] != "lead":
-            return
-        row = conn.execute(select(leads).where(leads.c.lead_id == task["ref"])).mappings().first()
+        if task["kind"] == "lead":
+            self.handled_in(conn, task["ref"], actor, str(task["note"]), task["outcome"] != "false_alarm", now)
+
+    def handled_in(self, conn: Connection, lead_id: str, actor: str, result: str, useful: bool,
+                   now: datetime) -> None:
+        """A lead handled by another act, in that act's transaction (a grid worker's report, a mediation case
+        opened from it); one already handled stays as it was."""
+        row = conn.execute(select(leads).where(leads.c.lead_id == lead_id)).mappings().first()
         if row is None or LeadState(row["state"]) is LeadState.HANDLED:
             return
-        self._move_in(conn, dict(row), actor, LeadState.HANDLED, now,
-                      result=str(task["note"])[:500], useful=task["outcome"] != "false_alarm")
+        self._move_in(conn, dict(row), actor, LeadState.HANDLED, now, result=result[:500], useful=useful)
 
     def _move(self, lead_id: str, actor: str, target: LeadState, allowed: set[LeadState],
               **values: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ growth             a grid's incidents up more than ``threshold`` (30%) on the pr
                    window of the same length (at least ``min_count`` now); high above 100%
 repeat_location    the same place (normalised address, or the same kind of incident within
                    ``radius_m``) reported ``threshold`` (3) or more times in ``window_days``
-family_repeat      the same household calling again about a family dispute (instant)
+family_repeat      the same household (same number or same normalised address) calling again about a
+                   family dispute (instant)
 repeat_caller      one number calling ``threshold`` times about anything in a week (instant)
 dispute_cluster    disputes (neighbour, family, wage, bride price) piling up in one grid
 night_noise        noise complaints between 22:00 and 06:00 in one grid
@@ -29,8 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from geo.address import household_key
+from geo.address import normalise_address as normalise_address  # where indicators and older callers import it
 from geo.devices import DeviceRegistry
 from risk.model import BEIJING_OFFSET, History
 from sensors.health import DOWN
@@ -118,12 +120,6 @@ def finding_key(now: datetime, cfg: dict[str, Any], grid: str, subject: str) -> 
     return f"{cfg['name']}:{grid}:{subject}:{day}"
 
 
-def normalise_address(address: str) -> str:
-    """Addresses as people type them differ in spaces, punctuation and the district prefix."""
-    text = re.sub(r"[\s,，。.、()（）\-—]", "", address or "")
-    return text.removeprefix("山西省").removeprefix("朔州市").removeprefix("朔城区")
-
-
 def _caller_key(caller: str) -> str:
     return hashlib.sha256(caller.encode()).hexdigest()[:12]  # keys and logs never carry the number
 
@@ -196,17 +192,97 @@ class Call(NamedTuple):
     at: datetime
     grid: str
     category: str
+    caller: str = ""  # both only for the household link (family_repeat)
+    address: str = ""
 
 
 CALLER_CATEGORIES: dict[str, tuple[str, ...] | None] = {"family_repeat": ("family_dispute",), "repeat_caller": None}
 
 
 def family_repeat(context: Context, cfg: dict[str, Any]) -> list[Finding]:
-    return _callers(context, cfg, CALLER_CATEGORIES["family_repeat"])
+    recent = _recent(context, cfg["window_days"], CALLER_CATEGORIES["family_repeat"])
+    calls = [Call(str(e), at, str(grid), str(category), _text(caller), _text(address))
+             for e, at, grid, category, caller, address in zip(
+                 recent["event_id"], recent["reported_at"].dt.to_pydatetime(), recent["grid"], recent["category"],
+                 recent["caller"], recent["address"], strict=True)]
+    return household_findings(context.now, cfg, calls)
 
 
 def repeat_caller(context: Context, cfg: dict[str, Any]) -> list[Finding]:
     return _callers(context, cfg, CALLER_CATEGORIES["repeat_caller"])
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""  # a missing caller or address (None, NaN) links nothing
+
+
+def household_groups(calls: Iterable[Call]) -> list[list[Call]]:
+    """Calls grouped by household: two calls are one household when they share a caller number or, in the same
+    grid, the same :func:`~geo.address.household_key`, and transitively (union-find), so phone A at address X, phone B
+    at Y and phone A again at Y are one household. Each group oldest first."""
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression: households are small, but grids are not
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    nodes: list[tuple[Call, str]] = []
+    for call in calls:
+        # A call's own node, so a call with neither number nor address is a household of its own.
+        links = [f"e:{call.event_id}"]
+        if call.caller:
+            links.append(f"c:{call.caller}")
+        # An address links calls within one grid only: compounds of the same name stand on different roads (the
+        # road is dropped from the key), while one flat's calls are placed in its own grid.
+        if key := household_key(call.address):
+            links.append(f"h:{call.grid}:{key}")
+        for link in links:
+            parent.setdefault(link, link)
+        for link in links[1:]:
+            union(links[0], link)
+        nodes.append((call, links[0]))
+    groups: dict[str, list[Call]] = {}
+    for call, node in nodes:
+        groups.setdefault(find(node), []).append(call)
+    return [sorted(group, key=lambda c: (c.at, c.event_id)) for group in groups.values()]
+
+
+def household_subject(group: list[Call]) -> str:
+    """The finding's subject for a household, the same whichever of its calls a run saw first: a hash of its
+    smallest address key (else of its smallest number). Keys and logs never carry the number."""
+    addresses = sorted(key for key in (household_key(c.address) for c in group) if key)
+    if addresses:
+        return hashlib.sha256(f"h:{addresses[0]}".encode()).hexdigest()[:12]
+    callers = sorted(c.caller for c in group if c.caller)
+    return _caller_key(callers[0]) if callers else hashlib.sha256(group[0].event_id.encode()).hexdigest()[:12]
+
+
+def household_findings(now: datetime, cfg: dict[str, Any], calls: Iterable[Call],
+                       involving: set[str] | None = None) -> list[Finding]:
+    """family_repeat's one test (the daily run and the instant check share it): households with ``threshold``
+    family-dispute calls in the window. Only the window's family-dispute calls link households, whatever else
+    a run has loaded, so both runs group alike. ``involving``: only households with one of these event ids
+    (the instant check's batch)."""
+    since = now - timedelta(days=cfg["window_days"])
+    categories = CALLER_CATEGORIES["family_repeat"] or ()
+    counted = {c.event_id: c for c in calls if since < c.at <= now and c.category in categories}
+    findings = []
+    for group in household_groups(counted.values()):
+        if len(group) < cfg["threshold"] or (involving is not None and not involving & {c.event_id for c in group}):
+            continue
+        grid = group[-1].grid
+        findings.append(Finding(cfg["name"], grid, cfg["level"], finding_key(now, cfg, grid, household_subject(group)),
+                                tuple(c.event_id for c in group), {"count": len(group), "days": cfg["window_days"]}))
+    return sorted(findings, key=lambda f: f.key)
 
 
 def _callers(context: Context, cfg: dict[str, Any], categories: tuple[str, ...] | None) -> list[Finding]:

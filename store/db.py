@@ -296,6 +296,138 @@ notice_progress = Table(
     Index("ix_notice_progress_notice", "notice_id", "id"),
 )
 
+# The mediation centre (mediation/): its people, and each dispute from triage to a fulfilled agreement and the
+# return visit after it. Identity and phone numbers are sealed (mediation/vault.py), found again by keyed digest.
+mediators = Table(
+    "mediators",
+    metadata,
+    Column("mediator_id", String(16), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),  # lawyer / peoples_mediator / worthy / wedding_custom / ...
+    Column("case_types", Text, nullable=False),  # comma-separated case types they take; empty: any
+    Column("stations", Text, nullable=False),  # comma-separated stations they serve; empty: the whole district
+    Column("username", String(64), unique=True),  # their account (role mediator), if they sign in
+    Column("active", Boolean, nullable=False),
+)
+
+mediation_cases = Table(
+    "mediation_cases",
+    metadata,
+    Column("case_id", String(24), primary_key=True),
+    Column("source", String(10), nullable=False),  # dispatch / lead / online / manual
+    Column("source_ref", String(64)),  # the incident, lead or application it opened from
+    Column("case_type", String(16), nullable=False),
+    Column("station", String(8), nullable=False),
+    Column("grid", String(8)),
+    Column("address", Text, nullable=False),
+    Column("household", String(160), nullable=False),  # geo.address.household_key of the address
+    Column("summary", Text, nullable=False),
+    Column("stage", String(12), nullable=False),  # mediation.cases.Stage
+    Column("outcome", String(16)),  # mediation.cases.Outcome, once closed
+    Column("round", Integer, nullable=False),  # 1, or 2 for the one second mediation
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("handover_due", DateTime(timezone=True), nullable=False),  # triaged and with mediators within 1 h
+    Column("triaged_at", DateTime(timezone=True)),
+    Column("triaged_by", String(64)),
+    Column("fits", Boolean),
+    Column("triage", Text, nullable=False),  # JSON: the form's answers and the reasons
+    Column("reclassified", Boolean, nullable=False),  # the centre changed the triage's type (triage accuracy)
+    Column("handed_over_at", DateTime(timezone=True)),
+    Column("contact_due", DateTime(timezone=True)),  # both parties within 24 h of the hand-over
+    Column("contacted_at", DateTime(timezone=True)),
+    Column("session_at", DateTime(timezone=True)),  # the session's scheduled time
+    Column("remote", Boolean, nullable=False),
+    Column("meeting_link", String(300), nullable=False),
+    Column("identity", String(10)),  # how the parties' identities were verified: in_person / video
+    Column("agreed_at", DateTime(timezone=True)),
+    Column("agreement", Text, nullable=False),
+    Column("signatures", Text, nullable=False),  # JSON: the parties' typed signatures [{side, name, at}]
+    Column("fulfil_due", DateTime(timezone=True)),  # the agreement's deadline (at most 7 days)
+    Column("fulfilled_at", DateTime(timezone=True)),  # when fulfilment (or its failure) was recorded
+    Column("fulfilled", Boolean),
+    Column("visit_due", DateTime(timezone=True)),  # 3 days after the fulfilment deadline
+    Column("visited_at", DateTime(timezone=True)),
+    Column("satisfied", Boolean),
+    Column("referred_at", DateTime(timezone=True)),  # judicial confirmation requested (not fulfilled)
+    Column("closed_at", DateTime(timezone=True)),
+    Column("application", String(32)),  # an online application's duplicate key (a keyed digest)
+    Index("ix_mediation_cases_open", "closed_at", "stage"),
+    Index("ix_mediation_cases_household", "household"),
+    Index("ix_mediation_cases_opened", "opened_at"),
+    Index("ix_mediation_cases_application", "application"),
+)
+
+mediation_parties = Table(
+    "mediation_parties",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(24), nullable=False),
+    Column("side", String(12), nullable=False),  # applicant / respondent
+    Column("name", String(64), nullable=False),
+    Column("id_sealed", Text, nullable=False),
+    Column("id_digest", String(32), nullable=False),
+    Column("phone_sealed", Text, nullable=False),
+    Column("phone_digest", String(32), nullable=False),
+    Column("contacted_at", DateTime(timezone=True)),
+    Index("ix_mediation_parties_case", "case_id"),
+    Index("ix_mediation_parties_phone", "phone_digest"),
+)
+
+mediation_assignments = Table(
+    "mediation_assignments",
+    metadata,
+    Column("case_id", String(24), primary_key=True),
+    Column("mediator_id", String(16), primary_key=True),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+    Column("assigned_by", String(64), nullable=False),
+    Column("matched", Boolean, nullable=False),  # chosen by the matching (false: by hand)
+    Index("ix_mediation_assignments_mediator", "mediator_id"),
+)
+
+# Each session's four steps as recorded (hear the claims, sort out the dispute, propose a plan, reach consensus).
+mediation_sessions = Table(
+    "mediation_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(24), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("remote", Boolean, nullable=False),
+    Column("claims", Text, nullable=False),
+    Column("dispute", Text, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("consensus", Text, nullable=False),
+    Column("agreed", Boolean, nullable=False),
+    Index("ix_mediation_sessions_case", "case_id", "id"),
+)
+
+# What a case is linked to (the incidents and leads behind it, a household's later calls, merged applications).
+mediation_links = Table(
+    "mediation_links",
+    metadata,
+    Column("case_id", String(24), primary_key=True),
+    Column("kind", String(12), primary_key=True),  # incident / lead / application
+    Column("ref", String(64), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("later", Boolean, nullable=False),  # came after the case opened (a household calling again)
+    Index("ix_mediation_links_ref", "kind", "ref"),
+)
+
+# Append-only: the case's readable history.
+mediation_events = Table(
+    "mediation_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: what the history line says, rendered per language
+    Index("ix_mediation_events_case", "case_id", "id"),
+)
+
 # Early-warning leads: one per warning (the dedupe key makes a run idempotent).
 leads = Table(
     "leads",

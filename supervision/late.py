@@ -2,7 +2,7 @@
 
 Each kind keeps its own definition of "late" (an instruction past its arrival or result deadline, an alert
 past its minute, a lead past its deadline, a grid task's running clock, a return visit past its due date,
-a rectification notice past its deadline);
+a rectification notice past its deadline, a mediation case past its running clock);
 this module only gathers them into one list of :class:`Late` items, each with the deadline it missed and
 the station that answers for it.
 """
@@ -23,9 +23,20 @@ from geo.index import GridIndex
 from geo.scenarios import verify_within_s
 from gridwork.tasks import OPEN as OPEN_TASKS
 from gridwork.tasks import running_clock
+from mediation.cases import running_clock as mediation_clock
 from risk.leads import pending_leads
 from sensors.alerts import unverified_alerts
-from store.db import as_utc, grid_tasks, incidents, instructions, leads, notices, revisits, sensor_events
+from store.db import (
+    as_utc,
+    grid_tasks,
+    incidents,
+    instructions,
+    leads,
+    mediation_cases,
+    notices,
+    revisits,
+    sensor_events,
+)
 
 
 class ItemKind(StrEnum):
@@ -35,6 +46,7 @@ class ItemKind(StrEnum):
     GRID_TASK = "grid_task"  # a grid worker's step
     REVISIT = "revisit"  # a return visit not made
     NOTICE = "notice"  # a rectification notice not closed by its deadline
+    MEDIATION = "mediation"  # a mediation case past its hand-over, contact, fulfilment or return-visit deadline
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,8 @@ def late_items(conn: Connection, asof: datetime, grids: GridIndex) -> list[Late]
         return found.station if found else ""
 
     found = [*_instructions(conn, asof, station_of), *_alerts(conn, asof, station_of), *_leads(conn, asof),
-             *_tasks(conn, asof, station_of), *_visits(conn, asof), *_notices(conn, asof)]
+             *_tasks(conn, asof, station_of), *_visits(conn, asof), *_notices(conn, asof),
+             *_mediation(conn, asof)]
     return sorted(found, key=lambda item: (item.due_at, item.kind, item.item_id))
 
 
@@ -125,3 +138,12 @@ def _notices(conn: Connection, asof: datetime) -> Iterator[Late]:
     for row in rows:
         yield Late(ItemKind.NOTICE, row["notice_id"], row["station"], None, as_utc(row["deadline"]),
                    {"unit": row["unit"] or row["station"], "standard": row["standard"][:80]})
+
+
+def _mediation(conn: Connection, asof: datetime) -> Iterator[Late]:
+    rows = conn.execute(select(mediation_cases).where(mediation_cases.c.closed_at.is_(None))).mappings()
+    for row in map(dict, rows):
+        running = mediation_clock(row, asof)
+        if running is not None and running.due < asof:
+            yield Late(ItemKind.MEDIATION, row["case_id"], row["station"], row["grid"], running.due,
+                       {"clock": running.clock.value, "case_type": row["case_type"]})

@@ -96,6 +96,7 @@ _FACT_TEXTS: dict[str, dict[str, str]] = {
     "lead": {"level": "lead.level.", "rule": "leads.rule."},
     "grid_task": {"step": "tasks.step.", "task_kind": "tasks.kind."},
     "revisit": {"matter_kind": "revisits.kind."},
+    "mediation": {"clock": "mediation.clock.", "case_type": "mediation.type."},
 }
 
 

@@ -240,7 +240,9 @@ def test_risk014_the_second_family_call_warns_at_once_through_the_consumer(
     consumer = Consumer(r, engine, grids, devices, on_incidents=risk.check_incidents)
     consumer.ensure_groups()
     for n in (1, 2):  # backfilled history is kept, never checked by the instant rules
-        r.xadd(keys.INCIDENTS, incident(f"HIS-{n}", category="family_dispute", caller="13900000000", history="1"))
+        # Another household: family_repeat links the same address too, and FAM-1 is at the default one.
+        r.xadd(keys.INCIDENTS, incident(f"HIS-{n}", category="family_dispute", caller="13900000000", history="1",
+                                        address="朔城区民福街3号"))
     r.xadd(keys.INCIDENTS, incident("FAM-1", category="family_dispute", caller="13811112222"))
     drain(consumer)
     assert risk.leads.open_leads() == []

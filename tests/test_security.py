@@ -183,11 +183,21 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
     notices = {name: app.server.view_functions[f"notices.{name}"] for name in ("_issue", "_report")}
     assert {(f.permission, f.action) for f in notices.values()} == {
         (Permission.ISSUE_NOTICES, "notice.issue"), (Permission.REPORT_NOTICES, "notice.report")}
+    # And the mediation centre's, an act per route (tests/test_mediation_desk.py); the public application form is
+    # the one POST without a session (its own CSRF token, size and rate limits: test_mdd004).
+    mediation = {name: app.server.view_functions[f"mediation.{name}"] for name in (
+        "_open", "_parties_in_full", "_triage", "_assign", "_party", "_contact", "_session", "_fulfilment", "_visit",
+        "_reclassify", "_send_back", "_withdraw")}
+    assert {(name, f.permission) for name, f in mediation.items()} == {
+        ("_open", Permission.OPEN_MEDIATION), ("_parties_in_full", Permission.VIEW_PARTY_NUMBERS),
+        ("_triage", Permission.OPEN_MEDIATION), ("_assign", Permission.ASSIGN_MEDIATORS),
+        *((name, Permission.MEDIATE) for name in ("_party", "_contact", "_session", "_fulfilment", "_visit",
+                                                  "_reclassify", "_send_back", "_withdraw"))}
     # Every POST route of the server is one of those above (or the sign-in, admin and push protocol's own).
     posts = {rule.endpoint for rule in app.server.url_map.iter_rules() if "POST" in (rule.methods or ())}
-    assert {e for e in posts if e.startswith(("revisits.", "supervision.", "notices."))} == {
+    assert {e for e in posts if e.startswith(("revisits.", "supervision.", "notices.", "mediation."))} == {
         "revisits._call", "revisits._add", "revisits._draw", "supervision._respond", "notices._issue",
-        "notices._report"}
+        "notices._report", "mediation._apply", *(f"mediation.{name}" for name in mediation)}
 
 
 @pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER,
