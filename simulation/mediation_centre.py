@@ -99,8 +99,9 @@ class MediationCentre:
     def _open(self, source: str, ref: str, case_type: str) -> None:
         """The duty officer's triage: most disputes fit; one in ten does not (unwilling, or more than a dispute)."""
         fits = fraction(ref, "fits") >= 0.1
-        triage = Triage(case_type, lawful=fits or fraction(ref, "why") < 0.5, willing=fits,
-                        note="" if fits else "一方拒绝调解")
+        unlawful = not fits and fraction(ref, "why") < 0.3  # else a party refuses
+        triage = Triage(case_type, lawful=not unlawful, willing=fits or unlawful,
+                        note="" if fits else ("有伤情，涉嫌违法" if unlawful else "一方拒绝调解"))
         opener = self.service.open_from_lead if source == "lead" else self.service.open_from_incident
         try:
             opener(ref, triage, [self.person("applicant", ref)], self.duty)
