@@ -24,7 +24,7 @@ from sqlalchemy.engine import RowMapping
 import clock
 from bus import keys
 from bus.outbox import queue
-from geo.address import household_key
+from geo.address import household_key, names_one_household
 from geo.index import GridIndex
 from i18n import text
 from mediation import people
@@ -209,7 +209,7 @@ class MediationService:
         case: dict[str, Any] = {
             "case_id": f"MD-{secrets.token_hex(5)}", "source": source.value, "source_ref": source_ref,
             "case_type": kind, "station": found.station if found else station, "grid": grid,
-            "address": address.strip()[:500], "household": household_key(address)[:160],
+            "address": address.strip()[:500], "household": _household(address),
             "summary": summary.strip()[:MAX_TEXT], "stage": Stage.TRIAGE.value, "outcome": None, "round": 1,
             "opened_at": now, "opened_by": actor, "handover_due": now + HANDOVER, "triaged_at": None,
             "triaged_by": None, "fits": None, "triage": "{}", "reclassified": False, "handed_over_at": None,
@@ -535,7 +535,7 @@ class MediationService:
         linked."""
         by_household: dict[str, list[Mapping[str, Any]]] = {}
         for row in rows:
-            if key := household_key(str(row.get("address") or "")):
+            if key := _household(str(row.get("address") or "")):
                 by_household.setdefault(key, []).append(row)
         by_phone = {self.vault.digest(clean(str(r["caller"]))): r for r in rows if r.get("caller")}
         if not by_household and not by_phone:
@@ -706,7 +706,7 @@ class MediationService:
 
     def open_for_household(self, address: str) -> list[dict[str, Any]]:
         """Open cases of the household at ``address`` (the triage form warns of one before a second is opened)."""
-        key = household_key(address)
+        key = _household(address)
         if not key:
             return []
         with self.engine.connect() as conn:
@@ -740,13 +740,15 @@ class MediationService:
 
     def _place_of(self, address: str) -> tuple[str, str | None]:
         """An online application's station and grid: those of the household's latest call, if it ever called."""
-        key = household_key(address)
+        key = _household(address)
+        if not key:
+            return "", None
         with self.engine.connect() as conn:
             for grid, written in conn.execute(
                     select(incidents.c.grid, incidents.c.address)
                     .where(incidents.c.category.in_(sorted(TYPE_OF_CATEGORY)))
                     .order_by(incidents.c.reported_at.desc()).limit(5000)):
-                if key and household_key(written) == key:
+                if household_key(written) == key:
                     found = self.grids.get(grid)
                     return (found.station if found else ""), grid
         return "", None
@@ -791,3 +793,9 @@ def case_type_of(category: str | None = None, rule: str | None = None) -> str:
 def _aware(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
     """A case row with its times as aware UTC datetimes, whatever the database hands back."""
     return {name: as_utc(value) if isinstance(value, datetime) else value for name, value in row.items()}
+
+
+def _household(address: str) -> str:
+    """The household an address names ("" for a street number, a building: no single household)."""
+    key = household_key(address)
+    return key[:160] if names_one_household(key) else ""

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo.address import household_key
+from geo.address import household_key, names_one_household
 from geo.address import normalise_address as normalise_address  # where indicators and older callers import it
 from geo.devices import DeviceRegistry
 from risk.model import BEIJING_OFFSET, History
@@ -243,7 +243,7 @@ def household_groups(calls: Iterable[Call]) -> list[list[Call]]:
             links.append(f"c:{call.caller}")
         # An address links calls within one grid only: compounds of the same name stand on different roads (the
         # road is dropped from the key), while one flat's calls are placed in its own grid.
-        if key := household_key(call.address):
+        if (key := household_key(call.address)) and names_one_household(key):
             links.append(f"h:{call.grid}:{key}")
         for link in links:
             parent.setdefault(link, link)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, event, select
 
 from bus.outbox import OutboxRelay
-from geo.address import chinese_number, household_key, normalise_address
+from geo.address import chinese_number, household_key, names_one_household, normalise_address
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from risk.engine import RiskEngine
@@ -187,6 +187,21 @@ def test_household010b_an_address_links_calls_within_one_grid_only() -> None:
     assert household_findings(NOW, family_cfg(), [call("F1", A, X, 30), elsewhere]) == []
     # The same number still links them: a household is its phone as much as its address.
     assert len(household_findings(NOW, family_cfg(), [call("F1", A, X, 30), elsewhere._replace(caller=A)])) == 1
+
+
+@pytest.mark.parametrize(("address", "one"), [
+    ("康乐小区3号楼2单元501室", True), ("沙塄河乡东村5号", True), ("南榆林乡二组12号院", True),
+    ("朔城区建设路95号", False), ("七里河路97号", False), ("康乐小区3号楼", False), ("沙塄河乡东村", False)])
+def test_household010c_only_a_flat_or_a_village_house_names_one_household(address: str, one: bool) -> None:
+    assert names_one_household(household_key(address)) is one
+
+
+def test_household010d_a_town_street_number_links_calls_by_their_numbers_only() -> None:
+    # A building on a street: two families calling from it are two households (three calls would be a lead).
+    street = "朔城区建设路95号"
+    assert household_findings(NOW, family_cfg(), [call("F1", A, street, 30), call("F2", B, street, 2)]) == []
+    village = "沙塄河乡东村5号"
+    assert len(household_findings(NOW, family_cfg(), [call("F1", A, village, 30), call("F2", B, village, 2)])) == 1
 
 
 def test_household011_the_subject_does_not_depend_on_which_calls_a_run_saw() -> None:

@@ -288,6 +288,14 @@ def test_md009_a_household_calling_again_reaches_its_mediators_whatever_the_phon
     assert [f["recipient"] for _, f in r.xrange(keys.OUT_NOTIFY)] == ["mediator1", "mediator1"]
     service.withdraw(case_id, "mediator1", "双方和好")
     assert service.household_calls([keep_incident(engine, "NEW-4")]) == 0  # a closed case is not followed
+    # A case at a street number (a building, many families): later calls from it are the household's only by its
+    # parties' numbers, not by the address every neighbour shares.
+    keep_incident(engine, "INC-9B", address="朔城区建设路95号")
+    street_case = service.open_from_incident("INC-9B", FITS, [WIFE, HUSBAND], "duty-wang")
+    assert street_case["household"] == ""
+    assert service.household_calls([keep_incident(engine, "NEW-6", address="建设路95号", caller="15800004444"),
+                                    keep_incident(engine, "NEW-7", address="建设路95号", caller=WIFE.phone)]) == 1
+    assert [link["ref"] for link in service.links(street_case["case_id"]) if link["later"]] == ["NEW-7"]
 
 
 def test_md010_online_applications_are_checked_placed_by_the_households_calls_and_merged_when_repeated(
