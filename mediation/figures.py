@@ -67,10 +67,10 @@ def clock_figures(rows: Iterable[Mapping[str, Any]], start: datetime, asof: date
     return found
 
 
-def figures(rows: list[dict[str, Any]], teams: Mapping[str, list[str]], names: Mapping[str, str],
+def figures(rows: list[dict[str, Any]], teams: Mapping[str, list[str]], people: Mapping[str, tuple[str, str]],
             start: datetime, asof: datetime, months: float = 1.0) -> dict[str, Any]:
-    """The figures of ``rows`` (:func:`cases_between`); ``teams``: case -> its mediators' ids; ``months``: how
-    many months the period is (the per-mediator target scales with it)."""
+    """The figures of ``rows`` (:func:`cases_between`); ``teams``: case -> its mediators' ids; ``people``:
+    mediator id -> (name, kind); ``months``: how many months the period is (the per-mediator target scales)."""
     opened = [r for r in rows if _in(r["opened_at"], start, asof)]
     closed = [r for r in rows if _in(r["closed_at"], start, asof)]
     mediated = [r for r in closed if r["outcome"] in MEDIATED]
@@ -94,7 +94,8 @@ def figures(rows: list[dict[str, Any]], teams: Mapping[str, list[str]], names: M
             tally["mediated"] += case_id in mediated_ids
             tally["succeeded"] += case_id in succeeded_ids
     target = round(MONTHLY_CASES_TARGET * months)
-    mediator_rows = [{"mediator_id": m, "name": names.get(m, m), "cases": t["cases"], "mediated": t["mediated"],
+    mediator_rows = [{"mediator_id": m, "name": people.get(m, (m, ""))[0], "kind": people.get(m, (m, ""))[1],
+                      "cases": t["cases"], "mediated": t["mediated"],
                       "success_rate": _rate(t["succeeded"], t["mediated"]), "cases_target": target,
                       "meets": t["cases"] >= target and (_rate(t["succeeded"], t["mediated"]) or 0) >= SUCCESS_TARGET}
                      for m, t in sorted(per_mediator.items())]
@@ -133,5 +134,6 @@ def period_figures(conn: Connection, start: datetime, asof: datetime, months: fl
     assigned = select(mediation_assignments.c.case_id, mediation_assignments.c.mediator_id)
     for case_id, mediator_id in conn.execute(assigned.where(mediation_assignments.c.case_id.in_(ids))):
         teams.setdefault(case_id, []).append(mediator_id)
-    names = {mediator_id: name for mediator_id, name in conn.execute(select(mediators.c.mediator_id, mediators.c.name))}
-    return figures(rows, teams, names, start, asof, months)
+    people = {mediator_id: (name, kind) for mediator_id, name, kind in conn.execute(
+        select(mediators.c.mediator_id, mediators.c.name, mediators.c.kind))}
+    return figures(rows, teams, people, start, asof, months)

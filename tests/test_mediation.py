@@ -434,3 +434,31 @@ def test_md014_the_simulated_centre_takes_disputes_through_the_whole_lifecycle(
         assert len(json.loads(case["signatures"])) == 2
     figures = service.figures(T0, clock.now())
     assert figures["opened"] == len(cases) and figures["clocks_met"] > figures["clocks_missed"] > 0
+
+
+def test_md015_the_monthly_report_carries_the_centre_per_station_and_each_mediator_against_the_targets(
+    service: MediationService, engine: Engine, grids: GridIndex, time_machine: TimeMachineFixture
+) -> None:
+    from reports.build import Kind, ReportBuilder
+    from reports.render import csv_bytes
+
+    keep_incident(engine, "INC-15")
+    case_id = service.open_from_incident("INC-15", FITS, [WIFE, HUSBAND], "duty-wang",
+                                         mediator_ids=["MED-P01", "MED-F01"])["case_id"]
+    agreed = through_agreement(service, time_machine, case_id, days=3)
+    service.record_fulfilment(case_id, "mediator1", True)
+    time_machine.move_to(agreed["fulfil_due"] + timedelta(days=1))
+    service.record_visit(case_id, "mediator1", True)
+    time_machine.move_to(datetime(2027, 1, 2, 1, 0, tzinfo=UTC))  # December is over: its report is complete
+    report = ReportBuilder(engine, grids).build(Kind.MONTHLY, "2026-12")
+    district, ps01 = report.tables["mediation"].rows[:2]
+    assert district[:5] == ["district", 1, 0, 1, 1.0] and ps01[:2] == ["PS-01", 1]
+    assert report.tables["mediators"].rows == [["吴丽华", "womens_federation", 1, 20, 1, 1.0, False],  # by registry id
+                                               ["王秀兰", "peoples_mediator", 1, 20, 1, 1.0, False]]
+    printed = csv_bytes(report.tables["mediators"], report).decode("utf-8-sig")
+    assert "王秀兰,人民调解员,1,20,1,100.0%,否" in printed
+    # The same month asked again later, after more work, reads the same (the figures come from the record).
+    keep_incident(engine, "INC-15B")
+    service.open_from_incident("INC-15B", FITS, [WIFE], "duty-wang")
+    again = ReportBuilder(engine, grids).build(Kind.MONTHLY, "2026-12")
+    assert again.tables["mediation"].rows == report.tables["mediation"].rows
