@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, select
 
 import clock
 from mediation.cases import TYPE_OF_CATEGORY, TYPE_OF_RULE, CaseType, Stage
-from mediation.identity import id_check_character
+from mediation.identity import clean, id_check_character, valid_phone
 from mediation.service import Application, MediationRefused, MediationService, Party, Scope, Triage
 from store.db import as_utc, incidents, leads, mediation_links
 
@@ -103,8 +103,13 @@ class MediationCentre:
         triage = Triage(case_type, lawful=not unlawful, willing=fits or unlawful,
                         note="" if fits else ("有伤情，涉嫌违法" if unlawful else "一方拒绝调解"))
         opener = self.service.open_from_lead if source == "lead" else self.service.open_from_incident
+        # The applicant is the caller, by the number they called from (the form is prefilled with it).
+        caller = clean((self.service.origin(source, ref) or {}).get("caller") or "")
+        applicant = self.person("applicant", ref)
+        if valid_phone(caller):
+            applicant = replace(applicant, phone=caller)
         try:
-            opener(ref, triage, [self.person("applicant", ref)], self.duty)
+            opener(ref, triage, [applicant], self.duty)
         except MediationRefused as exc:
             log.info("simulated triage of %s refused: %s", ref, exc)
 

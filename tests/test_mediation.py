@@ -434,6 +434,9 @@ def test_md014_the_simulated_centre_takes_disputes_through_the_whole_lifecycle(
         assert len(json.loads(case["signatures"])) == 2
     figures = service.figures(T0, clock.now())
     assert figures["opened"] == len(cases) and figures["clocks_met"] > figures["clocks_missed"] > 0
+    # The household's lead became a case whose applicant is the caller, by the number they called from.
+    [from_lead] = [c for c in cases if c["source"] == "lead"]
+    assert service.parties_in_full(from_lead["case_id"], "test")[0]["phone"] == "15800000000"
 
 
 def test_md015_the_monthly_report_carries_the_centre_per_station_and_each_mediator_against_the_targets(
