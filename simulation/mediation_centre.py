@@ -69,27 +69,31 @@ class MediationCentre:
         now = clock.now()
         since = self.last_pass or now - timedelta(hours=1)
         self.last_pass = now
-        opened = self.take_leads(since, now) + self.take_incidents(since, now) + self.applications(since, now)
+        opened = self.take_leads(now) + self.take_incidents(now) + self.applications(since, now)
         moved = sum(self.advance(case, now) for case in self.service.listed(Scope(), limit=1000))
         return {"opened": opened, "moved": moved}
 
     # -- intake ---------------------------------------------------------------------------------------
 
-    def take_leads(self, since: datetime, now: datetime) -> int:
+    def take_leads(self, now: datetime) -> int:
+        """The day's dispute leads not yet taken (a lead committed after the pass that its time falls in is
+        taken by the next one)."""
         with self.engine.connect() as conn:
             taken = select(mediation_links.c.ref).where(mediation_links.c.kind == "lead")
             rows = conn.execute(select(leads.c.lead_id, leads.c.rule).where(and_(
-                leads.c.created_at > since, leads.c.created_at <= now, leads.c.rule.in_(self.LEAD_RULES),
+                leads.c.created_at > now - timedelta(days=1), leads.c.rule.in_(self.LEAD_RULES),
                 leads.c.state != "handled", leads.c.lead_id.not_in(taken))).order_by(leads.c.created_at)).all()
         for lead_id, rule in rows:
             self._open("lead", lead_id, TYPE_OF_RULE[rule].value)
         return len(rows)
 
-    def take_incidents(self, since: datetime, now: datetime) -> int:
+    def take_incidents(self, now: datetime) -> int:
+        """A share of the last two hours' dispute calls not yet taken (chosen by their ids: the same each pass)."""
         with self.engine.connect() as conn:
+            taken = select(mediation_links.c.ref).where(mediation_links.c.kind == "incident")
             rows = conn.execute(select(incidents.c.event_id, incidents.c.category).where(and_(
-                incidents.c.reported_at > since, incidents.c.reported_at <= now, incidents.c.history.is_(False),
-                incidents.c.category.in_(sorted(TYPE_OF_CATEGORY))))).all()
+                incidents.c.reported_at > now - timedelta(hours=2), incidents.c.history.is_(False),
+                incidents.c.category.in_(sorted(TYPE_OF_CATEGORY)), incidents.c.event_id.not_in(taken)))).all()
         chosen = [(event_id, category) for event_id, category in rows
                   if fraction(event_id, "mediate") < self.INCIDENT_SHARE]
         for event_id, category in chosen:

@@ -8,6 +8,10 @@ hour in a minute at 60), and the simulator keeps pace with it, never ahead.
 - About 300 incidents a day with a daily rhythm (disputes by day, noise at
   night, theft, fraud, traffic at rush hours), a few addresses that call again
   and again, 110 / 12345 / grid-worker sources.
+- A dozen troubled households: a fifth of the family disputes come from one of
+  them, from either of its two phones, its flat written as people write it
+  ("康乐小区3号楼2单元501室", "开发路康乐小区3栋2单元501", "康乐小区 3-2-501"):
+  the warning rules and the mediation centre must see one household.
 - Heartbeats from every registered device at its interval, a few devices that
   go silent, about 6 fault reports a day, and about 43 alert reports a day, each kind
   at its hours (smoke at kitchen hours, fights and crowds at school gates at
@@ -74,6 +78,12 @@ CATEGORY_WEIGHTS_DAY = {
     "fraud": 8, "traffic": 14, "fight": 5, "fire": 2, "medical": 6, "other": 6,
 }
 CATEGORY_WEIGHTS_NIGHT = {**CATEGORY_WEIGHTS_DAY, "noise": 20, "fight": 9, "family_dispute": 12, "traffic": 6}
+COMPOUNDS = ("康乐小区", "富康小区", "民福家园", "北城花园", "鄯阳新村", "恢河苑")
+# How a family writes its flat, call by call (the same flat each time).
+FLAT_FORMS = ("朔城区{road}{compound}{b}号楼{u}单元{r}室", "{road}{compound}{b}栋{u}单元{r}", "{compound} {b}-{u}-{r}",
+              "山西省朔州市{compound}{b}号楼{u}单元{r}号")
+HOUSEHOLDS = 12
+HOUSEHOLD_SHARE = 0.2  # of family disputes
 STREETS = ("开发路", "民福街", "鄯阳街", "张辽路", "马邑路", "文远路", "招远路", "建设路",
            "北关街", "南关街", "神电路", "恢河路", "七里河路", "朔州大道", "振华街")
 DESCRIPTIONS = {
@@ -125,6 +135,7 @@ class Simulator:
         zone_weight = self.frame["zone"].map({"urban": 6.0, "suburban": 2.0, "rural": 1.0}).to_numpy()
         self.grid_p = zone_weight / zone_weight.sum()
         self.hot_spots = [self._random_address() for _ in range(6)]
+        self.households = [self._household() for _ in range(HOUSEHOLDS)]
         self.serial = 0
         device_ids = sorted(devices.devices)
         self.device_ids = device_ids
@@ -156,6 +167,18 @@ class Simulator:
         street = STREETS[int(self.rng.integers(len(STREETS)))]
         return lon, lat, f"朔城区{street}{int(self.rng.integers(1, 300))}号"
 
+    def _household(self) -> tuple[float, float, dict[str, str], tuple[str, str]]:
+        """A troubled household: its flat's position and parts, and the two phones it calls from."""
+        lon, lat, _ = self._random_address()
+        flat = {"road": STREETS[int(self.rng.integers(len(STREETS)))],
+                "compound": COMPOUNDS[int(self.rng.integers(len(COMPOUNDS)))], "b": str(int(self.rng.integers(1, 30))),
+                "u": str(int(self.rng.integers(1, 6))),
+                "r": f"{int(self.rng.integers(1, 7))}0{int(self.rng.integers(1, 4))}"}
+        return lon, lat, flat, (self._phone(), self._phone())
+
+    def _phone(self) -> str:
+        return f"1{int(self.rng.integers(30, 99))}{int(self.rng.integers(10**7, 10**8))}"
+
     def _new_unit(self, n: int) -> _Unit:
         lon, lat, _ = self._random_address()
         status = "busy" if self.rng.random() < 0.25 else "available"
@@ -183,7 +206,12 @@ class Simulator:
         for _ in range(count):
             self.serial += 1
             category = categories[int(self.rng.choice(len(categories), p=p / p.sum()))]
-            if self.rng.random() < 0.15:  # the same few addresses call again and again
+            caller = self._phone()
+            if category == "family_dispute" and self.rng.random() < HOUSEHOLD_SHARE:
+                lon, lat, flat, phones = self.households[int(self.rng.integers(len(self.households)))]
+                address = FLAT_FORMS[int(self.rng.integers(len(FLAT_FORMS)))].format(**flat)
+                caller = phones[int(self.rng.integers(2))]
+            elif self.rng.random() < 0.15:  # the same few addresses call again and again
                 lon, lat, address = self.hot_spots[int(self.rng.integers(len(self.hot_spots)))]
             else:
                 lon, lat, address = self._random_address()
@@ -195,8 +223,7 @@ class Simulator:
                 "lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "category": category,
                 "priority": self._priority(category),
                 "address": address, "description": DESCRIPTIONS[category],
-                "caller": f"1{int(self.rng.integers(30, 99))}{int(self.rng.integers(10**7, 10**8))}",
-                "source": source, "sent_at": f"{time.time() * 1000:.1f}",
+                "caller": caller, "source": source, "sent_at": f"{time.time() * 1000:.1f}",
             })
         return count
 

@@ -66,3 +66,15 @@ def test_sim002_every_process_shares_the_time_lapse_and_it_never_runs_backwards(
     assert isinstance(back_to_normal, ScaledClock) and back_to_normal.speed == 1
     assert back_to_normal.now() >= ahead
     assert r.hgetall(keys.CLOCK)["speed"] == "1"
+
+
+def test_sim003_a_troubled_households_calls_are_one_household_however_the_flat_is_written(r: redis.Redis) -> None:
+    from geo.address import household_key, names_one_household
+    from simulation.simulator import FLAT_FORMS
+
+    simulator = Simulator(r, GridIndex(), DeviceRegistry(), seed=5)
+    keys_of = [{household_key(form.format(**flat)) for form in FLAT_FORMS} for _, _, flat, _ in simulator.households]
+    assert all(len(written) == 1 for written in keys_of)  # every way of writing the flat: one key
+    assert all(names_one_household(next(iter(written))) for written in keys_of)
+    phones = [phone for *_, pair in simulator.households for phone in pair]
+    assert len(set(phones)) == len(phones) == 2 * len(simulator.households)
