@@ -381,7 +381,7 @@ def _clocks(case: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
 def _history_line(event: dict[str, Any], language: str) -> dict[str, Any]:
     detail = event["detail"]
     words = dict(detail)
-    for name in ("fits", "agreed", "fulfilled", "satisfied", "remote", "matched", "second"):
+    for name in ("fits", "agreed", "fulfilled", "satisfied", "remote", "matched"):
         if name in words:
             words[name] = text(f"mediation.yes_no.{bool(words[name])}", language)
     for name in ("case_type", "before", "after"):

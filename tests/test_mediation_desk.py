@@ -122,7 +122,11 @@ def test_mdd001_from_the_dispatch_panels_triage_form_to_the_agreement_pdf_by_the
     printed = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert case_id in printed and "男方于七日内返还三万元" in printed and "王建国" in printed
     assert "13698765432" not in printed
+    step = mediator.get(case_url).get_data(as_text=True)
+    assert 'id="mediation-step-fulfilment"' in step and 'name="fulfilled" value="0"' in step
     assert act("fulfilment", fulfilled="1") == ""
+    step = mediator.get(case_url).get_data(as_text=True)
+    assert 'id="mediation-step-visit"' in step and "不满意（启动二次调解）" in step
     assert act("visit", satisfied="1", note="双方满意") == ""
     assert (app.mediation.get(case_id) or {})["outcome"] == "success"
     shown = mediator.get(case_url).get_data(as_text=True)
