@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test test-ahead unit lint typecheck node jslint jstest soak bench browser setup grids clean faults faults-long audit user report
+.PHONY: run test test-ahead unit lint typecheck node jslint jstest soak bench browser video setup grids clean faults faults-long audit user report
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# Live video: Debian's Janus gateway with janus.js, and ffmpeg for the simulated cameras.
+video:
+	@bash scripts/ensure-video.sh
+
 # The page scripts' tools (package.json, pinned in package-lock.json), with Node itself if missing.
 node: $(NODE_STAMP)
 
@@ -37,6 +41,7 @@ $(NODE_STAMP): package.json package-lock.json
 # Chromium prints the PDF reports; without it the dashboard still runs (PDFs answer 503).
 run: setup
 	-@bash scripts/ensure-chromium.sh || echo "  chromium missing: PDF reports are unavailable until it is installed"
+	-@bash scripts/ensure-video.sh || echo "  janus or ffmpeg missing: live video is off until they are installed"
 	$(PY) app.py
 
 lint: setup
@@ -53,7 +58,7 @@ jslint: node
 jstest: node
 	npm test
 
-test: setup browser lint typecheck jslint jstest
+test: setup browser video lint typecheck jslint jstest
 	$(PY) -m pytest -q
 
 # The suite on a day more than a year after its fixtures were written: every process it starts (Redis,
@@ -62,7 +67,7 @@ test: setup browser lint typecheck jslint jstest
 # clock moves (with the monotonic clock faked, every timed wait would sleep until the real clock caught
 # up), for Chromium both do.
 AHEAD ?= +400d
-test-ahead: setup browser
+test-ahead: setup browser video
 	@bash scripts/ensure-faketime.sh
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$$(bash scripts/ensure-postgres.sh | tail -n 1)} \
 	  CLOCK_AHEAD_CHROMIUM=$$(command -v chromium) PATH=$(CURDIR)/testkit/clock_ahead:$$PATH \
@@ -73,7 +78,7 @@ test-ahead: setup browser
 unit: setup jstest
 	$(PY) -m pytest -q -m unit
 
-bench: setup browser
+bench: setup browser video
 	$(PY) -m bench $(BENCH)
 
 # The wall for several simulated days (2 h at SIM_SPEED=60): does every memory level off?

@@ -42,6 +42,7 @@ import routes.revisits
 import routes.risk
 import routes.sensors
 import routes.supervision
+import routes.video
 import services
 from auth.guard import Security, current_viewer
 from auth.roles import Permission, Role
@@ -234,7 +235,9 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         routes.sensors.blueprint(parts.health, parts.devices, settings.language, grids=grids),
         routes.risk.blueprint(parts.engine, settings.language),
         routes.reports.blueprint(ReportBuilder(parts.engine, grids, media=parts.media), settings.language),
-        routes.media.blueprint(parts.tasks, parts.media, settings.language),
+        routes.media.blueprint(parts.tasks, parts.media, settings.language, alerts=parts.alerts,
+                               station_of=parts.indicators.station_of),
+        routes.video.blueprint(parts.video, settings),
         routes.revisits.blueprint(parts.revisits, settings.language, stations),
         routes.supervision.blueprint(parts.supervision, settings.language, stations),
         routes.notices.blueprint(parts.notices, parts.summaries, settings.language, stations),
@@ -245,7 +248,7 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         server.register_blueprint(routes_of_a_part)
     callbacks.map.register(dash_app, grids, settings)
     callbacks.live.register(dash_app)
-    callbacks.dispatch.register(dash_app, parts.dispatch, settings)
+    callbacks.dispatch.register(dash_app, parts.dispatch, settings, evidence=parts.alerts.snapshot_of)
     callbacks.sensors.register(dash_app, parts.alerts, settings)
     callbacks.risk.register(dash_app, parts.risk, settings)
     callbacks.indicators.register(dash_app, parts.indicators, grids, settings)

@@ -4,7 +4,8 @@
 record, sets the installation's clock, and wires the domain services together exactly once:
 the consumer with its hooks (field feedback to dispatch, new incidents to the instant warning
 rules and to a household's mediators), the push hub, dispatch, alerts, device health, risk,
-indicators, return visits, supervision, the mediation centre and the outbox relay.
+indicators, return visits, supervision, the mediation centre, live video (the cameras, the gateway, the
+signalling relay's rules) and the outbox relay.
 ``app.py`` (the dashboard), ``worker.py`` (extra consumers), the benchmarks and the fault suite
 all start from it, so none of them can run a consumer that skips a hook.
 """
@@ -48,6 +49,8 @@ from store.db import database_url, incidents, make_engine
 from supervision.notices import NoticeService
 from supervision.service import SupervisionService, rules_from
 from supervision.weekly import SummaryService
+from video.service import VideoService
+from video.service import build as build_video
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class Services:
     summaries: SummaryService
     notices: NoticeService
     mediation: MediationService
+    video: VideoService
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -87,7 +91,7 @@ class Services:
         """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules and to
         the mediators of a household calling again, compound alerts to their grid worker and property manager at
         once."""
-        return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name,
+        return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name, media=self.media,
                         feedback=self.dispatch.feedback, revisit_calls=self.revisits.call_centre,
                         on_incidents=self.new_incidents,
                         on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay)
@@ -106,6 +110,8 @@ class Services:
             return
         if self.hub is not None:
             self.spawn("push-hub", self.hub.run, self.stop_event)
+            self.video.start()  # where pages are served: the gateway they watch through
+            self.spawn("video", self.video.run, self.stop_event)
         self.spawn("outbox-relay", self.outbox.run, self.stop_event)
         self.spawn("device-health", HealthMonitor(self.health, connect(self.redis_url)).run, self.stop_event)
         if scheduled:
@@ -186,6 +192,7 @@ class Services:
         self.history_ready.set()  # nothing waits for a history that will not come
         for thread in self.threads:
             thread.join(timeout=5)
+        self.video.stop()
         self.engine.dispose()
         if self.embedded_redis:
             self.embedded_redis.stop()
@@ -225,10 +232,12 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     people.seed(engine, settings.data_dir)
     mediation = MediationService(engine, grids, Vault.from_settings(settings.pii_key, settings.var_dir),
                                  relay=outbox.relay, language=settings.language, lead_handled=leads.handled_in)
+    video = build_video(settings, devices, connect(redis_url), engine, indicators.station_of)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
                         health=health, risk=risk, indicators=indicators, revisits=revisits, supervision=supervision,
-                        summaries=summaries, notices=notices, mediation=mediation, embedded_redis=embedded)
+                        summaries=summaries, notices=notices, mediation=mediation, video=video,
+                        embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,

@@ -155,6 +155,26 @@ class Settings:
     pii_key: str = field(default="", repr=False)
     # MEDIATION_APPLY_PER_HOUR: online mediation applications accepted per client address per hour.
     mediation_apply_per_hour: int = 5
+    # VIDEO: live camera video (0 switches it off; alerts keep their snapshots).
+    video: bool = True
+    # VIDEO_GATEWAY_URL: the bureau's Janus gateway's HTTP API (http://host:8088/janus); empty starts an embedded
+    # one (Debian's janus) on loopback. VIDEO_GATEWAY_SECRET: that gateway's api_secret (embedded: a random one).
+    video_gateway_url: str = ""
+    video_gateway_secret: str = field(default="", repr=False)
+    # VIDEO_SOURCES: a JSON file mapping camera ids to their rtsp:// addresses (the embedded gateway pulls them);
+    # empty simulates every camera (ffmpeg, fed on demand).
+    video_sources: Path | None = None
+    # VIDEO_MAX_STREAMS: live streams one page plays at once (more wait for a free place).
+    video_max_streams: int = 4
+    # VIDEO_SIM_FEEDS: simulated cameras encoding at once on this machine (the least recently watched makes way).
+    video_sim_feeds: int = 6
+    # VIDEO_NEAR_M: the dispatch panel lists the cameras within this distance of the incident.
+    video_near_m: float = 300.0
+    # VIDEO_ICE_INTERFACES: the embedded gateway's WebRTC candidates on these interfaces ("lo": browsers on this
+    # machine; the command hall's LAN interface, e.g. "eth0", when the wall and desks are other machines).
+    video_ice_interfaces: str = "lo"
+    # WALL_CAMERAS: cameras the wall always shows (comma-separated ids), beside the one following the newest alert.
+    wall_cameras: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -185,6 +205,12 @@ class Settings:
             raise ValueError("SUPERVISION_SCAN_S must be positive")
         if self.mediation_apply_per_hour < 1:
             raise ValueError("MEDIATION_APPLY_PER_HOUR must be at least 1")
+        if not 1 <= self.video_max_streams <= 16:
+            raise ValueError("VIDEO_MAX_STREAMS must be 1 to 16")
+        if self.video_sim_feeds < 1:
+            raise ValueError("VIDEO_SIM_FEEDS must be at least 1")
+        if self.video_near_m <= 0:
+            raise ValueError("VIDEO_NEAR_M must be positive")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -219,11 +245,21 @@ class Settings:
             "supervision_scan_s": _env_number("SUPERVISION_SCAN_S", cls.supervision_scan_s, float),
             "pii_key": _env_str("PII_KEY", cls.pii_key),
             "mediation_apply_per_hour": _env_number("MEDIATION_APPLY_PER_HOUR", cls.mediation_apply_per_hour, int),
+            "video": _env_bool("VIDEO", cls.video),
+            "video_gateway_url": _env_str("VIDEO_GATEWAY_URL", cls.video_gateway_url).strip().rstrip("/"),
+            "video_gateway_secret": _env_str("VIDEO_GATEWAY_SECRET", cls.video_gateway_secret),
+            "video_max_streams": _env_number("VIDEO_MAX_STREAMS", cls.video_max_streams, int),
+            "video_sim_feeds": _env_number("VIDEO_SIM_FEEDS", cls.video_sim_feeds, int),
+            "video_near_m": _env_number("VIDEO_NEAR_M", cls.video_near_m, float),
+            "video_ice_interfaces": _env_str("VIDEO_ICE_INTERFACES", cls.video_ice_interfaces).strip(),
+            "wall_cameras": tuple(c.strip() for c in _env_str("WALL_CAMERAS", "").split(",") if c.strip()),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])
         if os.environ.get("MEDIA_DIR"):
             values["media_dir"] = Path(os.environ["MEDIA_DIR"])
+        if os.environ.get("VIDEO_SOURCES"):
+            values["video_sources"] = Path(os.environ["VIDEO_SOURCES"])
         if os.environ.get("DATA_DIR"):
             values["data_dir"] = Path(os.environ["DATA_DIR"])
         known = {f.name for f in fields(cls)}

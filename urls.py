@@ -63,6 +63,13 @@ class URL(StrEnum):
     TASK_PHOTOS = "/m/tasks/<task_id>/photos"
     MEDIA = "/media/<variant>/<name>"
     MEDIA_OTHER = "/media/<path:rest>"  # anything else under /media/: no picture (not the hall's page)
+    # Live video: a camera a viewer may watch (its stream's mountpoint), the cameras near a place, the gateway's
+    # signalling relayed through the dashboard (checked per request: video/gate.py), and the gateway's page library.
+    VIDEO_CAMERA = "/video/cameras/<device_id>"
+    VIDEO_NEAR = "/video/near"
+    VIDEO_GATEWAY = "/video/janus"
+    VIDEO_GATEWAY_PATH = "/video/janus/<path:rest>"
+    VIDEO_LIBRARY = "/video/lib/<name>"
     # The push protocol (pages subscribe and acknowledge over HTTP; see push/hub.py).
     LIVE_SUBSCRIBE = "/live/subscribe"
     LIVE_ACK = "/live/ack"
@@ -115,4 +122,5 @@ def for_scripts() -> dict[str, str]:
     """The URLs the page scripts call, by the names they use."""
     return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK,
             "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA, "supervision": URL.SUPERVISION,
-            "report": URL.REPORT, "mediationNew": URL.MEDIATION_NEW}
+            "report": URL.REPORT, "mediationNew": URL.MEDIATION_NEW, "videoCamera": URL.VIDEO_CAMERA,
+            "videoNear": URL.VIDEO_NEAR, "videoGateway": URL.VIDEO_GATEWAY, "videoLibrary": URL.VIDEO_LIBRARY}

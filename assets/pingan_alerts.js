@@ -62,6 +62,13 @@
     if (a.grid_told) {  // the grid worker and property manager already have the SMS: the verdict follows up
       li.appendChild(el("div", "alert-told", t("alert.told")));
     }
+    // What the camera saw and sees now (pingan_video.js keeps the block, and its stream, across redraws).
+    const media = window.pingan.video ? window.pingan.video.alertMedia(a) : null;
+    if (media) { li.appendChild(media); }
+    if (a.snapshot_refused) {
+      li.appendChild(el("div", "alert-snapshot-refused",
+        t("alert.snapshot.refused", { reason: t("alert.snapshot.reason." + a.snapshot_refused) })));
+    }
     if (state.texts.canVerify) {
       const actions = el("div", "alert-actions");
       const dispatch = el("button", "btn small primary alert-dispatch", t("alert.verdict.dispatched"));
@@ -95,6 +102,11 @@
       const fragment = document.createDocumentFragment();
       cards.forEach(function (a) { fragment.appendChild(card(a, now)); });
       list.replaceChildren(fragment);
+    }
+    if (window.pingan.video) {  // an alert with a verdict takes its live view with it
+      Array.from(window.pingan.video.state.alertMedia.keys()).forEach(function (eventId) {
+        if (!state.open.has(eventId)) { window.pingan.video.dropAlert(eventId); }
+      });
     }
     const queue = document.getElementById(state.texts.alertQueueId);
     if (queue) { queue.classList.toggle("has-alerts", state.open.size > 0); }

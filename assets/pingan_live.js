@@ -544,6 +544,7 @@
         risk.setTexts(texts);
         window.pingan.tasks.setTexts(texts);
         window.pingan.supervision.setTexts(texts);
+        window.pingan.video.setTexts(texts);
         const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (x) { return x.prop_id; });
         const isBatch = triggered.some(function (p) { return p.indexOf("data-batch") >= 0; });
         if (batch && isBatch) {
@@ -558,6 +559,7 @@
         alerts.render();  // the verification clocks run every second
         risk.render();  // and the leads' countdowns
         renderInstructions();  // the clocks run every second
+        window.pingan.video.render(texts);  // the cameras near the panel's incident
         window.pingan.tasks.render();  // and the grid tasks'
         window.pingan.supervision.render();  // and how late each escalated item is
         if (!state.layers && ensureLayers()) { redrawFeed(); }

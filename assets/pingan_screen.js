@@ -203,6 +203,8 @@
         fitMap(texts);
         window.pingan.map.syncTasks(texts);  // the tasks' clocks turn amber, then red
         renderNewest(texts, now);
+        window.pingan.video.setTexts(texts);
+        window.pingan.video.follow(newest(texts, now));  // the scene video follows the banner's event
         renderOverdue(texts, now);
         renderTicker(texts);
         const status = live().statusOf(connected);

@@ -57,9 +57,11 @@ class Permission(StrEnum):
     MEDIATE = "mediate"  # the steps of a case one mediates: contact, session, agreement, fulfilment, visit
     ASSIGN_MEDIATORS = "assign_mediators"  # choose a case's mediators over the matching's proposal
     VIEW_PARTY_NUMBERS = "view_party_numbers"  # the parties' identity and phone numbers in full (audited)
+    WATCH_CAMERAS = "watch_cameras"  # cameras' live video and alert snapshots (own station's, or all); audited
 
 
-_COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES}
+_COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES,
+           Permission.WATCH_CAMERAS}
 
 # A station's people are bound to it: they see its grids, its figures, its supervision list.
 STATION_BOUND = frozenset({Role.STATION_OFFICER, Role.STATION_CHIEF})
@@ -85,7 +87,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.STATION_CHIEF: frozenset(_COMMON | {
         Permission.OPEN_INCIDENT, Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION,
         Permission.REPORT_NOTICES, Permission.VIEW_MEDIATION}),
-    Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS}),
+    Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS,
+                            Permission.WATCH_CAMERAS}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
     Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),
     Role.VOLUNTEER: frozenset({Permission.FOLLOW_LIVE, Permission.TAKE_TASK_STEPS}),

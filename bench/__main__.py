@@ -19,6 +19,7 @@ from bench import (
     risk_bench,
     screen_bench,
     sensor_bench,
+    video_bench,
 )
 
 BENCHES: dict[str, Callable[[], None]] = {
@@ -31,6 +32,7 @@ BENCHES: dict[str, Callable[[], None]] = {
     "phone": phone_bench.run,
     "risk": risk_bench.run,
     "indicators": indicators_bench.run,
+    "video": video_bench.run,
     "screen": screen_bench.run,  # 30 minutes (BENCH_SCREEN_MINUTES)
     "soak": screen_bench.soak,  # 2 hours (SOAK_MINUTES): `make soak`, not part of the default run
 }

@@ -26,8 +26,9 @@ import redis
 
 from bus import keys
 from bus.connection import OutFields
-from geo.devices import Device
+from geo.devices import VIDEO_TYPES, Device
 from geo.scenarios import notifies_at_once, scenarios, verify_within_s
+from media.store import Variant, media_url
 from store.db import as_utc
 
 
@@ -111,6 +112,10 @@ def alert_payload(row: dict[str, Any], device: Device | None) -> dict[str, Any]:
         "grid_told": notifies_at_once(row.get("scenario"), device.compound if device else None),
         "observed_at": as_utc(row["observed_at"]).isoformat(), "received_at": received.isoformat(),
         "verify_due": (received + timedelta(seconds=verify_within_s())).isoformat(),
+        # What the camera saw (its picture's address; who may fetch it is the media route's to decide).
+        "snapshot": media_url(Variant.PHOTO, row["snapshot"]) if row.get("snapshot") else None,
+        "snapshot_refused": row.get("snapshot_refused"),
+        "has_video": bool(device and device.type in VIDEO_TYPES),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, no_update
@@ -26,13 +27,15 @@ from layouts.dispatch import (
     panel_mode,
 )
 from layouts.ids import DispatchID, LiveID
+from media.store import Variant, media_url
 from settings import Settings
 
 OFFICER_ACTIONS = {"close": Step.CLOSED, "cancel": Step.CANCELLED}
 
 
-def register(app: Dash, service: DispatchService, settings: Settings) -> None:
-    """Attach the dispatch callbacks to ``app``."""
+def register(app: Dash, service: DispatchService, settings: Settings,
+             evidence: Callable[[str], str | None] = lambda incident_id: None) -> None:
+    """Attach the dispatch callbacks to ``app``; ``evidence`` names the snapshot an incident was raised from."""
     lang = settings.language
 
     def station_of(code: str) -> str | None:
@@ -74,9 +77,13 @@ def register(app: Dash, service: DispatchService, settings: Settings) -> None:
         if found is None:
             return dispatch_empty(lang), None, "", None
         rec, instructions = found
+        can_watch = viewer.can(Permission.WATCH_CAMERAS)
+        snapshot = evidence(rec.incident["event_id"]) if can_watch and rec.incident["source"] == "sensor" else None
         body = dispatch_body(rec, instructions, service.log_for(rec.incident["event_id"]), lang,
                              shown_caller(viewer, rec.incident.get("caller")), viewer.can(Permission.DISPATCH),
-                             viewer.can(Permission.OPEN_MEDIATION))
+                             viewer.can(Permission.OPEN_MEDIATION), can_watch=can_watch,
+                             evidence=media_url(Variant.PHOTO, snapshot) if snapshot else None,
+                             near_m=settings.video_near_m if settings.video else None)
         return body, uuid.uuid4().hex, "", panel_mode(rec.incident, instructions).value
 
     @app.callback(

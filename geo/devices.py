@@ -32,6 +32,7 @@ SITE_DEVICE_COUNT = 134
 COMPOUND_COUNT = 28
 SITE_KINDS = ("school", "hospital", "shopping", "wedding_hotel")
 SITE_KIND_SHARES = (0.35, 0.2, 0.3, 0.15)
+VIDEO_TYPES = frozenset({"camera", "behaviour", "throwing_camera"})  # devices with a picture (and a stream)
 HEARTBEAT_INTERVAL_S = {"camera": 60, "behaviour": 60, "smoke": 300, "throwing_camera": 60, "door": 120}
 SMOKE_THRESHOLD_MG_M3 = 0.1
 THROWING_MIN_FLOOR = 3

@@ -58,6 +58,8 @@ from ingest.contract import (
     UnitPositionIn,
     parse,
 )
+from media.store import MediaStore
+from sensors.snapshots import SnapshotRefused, take
 from store.db import incidents, sensor_events
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ TRIM_EVERY_S = 10.0  # often enough that a flood overshoots the count cap by lit
 PUBLISHED_KEEP_S = 3600
 READING = "reading"  # the stored kind of an alert that did not reach its threshold
 DEAD_FIELD_LIMIT = 16_384
+DEAD_VALUE_LIMIT = 4_096  # the contract's largest field (ingest.contract.MAX_FIELD_BYTES)
 
 Entry = tuple[str, dict[str, str]]
 
@@ -153,6 +156,7 @@ class Consumer:
         on_incidents: Callable[[list[dict[str, Any]]], Any] | None = None,
         on_alerts: AlertsKept | None = None,
         relay: Callable[[], int] | None = None,
+        media: MediaStore | None = None,
     ) -> None:
         self.r = r
         self.engine = engine
@@ -165,6 +169,7 @@ class Consumer:
         self.on_incidents = on_incidents  # called with each batch's newly kept live incidents
         self.on_alerts = on_alerts
         self.relay = relay  # publishes the outbox at once when a batch queued messages
+        self.media = media  # where alerts' snapshots are kept (none: a snapshot is refused, its alert kept)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
 
@@ -297,7 +302,10 @@ class Consumer:
         return result
 
     def _dead(self, pending: _Pending, stream: str, entry_id: str, fields: dict[str, str], reason: str) -> None:
-        original = json.dumps(fields, ensure_ascii=False)
+        # A field far over the contract's size (a snapshot's picture) is kept as its start and its length, so the
+        # dead letter stays readable JSON with every other field whole.
+        shown = {k: v if len(v) <= DEAD_VALUE_LIMIT else f"{v[:64]}…[{len(v)} characters]" for k, v in fields.items()}
+        original = json.dumps(shown, ensure_ascii=False)
         if len(original) > DEAD_FIELD_LIMIT:
             original = original[:DEAD_FIELD_LIMIT] + "…[truncated]"
         pending.dead.append({"stream": stream, "entry_id": entry_id, "reason": reason, "fields": original})
@@ -389,8 +397,9 @@ class Consumer:
         rows: list[dict[str, Any]] = []
         payloads: dict[str, dict[str, Any]] = {}
         for entry_id, fields in entries:
+            picture = fields.get("snapshot", "")  # checked on its own: a bad picture never costs the alert
             try:
-                reading = parse(SensorEventIn, fields)
+                reading = parse(SensorEventIn, {k: v for k, v in fields.items() if k != "snapshot"})
             except ContractError as exc:
                 self._dead(pending, keys.SENSORS, entry_id, fields, exc.reason)
                 continue
@@ -398,6 +407,15 @@ class Consumer:
             if device is None:
                 self._dead(pending, keys.SENSORS, entry_id, fields, f"unknown device {reading.device_id!r}")
                 continue
+            snapshot = refused = None
+            if picture:
+                try:
+                    if reading.kind is not SensorKind.ALERT:
+                        raise SnapshotRefused("not_an_alert", reading.kind.value)
+                    snapshot = take(picture, device, self.media)
+                except SnapshotRefused as exc:
+                    refused = exc.reason
+                    self._dead(pending, keys.SENSORS, entry_id, fields, str(exc))
             seen = reading.observed_at.timestamp()
             pending.device_seen[device.device_id] = max(seen, pending.device_seen.get(device.device_id, 0.0))
             if reading.kind is SensorKind.HEARTBEAT:
@@ -413,6 +431,7 @@ class Consumer:
                 "observed_at": reading.observed_at.astimezone(UTC), "ingested_at": now, "kind": kind,
                 "scenario": reading.scenario, "value": reading.value, "floor": reading.floor, "grid": device.grid,
                 "screened": screened.value if screened else None,
+                "snapshot": snapshot, "snapshot_refused": refused,
             }
             rows.append(row)
             if screened is None:

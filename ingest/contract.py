@@ -18,6 +18,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from dispatch.lifecycle import Outcome
 from geo.scenarios import scenarios
 from revisits.results import VisitResult
+from sensors.snapshots import MAX_BYTES as SNAPSHOT_MAX_BYTES
+from sensors.snapshots import MAX_FIELD_CHARS as SNAPSHOT_MAX_CHARS
 
 MAX_FIELD_BYTES = 4096  # any single field longer than this is refused outright
 
@@ -120,6 +122,11 @@ class SensorEventIn(_Contract):
     scenario: str | None = Field(default=None, max_length=32, description="Required for alerts; see scenarios.")
     value: Annotated[float, AfterValidator(_finite)] | None = Field(default=None, description="e.g. smoke mg/m³.")
     floor: int | None = Field(default=None, ge=-5, le=100)
+    snapshot: str | None = Field(
+        default=None, max_length=SNAPSHOT_MAX_CHARS,
+        description=f"Optional, alerts from a device with a camera: what it saw, a JPEG, PNG or WebP picture in "
+                    f"base64, at most {SNAPSHOT_MAX_BYTES // 1024} KiB decoded. Checked on its own: a bad picture is "
+                    "refused (a dead letter says why) and the alert kept without it.")
 
     @model_validator(mode="after")
     def _scenario_known(self) -> SensorEventIn:
@@ -181,6 +188,10 @@ class RevisitCallIn(_Contract):
     note: str = Field(default="", max_length=500, description="Required when not satisfied or the problem persists.")
 
 
+# Fields allowed more than MAX_FIELD_BYTES (a camera alert's picture); their models check them further.
+FIELD_LIMITS = {"snapshot": SNAPSHOT_MAX_CHARS}
+
+
 class ContractError(ValueError):
     """An entry that breaks the contract; ``reason`` is what goes to the dead-letter stream."""
 
@@ -191,7 +202,7 @@ class ContractError(ValueError):
 
 def parse(model: type[_Contract], fields: dict[str, str]) -> Any:
     """Validate raw stream fields against ``model``, or raise :class:`ContractError`."""
-    oversized = [k for k, v in fields.items() if len(v) > MAX_FIELD_BYTES or len(k) > 64]
+    oversized = [k for k, v in fields.items() if len(v) > FIELD_LIMITS.get(k, MAX_FIELD_BYTES) or len(k) > 64]
     if oversized:
         raise ContractError(f"oversized field: {oversized[0][:64]}")
     cleaned = {k: v for k, v in fields.items() if v != ""}

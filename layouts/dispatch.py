@@ -86,12 +86,15 @@ def panel_mode(incident: dict[str, Any], instructions: list[dict[str, Any]]) -> 
 
 
 def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: list[dict[str, Any]],
-                  language: str, caller: str | None, can_dispatch: bool, can_mediate: bool = False) -> list[object]:
+                  language: str, caller: str | None, can_dispatch: bool, can_mediate: bool = False,
+                  can_watch: bool = False, evidence: str | None = None, near_m: float | None = None) -> list[object]:
     """The panel for one incident: what it is, where it stands (follows the live state), what can be sent.
 
     ``caller`` is the number as this viewer may see it; without ``can_dispatch``
     the panel is read-only (the callbacks refuse such a viewer anyway). A dispute offers the mediation
-    centre's triage form to a viewer who may open a case (``can_mediate``).
+    centre's triage form to a viewer who may open a case (``can_mediate``). A viewer who may watch cameras
+    (``can_watch``) sees the alert's snapshot the incident was raised from (``evidence``, its address) and, with
+    live video on, the cameras within ``near_m`` of the scene, nearest first (filled by assets/pingan_video.js).
     """
     inc = rec.incident
     mode = panel_mode(inc, instructions)
@@ -118,6 +121,12 @@ def dispatch_body(rec: Recommendation, instructions: list[dict[str, Any]], log: 
         html.A(text("dispatch.mediate", language), href=f"{URL.MEDIATION_NEW}?incident={inc['event_id']}",
                target="_blank", rel="noopener", className="btn small mediate-link")
         if can_mediate and inc["category"] in TYPE_OF_CATEGORY else None,
+        html.Figure(id=DispatchID.EVIDENCE, className="panel-evidence", children=[
+            html.Img(src=evidence, alt=text("panel.evidence", language)),
+            html.Figcaption(text("panel.evidence", language))]) if can_watch and evidence else None,
+        html.Div(id=DispatchID.CAMERAS, className="panel-cameras", **{
+            "data-lon": str(inc["lon"]), "data-lat": str(inc["lat"]), "data-incident": inc["event_id"],
+            "data-radius": f"{near_m:g}"}) if can_watch and near_m else None,
     ]
 
 

@@ -64,6 +64,8 @@ class DispatchID(StrEnum):
     REFRESH = "dispatch-refresh"  # store: bumped by the page script when the panel's incident moves
     INSTRUCTIONS = "instructions-list"
     BREACHES = "instructions-breaches"
+    CAMERAS = "dispatch-cameras"  # the cameras near the incident (the page script fills it: pingan_video.js)
+    EVIDENCE = "dispatch-evidence"  # the snapshot of the alert the incident was raised from
 
 
 class AuthID(StrEnum):
@@ -130,6 +132,7 @@ class ScreenID(StrEnum):
     TREND = "screen-trend"
     GAUGES = "screen-gauges"
     TICKER = "screen-ticker"
+    VIDEO = "screen-video"  # the scene video: the tile following the newest urgent event, and the wall's set
 
 
 class TaskID(StrEnum):

@@ -22,7 +22,7 @@ _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "aler
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
                   "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.",
                   "supervision.", "revisits.kind.", "summary.", "dispatch.mediate", "mediation.clock.",
-                  "mediation.type.")
+                  "mediation.type.", "video.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,
@@ -36,6 +36,11 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "canOpenIncident": bool(viewer and viewer.can(Permission.OPEN_INCIDENT)),
         "canDispatch": bool(viewer and viewer.can(Permission.DISPATCH)),
         "canVerify": bool(viewer and viewer.can(Permission.VERIFY_ALERTS)),
+        # Live video (the server checks every camera again: video/gate.py) and how many streams a page plays.
+        "canWatch": bool(viewer and viewer.can(Permission.WATCH_CAMERAS)),
+        "videoMaxStreams": settings.video_max_streams,
+        "videoOn": settings.video,
+        "wallCameras": list(settings.wall_cameras),
         "verifyWithinS": verify_within_s(),
         "alertListId": AlertID.LIST,
         "alertQueueId": AlertID.QUEUE,
@@ -78,6 +83,7 @@ def page_texts(settings: Settings, viewer: Viewer | None = None,
         "screenNewestId": ScreenID.NEWEST,
         "screenOverdueId": ScreenID.OVERDUE,
         "screenTickerId": ScreenID.TICKER,
+        "screenVideoId": ScreenID.VIDEO,
     }
 
 

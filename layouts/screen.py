@@ -42,6 +42,9 @@ def screen_page(settings: Settings, viewer: Viewer | None = None,
         html.Main(className="screen-map", children=[
             command_map(settings, interactive=False),
             html.Div(id=ScreenID.NEWEST, className="screen-newest", hidden=True),
+            # The scene video over the map's south-east corner (assets/pingan_video.js): the newest urgent event's
+            # camera, then the wall's own set.
+            html.Div(id=ScreenID.VIDEO, className="screen-video", **{"aria-label": text("video.wall.title", lang)}),
             html.Div(className="map-legend", children=[
                 # The wall hides the layers control: its legend names the grid tasks' diamonds.
                 html.Div([html.Span(className="swatch grid-task"), text("map.layer.tasks", lang)],

@@ -2,7 +2,8 @@
 
 - **daily** task report at 17:00: the 24 hours to 17:00 Beijing time on its date;
   what was dispatched, what is still open or overdue, leads and alerts not dealt with,
-  and the grid workers' results with their photos.
+  the grid workers' results with their photos, and the alerts verified with their
+  verdicts and the cameras' snapshots.
 - **weekly** risk report on Fridays: the seven days before its date; grids by grade
   and the grades that changed, top repeat locations, leads and their disposal, the grid
   workers' results with their photos.
@@ -37,7 +38,7 @@ from mediation.figures import period_figures
 from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
-from store.db import as_utc, grid_tasks, incidents, instructions, leads
+from store.db import alert_verifications, as_utc, grid_tasks, incidents, instructions, leads, sensor_events
 from supervision.weekly import reason_text, summarize
 
 GRADE_WINDOW_DAYS = 7  # the weekly report grades grids over the week, like the map's 7d window
@@ -207,6 +208,7 @@ class ReportBuilder:
               is_overdue(dict(r), asof)] for r in found])
         report.tables["leads"] = _leads_table(self.engine, report.period, asof, report.language)
         report.tables["grid_results"] = _grid_results_table(self.engine, report.period, asof)
+        report.tables["alert_verdicts"] = _alert_verdicts_table(self.engine, report.period, asof)
 
     def _weekly(self, report: Report) -> None:
         period = report.period
@@ -351,6 +353,25 @@ def _grid_results_table(engine: Engine, period: Period, asof: datetime) -> Table
                  [[r["task_id"], r["kind"], r["grid"], r["worker"], as_utc(r["reported_at"]), r["outcome"],
                    r["result_due"] is None or as_utc(r["reported_at"]) <= as_utc(r["result_due"]), r["note"],
                    photos_of(dict(r))] for r in found])
+
+
+def _alert_verdicts_table(engine: Engine, period: Period, asof: datetime) -> Table:
+    """The alerts verified in the period, each with its verdict and, for a camera's, its snapshot as evidence."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(alert_verifications, sensor_events.c.device_id, sensor_events.c.scenario, sensor_events.c.grid,
+                   sensor_events.c.snapshot)
+            .join(sensor_events, sensor_events.c.event_id == alert_verifications.c.event_id)
+            .where(and_(alert_verifications.c.verified_at >= period.start,
+                        alert_verifications.c.verified_at < min(period.end, asof)))
+            .order_by(alert_verifications.c.verified_at)).mappings().all()
+    return Table([("report.col.alert", "text"), ("report.col.device", "text"), ("report.col.scenario", "scenario"),
+                  ("report.col.grid", "grid"), ("report.col.verified", "time"), ("report.col.verdict", "verdict"),
+                  ("report.col.verified_by", "text"), ("report.col.seconds", "int"),
+                  ("report.col.evidence", "photos")],
+                 [[r["event_id"], r["device_id"], r["scenario"], r["grid"], as_utc(r["verified_at"]), r["verdict"],
+                   r["verified_by"], round(r["seconds_to_verify"]), [r["snapshot"]] if r["snapshot"] else []]
+                  for r in found])
 
 
 def _revisits_table(figures: dict[str, Any]) -> Table:

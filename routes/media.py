@@ -6,13 +6,14 @@ and keeps it (gridwork/tasks.py, media/photos.py). Only the task's own grid work
 was handed to) may send, and every refusal says why (``photo.refused.*``) and keeps nothing.
 
 ``GET /media/<photo|thumb>/<sha256>.jpg``: a picture is shown only to whoever may see a task it
-belongs to (its grid worker, the hall's people of its station or of all stations); to anyone else it
-does not exist (404). Pictures never change under their hash, so browsers may keep them.
+belongs to (its grid worker, the hall's people of its station or of all stations), or, for a camera
+alert's snapshot, whoever may watch that grid's cameras; to anyone else it does not exist (404).
+Pictures never change under their hash, so browsers may keep them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -25,6 +26,7 @@ from gridwork.tasks import TaskRefused, TaskService, photos_of
 from i18n import text
 from media.photos import CONTENT_TYPE, MAX_BYTES, PhotoRefused, Refusal
 from media.store import HASH, MediaStore, Variant, key_of, media_url
+from sensors.alerts import AlertService
 from store import audit
 from urls import URL
 
@@ -37,7 +39,13 @@ def may_see(viewer: Viewer, task: Mapping[str, Any]) -> bool:
     return viewer.takes_steps_of(task) or (viewer.can(Permission.VIEW_MAP) and viewer.sees_station(task["station"]))
 
 
-def blueprint(tasks: TaskService, media: MediaStore, language: str) -> Blueprint:
+def may_see_camera_grid(viewer: Viewer, station: str | None) -> bool:
+    """Whoever may watch a grid's cameras may see its alerts' snapshots."""
+    return viewer.can(Permission.WATCH_CAMERAS) and viewer.sees_station(station)
+
+
+def blueprint(tasks: TaskService, media: MediaStore, language: str, alerts: AlertService | None = None,
+              station_of: Callable[[str], str | None] = lambda grid: None) -> Blueprint:
     routes = Blueprint("media", __name__)
 
     @routes.record_once
@@ -79,8 +87,10 @@ def blueprint(tasks: TaskService, media: MediaStore, language: str) -> Blueprint
         sha = name.removesuffix(".jpg")
         if viewer is None or variant not in set(Variant) or not HASH.match(sha):
             return refusal(404, "no such picture")
-        data = media.get(key_of(Variant(variant), sha)) if tasks.photo_visible(
-            sha, lambda task: may_see(viewer, task)) else None
+        visible = tasks.photo_visible(sha, lambda task: may_see(viewer, task)) or (
+            alerts is not None and alerts.snapshot_visible(sha, lambda grid: may_see_camera_grid(viewer,
+                                                                                                 station_of(grid))))
+        data = media.get(key_of(Variant(variant), sha)) if visible else None
         if data is None:
             return refusal(404, "no such picture")
         response = Response(data, mimetype=CONTENT_TYPE)

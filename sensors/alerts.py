@@ -159,8 +159,10 @@ class AlertService:
                 self._task(conn, alert, device, actor, now)
             elif self.tasks is not None and verdict is Verdict.FALSE_ALARM:
                 self.tasks.withdraw(conn, TaskKind.ALERT, event_id, actor, reason, now)
+            # The snapshot is the verdict's evidence: its hash names the kept picture for good.
+            evidence = f" snapshot={alert['snapshot']}" if alert.get("snapshot") else ""
             audit.append(conn, actor, f"alert.{verdict.value}", target=event_id,
-                         detail=f"device={alert['device_id']} seconds={seconds:.0f} {reason}", at=now)
+                         detail=f"device={alert['device_id']} seconds={seconds:.0f}{evidence} {reason}", at=now)
             queue_event(conn, Live.ALERT_VERIFIED, {
                 "event_id": event_id, "verdict": verdict.value, "verified_by": actor, "seconds": round(seconds, 1),
                 "incident_id": incident_id})
@@ -178,6 +180,20 @@ class AlertService:
             queued += self._notify(conn, alert, device, "alert", now)
             self._task(conn, alert, device, "system", now)
         return queued
+
+    def snapshot_visible(self, sha256: str, may_see_grid: Callable[[str], bool]) -> bool:
+        """Whether a picture is an alert's snapshot from a grid ``may_see_grid`` allows (the media route asks)."""
+        with self.engine.connect() as conn:
+            grids = conn.execute(select(sensor_events.c.grid).where(sensor_events.c.snapshot == sha256)
+                                 .distinct()).scalars().all()
+        return any(grid is not None and may_see_grid(grid) for grid in grids)
+
+    def snapshot_of(self, incident_id: str) -> str | None:
+        """The snapshot of the alert an incident was raised from (the incident's evidence), if it had one."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(sensor_events.c.snapshot).join(
+                alert_verifications, alert_verifications.c.event_id == sensor_events.c.event_id).where(
+                alert_verifications.c.incident_id == incident_id)).scalar()
 
     # -- internals -------------------------------------------------------------
 

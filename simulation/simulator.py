@@ -19,13 +19,15 @@ hour in a minute at 60), and the simulator keeps pace with it, never ahead.
   forced doors at night); half the smoke alerts are cooking fumes just over
   the threshold, the false alarms an officer dismisses. Some reports are under
   their scenario's bar (light fumes, throws from floors 1–2) and are kept as
-  readings.
+  readings. An alert from a camera carries its snapshot (a still of the
+  simulated camera's picture), as the ingest contract allows.
 - About 40 patrol units driving between points of their station's area at
   plausible speeds, reporting position, heading and status.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import threading
@@ -41,9 +43,10 @@ import shapely
 import clock
 from bus import keys
 from bus.connection import OutFields
-from geo.devices import Device, DeviceRegistry
+from geo.devices import VIDEO_TYPES, Device, DeviceRegistry
 from geo.index import GridIndex
 from geo.scenarios import scenarios
+from video.feeds import still
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +289,8 @@ class Simulator:
             fields["value"] = str(value)
         if floor is not None:
             fields["floor"] = str(floor)
+        if device.type in VIDEO_TYPES:  # what the camera saw, as the sensor platform sends it (docs/ingest.md)
+            fields["snapshot"] = base64.b64encode(still(device.device_id, int(time.time() * 1000))).decode()
         pipe.xadd(keys.SENSORS, cast(OutFields, fields))
         return 1
 

@@ -72,7 +72,10 @@ sensor_events = Table(
     Column("floor", Integer),
     Column("grid", String(8)),
     Column("screened", String(16)),  # a reading: why the alert it came as was not raised (geo.scenarios.Screened)
+    Column("snapshot", String(64)),  # a camera alert's picture: its content hash in the media store
+    Column("snapshot_refused", String(24)),  # why the picture it came with was refused (sensors/snapshots.py)
     Index("ix_sensor_events_device_observed", "device_id", "observed_at"),
+    Index("ix_sensor_events_snapshot", "snapshot"),  # who may see a picture: the alerts that carried it
 )
 
 

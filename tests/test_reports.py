@@ -207,3 +207,40 @@ def test_rep007_the_grid_workers_results_come_with_their_photos(app: PinganApp, 
     download = chief.get(f"/reports/daily/{DAY.isoformat()}/grid_results.csv").get_data(as_text=True)
     assert sha in download and "已处置" in download and "告警核查" in download
     assert "灶台油烟" in pdf_text(pdf_bytes(report))
+
+
+def test_rep008_the_daily_report_keeps_each_camera_alert_s_snapshot_as_its_verdict_s_evidence(
+    app: PinganApp, time_machine  # type: ignore[no-untyped-def]
+) -> None:
+    import base64
+
+    from bus import keys
+    from testkit.entries import sensor
+
+    time_machine.move_to(bj(DAY, 10))
+    consumer = app.services.consumer("rep")
+    consumer.ensure_groups()
+    app.redis.xadd(keys.SENSORS, sensor("REP-CAM-1", "BHV-001", scenario="fight",
+                                        snapshot=base64.b64encode(jpeg("校门口")).decode()))
+    app.redis.xadd(keys.SENSORS, sensor("REP-SMOKE-1", "SMK-01-1-03", scenario="smoke", value="0.3"))
+    reply = app.redis.xreadgroup(keys.CONSUMER_GROUP, "rep", {keys.SENSORS: ">"}, count=10)
+    consumer.process({stream: entries for stream, entries in reply})
+    time_machine.move_to(bj(DAY, 10, 1))
+    app.alerts.verify("REP-CAM-1", "dispatched", "duty-wang")
+    app.alerts.verify("REP-SMOKE-1", "false_alarm", "duty-wang", "油烟")
+    time_machine.move_to(AT)
+    report = ReportBuilder(app.engine, app.grids, media=app.media).build(Kind.DAILY, DAY.isoformat(), "zh-CN")
+    rows = {row[0]: row for row in report.tables["alert_verdicts"].rows}
+    assert set(rows) == {"REP-CAM-1", "REP-SMOKE-1"}
+    [sha] = rows["REP-CAM-1"][-1]
+    assert rows["REP-SMOKE-1"][-1] == []  # a smoke sensor has no camera
+    assert (rows["REP-CAM-1"][5], rows["REP-CAM-1"][6], rows["REP-CAM-1"][7]) == ("dispatched", "duty-wang", 60)
+    printed = standalone_html(report)
+    assert "感知告警核实结果及抓拍证据" in printed and "确认出警" in printed and "打架斗殴" in printed
+    assert printed.count('class="report-photo" src="data:image/jpeg;base64,') == 1  # inside the PDF's document
+    chief = app.server.test_client()
+    sign_in_client(chief, make_user(app, "chief"))
+    page = chief.get(f"/reports/daily/{DAY.isoformat()}").get_data(as_text=True)
+    assert f'src="/media/thumb/{sha}.jpg"' in page
+    assert chief.get(f"/media/photo/{sha}.jpg").status_code == 200
+    assert sha in chief.get(f"/reports/daily/{DAY.isoformat()}/alert_verdicts.csv").get_data(as_text=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,9 +14,11 @@ import redis
 import clock
 from bus import keys
 from clock import ScaledClock, SystemClock
-from geo.devices import DeviceRegistry
+from geo.devices import VIDEO_TYPES, DeviceRegistry
 from geo.index import GridIndex
 from ingest.contract import IncidentIn, SensorEventIn, UnitPositionIn, parse
+from media.store import LocalMediaStore, Variant, key_of
+from sensors.snapshots import take
 from simulation.simulator import Simulator
 from simulation.timelapse import world_clock
 from testkit.waiting import wait_until
@@ -78,3 +81,26 @@ def test_sim003_a_troubled_households_calls_are_one_household_however_the_flat_i
     assert all(names_one_household(next(iter(written))) for written in keys_of)
     phones = [phone for *_, pair in simulator.households for phone in pair]
     assert len(set(phones)) == len(phones) == 2 * len(simulator.households)
+
+
+def test_sim004_a_simulated_camera_alert_carries_a_snapshot_the_ingest_check_keeps(
+    r: redis.Redis, tmp_path: Path
+) -> None:
+    simulator = Simulator(r, GridIndex(), DeviceRegistry(), seed=7)
+    pipe = r.pipeline()
+    for kind in ("school", "throwing", "smoke"):
+        simulator._alert(pipe, clock.now().isoformat(), kind)
+    pipe.execute()
+    devices = DeviceRegistry()
+    media = LocalMediaStore(tmp_path)
+    pictures = 0
+    for _, fields in r.xrange(keys.SENSORS):
+        reading = parse(SensorEventIn, fields)  # the whole entry, snapshot included, keeps the contract
+        device = devices.get(reading.device_id)
+        assert device is not None
+        assert (reading.snapshot is not None) == (device.type in VIDEO_TYPES)
+        if reading.snapshot:
+            sha = take(reading.snapshot, device, media)
+            assert media.get(key_of(Variant.PHOTO, sha)) is not None
+            pictures += 1
+    assert pictures == 2  # the school's camera and the compound's throwing camera; not the smoke sensor
