@@ -107,6 +107,23 @@
           notices: rn.open, notices_overdue: rn.overdue }),
         sv.open_district || rn.overdue ? "bad" : (sv.open || rn.open ? "warn" : "ok"), "supervision"));
     }
+    // Data timeliness: the share of entries kept within their source's budget (110 in 2 minutes, grid data in 5),
+    // each source's 95th percentile, and any source gone quiet (live only).
+    const tl = f.timeliness;
+    if (tl && withRevisits) {
+      const p95 = function (source) {
+        const s = tl.sources[source];
+        return s.p95_s === null ? "–" : minutes(s.p95_s / 60);
+      };
+      const quiet = (tl.silent || []).map(function (q) {
+        return t(texts, "ind.timeliness.silent", { source: t(texts, "source." + q.source),
+          minutes: Math.floor(q.silent_s / 60) });
+      });
+      out.push(tile(t(texts, "ind.timeliness"), pct(tl.rate),
+        [t(texts, "ind.timeliness.detail", { p110: p95("110"), p12345: p95("12345"), grid: p95("grid"),
+          sensor: p95("sensor"), over: tl.over })].concat(quiet).join(" · "),
+        quiet.length ? "bad" : status(tl.rate, targets.timeliness), "timeliness"));
+    }
     // The mediation centre: its success rate against 90%, its open cases and how many of its clocks were missed.
     const md = f.mediation;
     if (md && withRevisits) {
@@ -273,6 +290,11 @@
         if (versionId) { window.dash_clientside.set_props(versionId, { data: state.version }); }
       },
       scope: scopeOf,
+      // The sources gone quiet, as the last figures say (the wall's overdue list shows them).
+      silent: function () {
+        const district = scopeOf("district");
+        return (district && district.timeliness && district.timeliness.silent) || [];
+      },
       pct: pct,
       minutes: minutes,
       fillTiles: fillTiles,

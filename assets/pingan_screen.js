@@ -129,6 +129,13 @@
           text: t(texts, "screen.overdue.lead", { level: t(texts, "lead.level." + lead.level) }), where: lead.grid || "" });
       }
     });
+    // A source gone quiet (no 110 call kept for half an hour, no heartbeat for ten minutes): the feed itself is late.
+    window.pingan.indicators.silent().forEach(function (q) {
+      const quietS = (now - Date.parse(q.last_at)) / 1000;
+      items.push({ id: "silent-" + q.source, late: quietS - q.limit_s, kind: "silent",
+        text: t(texts, "screen.overdue.silent", { source: t(texts, "source." + q.source),
+          minutes: Math.floor(quietS / 60) }), where: t(texts, "screen.overdue.silent.where") });
+    });
     // What only supervision follows (a return visit, a rectification notice): on the list once it is escalated.
     const seen = {};
     window.pingan.supervision.state.open.forEach(function (e) {

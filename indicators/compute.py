@@ -49,6 +49,9 @@ known when the figures are computed (a report made later counts a lead handled
 after the period ended).
 - *data completeness*: incidents whose record has every field in
   ``COMPLETE_RECORD_FIELDS`` filled (target 95%).
+- *data timeliness*: per source (110, 12345, grid, sensors), the entries kept in the period, their lag from
+  reported (observed) to kept, and those over the source's budget (2 minutes for 110, 5 for grid data);
+  live, the sources gone quiet (:mod:`indicators.timeliness`).
 - *device online rate*: live only (devices' health is hot state, not history);
   reports of past periods leave it out instead of guessing. Online among the
   devices whose state is known (:func:`sensors.health.summary`): one awaiting its
@@ -73,6 +76,7 @@ import deadlines
 from clock import Period
 from geo.scenarios import verify_within_s
 from gridwork import tasks
+from indicators import timeliness
 from mediation.figures import cases_between
 from mediation.figures import figures as mediation_figures
 from revisits.service import visit_figures, visits_due
@@ -106,6 +110,7 @@ TARGETS: dict[str, float] = {
     "lead_disposal": 1.0,         # high-risk leads: 100% disposed
     "verify_on_time": 1.0,
     "completeness": 0.95,         # data completeness of incident records
+    "timeliness": timeliness.TARGET,  # every entry in the record within its source's budget
 }
 ARRIVAL_TARGETS_MIN = (5.0, 15.0)  # urban / outlying: the lines drawn on the distributions
 
@@ -132,6 +137,8 @@ class Rows:
     escalations: list[dict[str, Any]] = field(default_factory=list)  # raised before the end, open in the period
     notices: list[dict[str, Any]] = field(default_factory=list)  # rectification notices issued, open in the period
     mediation: list[dict[str, Any]] = field(default_factory=list)  # mediation cases opened before the end, open in it
+    kept: list[dict[str, Any]] = field(default_factory=list)  # live entries kept in the period, with their source
+    last_kept: dict[str, datetime] | None = None  # each source's newest entry (live only: silence is a live alarm)
 
     def split(self, group_of: Callable[[str | None], str | None]) -> dict[str | None, Rows]:
         """The rows grouped by ``group_of(grid)`` (a station, or the grid itself), in one pass. A row of a station
@@ -145,7 +152,7 @@ class Rows:
             return groups[key]
 
         for name in ("incidents", "instructions", "leads", "alerts", "queue", "pending", "tasks", "visits",
-                     "escalations", "notices", "mediation"):
+                     "escalations", "notices", "mediation", "kept"):
             for row in getattr(self, name):
                 getattr(group(row.get("grid"), row.get("station")), name).append(row)
         for device, grid in (self.device_grids or {}).items():
@@ -159,8 +166,11 @@ class Rows:
 
 
 def load(engine: Engine, period: Period, now: datetime,
-         device_grids: dict[str, str | None] | None = None, health: Mapping[str, str] | None = None) -> Rows:
-    """Read what ``period`` needs (and its comparison period) from the system of record."""
+         device_grids: dict[str, str | None] | None = None, health: Mapping[str, str] | None = None,
+         sensors_heard: datetime | None = None) -> Rows:
+    """Read what ``period`` needs (and its comparison period) from the system of record. A running period
+    (``device_grids`` given) also reads when each source was last heard (``sensors_heard``: the newest device
+    heartbeat, which Redis keeps)."""
     asof = min(now, period.end)
     earliest = min(period.start, period.comparison().start)
     with engine.connect() as conn:
@@ -206,10 +216,14 @@ def load(engine: Engine, period: Period, now: datetime,
         escalation_rows = conn.execute(escalations_between(period.start, asof)).mappings().all()
         notice_rows = conn.execute(notices_between(period.start, asof)).mappings().all()
         mediation_rows = cases_between(conn, period.start, asof)
+        kept_rows = timeliness.kept_between(conn, period.start, asof)
+        heard = None
+        if device_grids is not None:
+            heard = timeliness.last_kept(conn, now) | ({"sensor": sensors_heard} if sensors_heard else {})
     return Rows(_utc_rows(incident_rows), _utc_rows(instruction_rows), _utc_rows(lead_rows), _utc_rows(alert_rows),
                 _utc_rows(queue_rows), _utc_rows(pending_rows), device_grids, dict(health or {}),
                 _utc_rows(task_rows), _utc_rows(visit_rows), _utc_rows(escalation_rows), _utc_rows(notice_rows),
-                _utc_rows(mediation_rows))
+                _utc_rows(mediation_rows), _utc_rows(kept_rows), heard)
 
 
 def _utc_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -273,6 +287,8 @@ def figures(rows: Rows, period: Period, now: datetime) -> dict[str, Any]:
         "verification": _verification(rows.alerts, asof, now),
         "queue": _queue(rows.queue, asof),
         "completeness": _completeness(now_rows),
+        "timeliness": timeliness.figures(rows.kept) | {
+            "silent": None if rows.last_kept is None else timeliness.silent(rows.last_kept, now)},
         "devices": _devices(rows),
         "grid_tasks": _grid_tasks(rows.tasks, period, asof),
         "revisits": visit_figures(rows.visits, asof),

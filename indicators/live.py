@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import redis
@@ -60,7 +60,11 @@ class Indicators:
         live = period.start <= now < period.end
         devices: dict[str, str | None] | None = \
             {d.device_id: d.grid for d in self.devices.devices.values()} if live else None
-        return load(self.engine, period, now, devices, health_map(self.r) if live else None)
+        heard = None
+        if live:  # the sensor platform is heard by its devices' heartbeats (epoch seconds, kept in Redis)
+            beats = [float(v) for v in cast(list[str], self.r.hvals(keys.DEVICE_SEEN))]
+            heard = datetime.fromtimestamp(max(beats), UTC) if beats else None
+        return load(self.engine, period, now, devices, health_map(self.r) if live else None, heard)
 
     def for_period(self, period: Period, now: datetime | None = None) -> dict[str, Any]:
         now = now or self.clock()

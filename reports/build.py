@@ -32,6 +32,7 @@ from clock import Period
 from geo.index import GridIndex
 from gridwork.tasks import photos_of
 from i18n import DEFAULT_LANGUAGE, text
+from indicators import timeliness
 from indicators.compute import DISTRICT, compute, is_overdue, load
 from media.store import MediaStore
 from mediation.figures import period_figures
@@ -182,6 +183,7 @@ class ReportBuilder:
                                   "labels": _trend_labels(period)}
         report.charts["arrival"] = {"bars": district["arrival"]["histogram"], "targets": [5, 15]}
         getattr(self, f"_{kind.value}")(report)
+        report.tables["timeliness"] = _timeliness_table(figures)
         report.tables["revisits"] = _revisits_table(figures)
         report.tables["supervision"] = _supervision_table(figures)
         return report
@@ -209,6 +211,7 @@ class ReportBuilder:
         report.tables["leads"] = _leads_table(self.engine, report.period, asof, report.language)
         report.tables["grid_results"] = _grid_results_table(self.engine, report.period, asof)
         report.tables["alert_verdicts"] = _alert_verdicts_table(self.engine, report.period, asof)
+        report.tables["late_entries"] = _late_entries_table(self.engine, report.period, asof)
 
     def _weekly(self, report: Report) -> None:
         period = report.period
@@ -372,6 +375,30 @@ def _alert_verdicts_table(engine: Engine, period: Period, asof: datetime) -> Tab
                  [[r["event_id"], r["device_id"], r["scenario"], r["grid"], as_utc(r["verified_at"]), r["verdict"],
                    r["verified_by"], round(r["seconds_to_verify"]), [r["snapshot"]] if r["snapshot"] else []]
                   for r in found])
+
+
+def _timeliness_table(figures: dict[str, Any]) -> Table:
+    """Each source's lag, reported to kept, against its budget (indicators/timeliness.py)."""
+    sources = figures["scopes"][DISTRICT]["timeliness"]["sources"]
+
+    def minutes(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / 60, 1)
+
+    return Table([("report.col.source", "source"), ("report.col.entries", "int"), ("report.col.p50_min", "min"),
+                  ("report.col.p95_min", "min"), ("report.col.budget_min", "min"), ("report.col.over", "int"),
+                  ("report.col.within", "pct")],
+                 [[source, f["entries"], minutes(f["p50_s"]), minutes(f["p95_s"]), minutes(f["budget_s"]), f["over"],
+                   f["rate"]] for source, f in sources.items()])
+
+
+def _late_entries_table(engine: Engine, period: Period, asof: datetime) -> Table:
+    """The entries kept over their source's budget in the period, the latest first."""
+    with engine.connect() as conn:
+        late = timeliness.over_budget(timeliness.kept_between(conn, period.start, min(period.end, asof)))
+    return Table([("report.col.entry", "text"), ("report.col.source", "source"), ("report.col.grid", "grid"),
+                  ("report.col.happened", "time"), ("report.col.kept", "time"), ("report.col.lag_min", "min")],
+                 [[r["event_id"], r["source"], r["grid"], as_utc(r.get("reported_at") or r["observed_at"]),
+                   as_utc(r["ingested_at"]), r["lag_s"] / 60] for r in late])
 
 
 def _revisits_table(figures: dict[str, Any]) -> Table:

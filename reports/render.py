@@ -57,7 +57,8 @@ def cell(value: Any, kind: str, report: Report) -> str:
         return name if kind == "station" else f"{value} {name}".strip()
     prefix = {"grade": "risk.legend.", "level": "lead.level.", "category": "category.", "state": "state.",
               "rule": "leads.rule.", "task_kind": "tasks.kind.", "outcome": "phone.outcome.",
-              "mediation_kind": "mediation.kind.", "scenario": "scenario.", "verdict": "alert.verdict."}.get(kind)
+              "mediation_kind": "mediation.kind.", "scenario": "scenario.", "verdict": "alert.verdict.",
+              "source": "source."}.get(kind)
     return text(prefix + str(value), lang) if prefix else str(value)
 
 

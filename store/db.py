@@ -56,6 +56,7 @@ incidents = Table(
     Index("ix_incidents_status", "status"),  # the board: every incident still open, whatever its age
     Index("ix_incidents_grid_reported", "grid", "reported_at"),
     Index("ix_incidents_caller_reported", "caller", "reported_at"),  # repeat-call warnings
+    Index("ix_incidents_ingested_at", "ingested_at"),  # data timeliness: what was kept when, each source's newest
 )
 
 sensor_events = Table(
@@ -76,6 +77,7 @@ sensor_events = Table(
     Column("snapshot_refused", String(24)),  # why the picture it came with was refused (sensors/snapshots.py)
     Index("ix_sensor_events_device_observed", "device_id", "observed_at"),
     Index("ix_sensor_events_snapshot", "snapshot"),  # who may see a picture: the alerts that carried it
+    Index("ix_sensor_events_ingested_at", "ingested_at"),  # data timeliness: the readings kept in a period
 )
 
 

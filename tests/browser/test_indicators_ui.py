@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 import redis
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 import clock
 from app import PinganApp
 from bus import keys
 from indicators.compute import DISTRICT
-from layouts.ids import IndicatorID
+from layouts.ids import IndicatorID, ScreenID
 from settings import Settings
+from store.db import incidents
 from testkit.entries import incident
 from testkit.servers import LiveServer, start_live_server
 from tests.browser.test_map import open_map
@@ -108,3 +110,34 @@ def test_ind_ui003_in_english(english_server: LiveServer, page: Page, console_er
     expect(page.locator(f"#{IndicatorID.STATIONS} th").first).to_have_text("Station")
     assert page.locator(f"#{IndicatorID.GAUGES}").inner_text().count("Arrivals on time") == 1
     assert console_errors == []
+
+
+@pytest.mark.time_machine("2026-11-24T10:00:00+08:00")  # mid-morning: 40 minutes ago is today
+def test_ind_ui004_timeliness_on_the_panel_and_a_quiet_feed_on_the_wall(
+    live_server: LiveServer, page: Page, browser: Browser
+) -> None:
+    app = live_server.app
+    now = clock.now()
+    with app.engine.begin() as conn:  # a 110 call kept 3 minutes after it was made, 40 minutes ago; then nothing
+        conn.execute(incidents.insert().values(
+            event_id="LATE-110", stream_id="1-0", reported_at=now - timedelta(minutes=43),
+            ingested_at=now - timedelta(minutes=40), lon=112.43, lat=39.33, grid="SC-021", category="theft",
+            priority=2, address="测试路1号", description="x", caller="13800000000", source="110", status="new"))
+    app.indicators.publish()
+    open_map(page, live_server, "chief")
+    show_indicators(page)
+    tile = page.locator(f"#{IndicatorID.TILES} [data-figure='timeliness']")
+    expect(tile.locator(".ind-tile-value")).to_have_text("0%")
+    expect(tile.locator(".ind-tile-detail")).to_contain_text("110 3.0")
+    expect(tile.locator(".ind-tile-detail")).to_contain_text("超时入库 1 条")
+    expect(tile.locator(".ind-tile-detail")).to_contain_text("110 已 40 分钟无数据")
+    expect(tile).to_have_class(re.compile(r"\bbad\b"))
+    # The wall lists the quiet feed among what is overdue.
+    wall = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        screen = wall.new_page()
+        _, token = app.security.users.issue_kiosk_token("hall wall", "test")
+        screen.goto(f"{live_server.url}/kiosk/{token}")
+        expect(screen.locator(f"#{ScreenID.OVERDUE}")).to_contain_text("110 数据中断 40 分钟", timeout=15_000)
+    finally:
+        wall.close()
