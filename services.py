@@ -4,8 +4,8 @@
 record, sets the installation's clock, and wires the domain services together exactly once:
 the consumer with its hooks (field feedback to dispatch, new incidents to the instant warning
 rules and to a household's mediators), the push hub, dispatch, alerts, device health, risk,
-indicators, return visits, supervision, the mediation centre, live video (the cameras, the gateway, the
-signalling relay's rules) and the outbox relay.
+indicators, return visits, supervision, the mediation centre, the scheduled reports, live video (the
+cameras, the gateway, the signalling relay's rules) and the outbox relay.
 ``app.py`` (the dashboard), ``worker.py`` (extra consumers), the benchmarks and the fault suite
 all start from it, so none of them can run a consumer that skips a hook.
 """
@@ -38,6 +38,8 @@ from mediation import people
 from mediation.service import MediationService
 from mediation.vault import Vault
 from push.hub import Emit, PushHub
+from reports.build import ReportBuilder
+from reports.schedule import ReportSchedule
 from revisits.service import RevisitService
 from risk.engine import RiskEngine
 from risk.leads import LeadService
@@ -79,6 +81,7 @@ class Services:
     notices: NoticeService
     mediation: MediationService
     video: VideoService
+    reports: ReportSchedule
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -119,6 +122,8 @@ class Services:
             self.spawn("revisit-draw", self._draw_revisits)
             self.spawn("supervision", self.supervision.run, self.stop_event, connect(self.redis_url), self.owner)
             self.spawn("monday-summary", self._summaries)
+            if self.settings.report_schedule:
+                self.spawn("reports", self._reports)
         if not self.settings.backfill:
             self.history_ready.set()
         self.spawn("indicators", self.indicators.run, self.stop_event)
@@ -172,6 +177,11 @@ class Services:
         if not self.stop_event.is_set():
             self.revisits.run_monthly(self.stop_event, connect(self.redis_url), self.owner)
 
+    def _reports(self) -> None:
+        self.history_ready.wait()  # the reports are the record's: not a half-written backfill's
+        if not self.stop_event.is_set():
+            self.reports.run(self.stop_event, connect(self.redis_url), self.owner)
+
     def _summaries(self) -> None:
         self.history_ready.wait()  # last week's calls and leads: from the kept history, not a half-written one
         if not self.stop_event.is_set():
@@ -196,6 +206,17 @@ class Services:
         self.engine.dispose()
         if self.embedded_redis:
             self.embedded_redis.stop()
+
+
+def printed_or_none(report: Any) -> bytes | None:
+    """A scheduled report's PDF, or none where Chromium is not installed (the delivery is kept without it)."""
+    from reports.render import PdfUnavailable, pdf_bytes
+
+    try:
+        return pdf_bytes(report)
+    except PdfUnavailable:
+        log.warning("report %s/%s delivered without its PDF: Chromium is not installed", report.kind, report.key)
+        return None
 
 
 def build(settings: Settings | None = None, emit: Emit | None = None) -> Services:
@@ -233,10 +254,12 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     mediation = MediationService(engine, grids, Vault.from_settings(settings.pii_key, settings.var_dir),
                                  relay=outbox.relay, language=settings.language, lead_handled=leads.handled_in)
     video = build_video(settings, devices, connect(redis_url), engine, indicators.station_of)
+    schedule = ReportSchedule(engine, ReportBuilder(engine, grids, media=media), print_pdf=printed_or_none,
+                              relay=outbox.relay, language=settings.language)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
                         health=health, risk=risk, indicators=indicators, revisits=revisits, supervision=supervision,
-                        summaries=summaries, notices=notices, mediation=mediation, video=video,
+                        summaries=summaries, notices=notices, mediation=mediation, video=video, reports=schedule,
                         embedded_redis=embedded)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,

@@ -173,6 +173,9 @@ class Settings:
     # VIDEO_ICE_INTERFACES: the embedded gateway's WebRTC candidates on these interfaces ("lo": browsers on this
     # machine; the command hall's LAN interface, e.g. "eth0", when the wall and desks are other machines).
     video_ice_interfaces: str = "lo"
+    # REPORT_SCHEDULE: make the daily (17:00), weekly (Fridays) and monthly (by the 5th) reports on schedule, kept and
+    # announced (0: only on request); after downtime, what fell due is made on start.
+    report_schedule: bool = True
     # WALL_CAMERAS: cameras the wall always shows (comma-separated ids), beside the one following the newest alert.
     wall_cameras: tuple[str, ...] = ()
 
@@ -252,6 +255,7 @@ class Settings:
             "video_sim_feeds": _env_number("VIDEO_SIM_FEEDS", cls.video_sim_feeds, int),
             "video_near_m": _env_number("VIDEO_NEAR_M", cls.video_near_m, float),
             "video_ice_interfaces": _env_str("VIDEO_ICE_INTERFACES", cls.video_ice_interfaces).strip(),
+            "report_schedule": _env_bool("REPORT_SCHEDULE", cls.report_schedule),
             "wall_cameras": tuple(c.strip() for c in _env_str("WALL_CAMERAS", "").split(",") if c.strip()),
         }
         if os.environ.get("VAR_DIR"):

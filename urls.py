@@ -38,6 +38,7 @@ class URL(StrEnum):
     REPORT = "/reports/<kind>/<key>"
     REPORT_PDF = "/reports/<kind>/<key>/pdf"
     REPORT_CSV = "/reports/<kind>/<key>/<table>.csv"
+    REPORT_DELIVERED = "/reports/<kind>/<key>/delivered.pdf"  # the PDF as it was delivered on schedule
     # The return-visit desk.
     REVISITS = "/revisits"
     REVISIT = "/revisits/<visit_id>"
@@ -123,4 +124,5 @@ def for_scripts() -> dict[str, str]:
     return {"login": URL.LOGIN, "touch": URL.TOUCH, "subscribe": URL.LIVE_SUBSCRIBE, "ack": URL.LIVE_ACK,
             "taskPhotos": URL.TASK_PHOTOS, "media": URL.MEDIA, "supervision": URL.SUPERVISION,
             "report": URL.REPORT, "mediationNew": URL.MEDIATION_NEW, "videoCamera": URL.VIDEO_CAMERA,
-            "videoNear": URL.VIDEO_NEAR, "videoGateway": URL.VIDEO_GATEWAY, "videoLibrary": URL.VIDEO_LIBRARY}
+            "videoNear": URL.VIDEO_NEAR, "videoGateway": URL.VIDEO_GATEWAY, "videoLibrary": URL.VIDEO_LIBRARY,
+            "reportDelivered": URL.REPORT_DELIVERED, "reportPage": URL.REPORT}

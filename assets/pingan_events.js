@@ -14,6 +14,7 @@ window.pingan = Object.assign({}, window.pingan, {
     LEAD: "lead",
     ESCALATION: "escalation",
     SUMMARY: "summary",
+    REPORT: "report",
     RISK_GRADES: "risk_grades",
     INDICATORS: "indicators",
     COUNTERS: "counters",

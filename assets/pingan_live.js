@@ -310,6 +310,7 @@
     handlers[E.GRID_TASK] = function (d) { window.pingan.tasks.update(d); };
     handlers[E.ESCALATION] = function (d) { window.pingan.supervision.update(d); };
     handlers[E.SUMMARY] = function (d) { window.pingan.supervision.summary(d); };
+    handlers[E.REPORT] = function (d) { reportNotice(d); };
     handlers[E.INDICATORS] = function (d) {
       window.pingan.indicators.set(d, state.texts && state.texts.indicatorVersionId);
     };
@@ -321,6 +322,29 @@
     };
     return handlers;
   })();
+
+  // A scheduled report was delivered: a chief's page says so, with a link to it (and whether it came late).
+  const REPORT_NOTICE_MS = 10 * 60 * 1000;
+  function reportNotice(d) {
+    const texts = state.texts;
+    if (!texts || !texts.canReadReports) { return; }
+    const old = document.querySelector(".report-notice");
+    if (old) { old.remove(); }
+    const made = new Date(d.made_at).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+    const note = el("div", "report-notice" + (d.late ? " late" : ""),
+      text(texts, d.late ? "report.notice.late" : "report.notice",
+        { title: text(texts, "report." + d.kind + ".title"), key: d.key, time: made }));
+    note.setAttribute("role", "status");
+    note.setAttribute("data-kind", d.kind);
+    note.setAttribute("data-key", d.key);
+    const link = el("a", null, text(texts, "report.notice.open"));
+    link.href = texts.urls.reportPage.replace("<kind>", encodeURIComponent(d.kind)).replace("<key>", encodeURIComponent(d.key));
+    link.target = "_blank";
+    link.rel = "noopener";
+    note.appendChild(link);
+    document.body.appendChild(note);
+    setTimeout(function () { note.remove(); }, REPORT_NOTICE_MS);
+  }
 
   function applyEvent(ev, added) {
     const handler = HANDLERS[ev.type];

@@ -47,6 +47,7 @@ class Live(StrEnum):
     LEAD = "lead"  # an early-warning lead (risk.leads.lead_payload)
     ESCALATION = "escalation"  # supervision.service.escalation_payload(): a late item escalated, or its response
     SUMMARY = "summary"  # supervision.weekly.payload(): the Monday summary, made (a state: the week's latest)
+    REPORT = "report"  # reports.schedule.payload(): a scheduled report delivered (kind, key, due, made, late)
     RISK_GRADES = "risk_grades"  # {grades: {window: {grid: grade}}, at}
     INDICATORS = "indicators"  # {asof}; the push hub replaces it with the kept figures (a state event)
     COUNTERS = "counters"  # {dead_letters_added}

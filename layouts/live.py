@@ -22,7 +22,8 @@ _TEXT_PREFIXES = ("category.", "source.", "status.", "unit.", "scenario.", "aler
                   "state.", "instructions.", "dispatch.reassigning", "dispatch.send", "dispatch.add_unit", "site.",
                   "device.", "lead.", "leads.", "ind.", "screen.", "priority.", "feed.", "time.", "tasks.", "phone.",
                   "supervision.", "revisits.kind.", "summary.", "dispatch.mediate", "mediation.clock.",
-                  "mediation.type.", "video.")
+                  "mediation.type.", "video.", "report.notice", "report.daily.", "report.weekly.",
+                  "report.monthly.")
 
 
 def page_texts(settings: Settings, viewer: Viewer | None = None,

@@ -8,7 +8,9 @@
   and the grades that changed, top repeat locations, leads and their disposal, the grid
   workers' results with their photos.
 - **monthly** effectiveness report by the 5th: the calendar month before; every
-  indicator by station, with the month before for comparison.
+  indicator by station, with the month before for comparison, and the highlights and
+  shortfalls those figures show against their targets and the month before
+  (:mod:`reports.findings`).
 
 Every figure comes from :func:`indicators.compute.compute` for the report's period,
 so a report and the indicators panel agree by construction (a test checks the PDF).
@@ -36,6 +38,7 @@ from indicators import timeliness
 from indicators.compute import DISTRICT, compute, is_overdue, load
 from media.store import MediaStore
 from mediation.figures import period_figures
+from reports.findings import findings
 from risk.leads import lead_texts
 from risk.model import grid_scores, load_config, load_history, since_for
 from risk.review import weekly_review
@@ -274,6 +277,16 @@ class ReportBuilder:
             [[g["grid"], g["station"], g["this"], g["last"], g["delta"]] for g in made["grids"]])
 
     def _monthly(self, report: Report) -> None:
+        # Highlights and shortfalls: the month's figures against their targets and the month before.
+        before_period = report.period.comparison()
+        before = compute(load(self.engine, before_period, self.clock()), before_period, self.clock(),
+                         self.station_of, [])["scopes"][DISTRICT]
+        good, bad = findings(report.district, before, report.language)
+        for name, found in (("highlights", good), ("shortfalls", bad)):
+            report.tables[name] = Table(
+                [("report.col.finding", "text"), ("report.col.indicator", "text"), ("report.col.this_month", "text"),
+                 ("report.col.target", "text"), ("report.col.last_month", "text")],
+                [[f.why, f.what, f.value, f.target, f.last_month] for f in found])
         report.tables["categories"] = Table(
             [("report.col.category", "category"), ("report.col.count", "int")],
             [[category, n] for category, n in report.district["incidents"]["by_category"].items()])

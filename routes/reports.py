@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
+import clock
 from auth.guard import guard, security
 from auth.roles import Permission, Viewer
 from auth.web import template_values
 from reports.build import Kind, Report, ReportBuilder, period_for, recent_keys
 from reports.render import PdfUnavailable, context, csv_bytes, filename, pdf_bytes
+from reports.schedule import ReportSchedule
 from urls import URL, path
 
 RECENT = {Kind.DAILY: 7, Kind.WEEKLY: 6, Kind.SUMMARY: 6, Kind.MONTHLY: 6}  # how many past reports the index lists
 
 
-def blueprint(builder: ReportBuilder, language: str) -> Blueprint:
+def blueprint(builder: ReportBuilder, language: str, schedule: ReportSchedule | None = None) -> Blueprint:
     routes = Blueprint("reports", __name__)
 
     def known(kind: str, key: str) -> Kind:
@@ -34,7 +38,10 @@ def blueprint(builder: ReportBuilder, language: str) -> Blueprint:
     def _index(viewer: Viewer) -> str:
         now = builder.clock()
         recent = {kind.value: recent_keys(kind, now, count) for kind, count in RECENT.items()}
-        return render_template("reports.html", **template_values(language, viewer), recent=recent)
+        delivered = schedule.deliveries() if schedule is not None else []
+        return render_template("reports.html", **template_values(language, viewer), recent=recent,
+                               delivered=delivered, when=lambda iso: clock.local(
+                                   datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M:%S"))
 
     @routes.get(URL.REPORTS_OPEN)
     @guard(Permission.VIEW_REPORTS, "report.view")
@@ -62,6 +69,16 @@ def blueprint(builder: ReportBuilder, language: str) -> Blueprint:
             return Response(str(exc), status=503, mimetype="text/plain")
         security().record(viewer, "report.export", target=f"{report.kind.value}/{report.key}", detail="pdf")
         return _download(document, "application/pdf", filename(report, ".pdf"))
+
+    @routes.get(URL.REPORT_DELIVERED)
+    @guard(Permission.VIEW_REPORTS, "report.export")
+    def _delivered(kind: str, key: str, viewer: Viewer) -> Response:
+        """The PDF exactly as it was delivered on schedule (not made again from today's record)."""
+        document = schedule.pdf(known(kind, key), key) if schedule is not None else None
+        if document is None:
+            abort(404)
+        security().record(viewer, "report.export", target=f"{kind}/{key}", detail="delivered pdf")
+        return _download(document, "application/pdf", f"pingan-{kind}-{key}-delivered.pdf")
 
     @routes.get(URL.REPORT_CSV)
     @guard(Permission.VIEW_REPORTS, "report.export")

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -267,6 +268,20 @@ summaries = Table(
     Column("made_at", DateTime(timezone=True), nullable=False),
     Column("below", Text, nullable=False),  # JSON: [{station, reasons: [...]}]
     Column("district", Text, nullable=False),  # JSON: the district's disposal and calls
+)
+
+# Reports delivered on schedule (reports/schedule.py): when each was due and made, its key figures then, its PDF.
+report_deliveries = Table(
+    "report_deliveries",
+    metadata,
+    Column("kind", String(8), primary_key=True),  # daily / weekly / monthly
+    Column("key", String(10), primary_key=True),  # the date (daily, weekly) or month it is filed under
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+    Column("due_by", DateTime(timezone=True), nullable=False),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("figures", Text, nullable=False),  # JSON: the district's key figures as delivered
+    Column("pdf", LargeBinary),  # the document as delivered (none: Chromium was not installed)
+    Index("ix_report_deliveries_made_at", "made_at"),
 )
 
 # Rectification notices (supervision/notices.py): a chief's notice to a station (or a unit of it) for a missed

@@ -66,6 +66,7 @@ def start_server(port: int, var_dir: Path, extra_env: dict[str, str] | None = No
     load balancer in production.
     """
     env = {**os.environ, "PORT": str(port), "VAR_DIR": str(var_dir), "SIMULATOR": "0", "BACKFILL": "0", "VIDEO": "0",
+           "REPORT_SCHEDULE": "0",
            "LOGIN_PER_MINUTE": "1000000", "SECRET_KEY": "bench-secret-not-for-production", **(extra_env or {})}
     add_account(env)
     started = time.perf_counter()

@@ -52,9 +52,9 @@ def devices() -> DeviceRegistry:
 @pytest.fixture
 def settings(tmp_path: Path, redis_url: str, r) -> Settings:  # type: ignore[no-untyped-def]
     """Settings for one test: a fresh var dir and SQLite file, the session's real Redis (flushed); no live video
-    (its own tests switch it on: tests/browser/test_video_ui.py)."""
+    and no scheduled reports (their own tests switch them on: test_video_ui.py, test_schedule.py)."""
     return Settings.from_env(var_dir=tmp_path / "var", simulator=False, tile_url="", redis_url=redis_url,
-                             database_url="", video=False)
+                             database_url="", video=False, report_schedule=False)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from app import PinganApp
 from bus import keys
 from indicators.compute import DISTRICT
 from layouts.ids import IndicatorID, ScreenID
+from reports.build import Kind
 from settings import Settings
 from store.db import incidents
 from testkit.entries import incident
@@ -141,3 +142,14 @@ def test_ind_ui004_timeliness_on_the_panel_and_a_quiet_feed_on_the_wall(
         expect(screen.locator(f"#{ScreenID.OVERDUE}")).to_contain_text("110 数据中断 40 分钟", timeout=15_000)
     finally:
         wall.close()
+
+
+def test_ind_ui005_a_chief_hears_of_a_report_delivered_on_schedule(live_server: LiveServer, page: Page) -> None:
+    app = live_server.app
+    open_map(page, live_server, "chief")
+    expect(page.locator("#live-status")).to_have_class("live-pill live")
+    key = clock.last_daily_cut().isoformat()
+    app.services.reports.deliver(Kind.DAILY, key)  # what the schedule does at 17:00
+    notice = page.locator(".report-notice")
+    expect(notice).to_contain_text(f"每日任务完成报表（{key}）")
+    expect(notice.locator("a")).to_have_attribute("href", f"/reports/daily/{key}")

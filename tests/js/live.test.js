@@ -10,10 +10,12 @@ const assert = require("node:assert/strict");
 const { page, settle } = require("./harness");
 
 const TEXTS = {
-  urls: { subscribe: "/live/subscribe", ack: "/live/ack" },
-  text: { "category.theft": "盗窃", "status.new": "新警情", "status.dispatched": "已派警" },
+  urls: { subscribe: "/live/subscribe", ack: "/live/ack", reportPage: "/reports/<kind>/<key>" },
+  text: { "category.theft": "盗窃", "status.new": "新警情", "status.dispatched": "已派警",
+    "report.daily.title": "每日任务完成报表", "report.notice": "{title}（{key}）已送达 {time}",
+    "report.notice.late": "{title}（{key}）补发送达 {time}（迟送）", "report.notice.open": "查看" },
   feedId: "feed", instructionsId: "instructions", indicatorVersionId: "indicator-version",
-  districtScope: "district", staleAfterS: 60, canOpenIncident: false, canDispatch: false,
+  districtScope: "district", staleAfterS: 60, canOpenIncident: false, canDispatch: false, canReadReports: true,
   clock: { now_ms: Date.parse("2026-12-04T02:00:00Z"), speed: 1 },
 };
 
@@ -191,6 +193,11 @@ test("every event type in pingan_events.js has a handler", function () {
     escalation: [{ escalation_id: "SV-1", level: "station", item_kind: "lead", item_id: "L1", facts: {}, labels: {},
       due_at: due, responded_at: null }, function () { return pingan.supervision.state.open.has("SV-1"); }],
     summary: [{ key: "2026-12-07", below: [] }, function () { return pingan.supervision.state.summary.key === "2026-12-07"; }],
+    report: [{ kind: "daily", key: "2026-12-04", made_at: "2026-12-04T09:00:20Z", late: true }, function () {
+      const note = p.window.document.querySelector(".report-notice.late");
+      return note !== null && note.textContent.indexOf("每日任务完成报表（2026-12-04）补发送达 17:00:20（迟送）") === 0 &&
+        note.querySelector("a").getAttribute("href") === "/reports/daily/2026-12-04";
+    }],
   };
   const types = Object.values(pingan.EVENTS);
   assert.ok(types.length > 0);
