@@ -25,7 +25,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
 from bus import keys, lease
@@ -103,12 +104,13 @@ class ReportSchedule:
                    "verification": district["verification"]["rate"], "timeliness": district["timeliness"]["rate"]}
         row = {"kind": kind.value, "key": key, "scheduled_at": scheduled_at(kind, key),
                "due_by": due_by(kind, key), "made_at": now, "figures": json.dumps(figures), "pdf": pdf}
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with self.engine.begin() as conn:
-            done = conn.execute(select(report_deliveries.c.key).where(
-                report_deliveries.c.kind == kind.value, report_deliveries.c.key == key)).first()
-            if done is not None:  # another process made it meanwhile
+            won = conn.execute(dialect.insert(report_deliveries).values(**row).on_conflict_do_nothing(
+                index_elements=["kind", "key"]).returning(report_deliveries.c.key)).first()
+            if won is None:  # another process made it meanwhile: theirs is the delivery
+                conn.rollback()
                 return self.delivery(kind, key) or {}
-            conn.execute(insert(report_deliveries).values(**row))
             announced = payload(row)
             audit.append(conn, "system", "report.delivered", target=f"{kind.value}/{key}",
                          detail=f"late={announced['late']} pdf={pdf is not None}", at=now)
