@@ -31,6 +31,8 @@ def bj(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 TUESDAY = date(2026, 11, 24)
 FRIDAY = date(2026, 11, 27)
+# Every date here is a constructed one: each test runs at a moment it sets (a Tuesday afternoon unless it moves).
+pytestmark = pytest.mark.time_machine("2026-11-24T16:00:00+08:00", tick=False)
 
 
 @pytest.mark.unit

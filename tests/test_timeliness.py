@@ -24,6 +24,8 @@ from store.db import incidents, sensor_events
 from tests.indicator_data import bj
 
 DAY = datetime(2026, 11, 24).date()
+# A constructed day: each test runs at a moment it sets (the morning of DAY unless it moves).
+pytestmark = pytest.mark.time_machine("2026-11-24T10:00:00+08:00", tick=False)
 
 
 def entry(source: str, lag_s: float, kept: datetime, n: int, grid: str = "SC-021") -> dict[str, Any]:
