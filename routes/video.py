@@ -24,7 +24,7 @@ from i18n import text
 from settings import Settings
 from store import audit
 from urls import URL
-from video.gate import Allowed, VideoRefused, Watcher
+from video.gate import Allowed, Refusal, VideoRefused, Watcher
 from video.service import VideoService
 
 MAX_SIGNAL_BYTES = 64 * 1024  # an SDP offer or answer is a few kilobytes
@@ -59,7 +59,7 @@ def blueprint(video: VideoService, settings: Settings) -> Blueprint:
         try:
             camera = video.gate.camera_for(watcher_of(viewer), device_id[:32])
         except VideoRefused as exc:
-            if exc.reason.value == "camera":
+            if exc.reason is Refusal.CAMERA:
                 return jsonify(error=text("video.refused.camera", language)), 404
             return refused(viewer, exc)
         return jsonify(device_id=camera.device_id, mountpoint=camera.mountpoint, gateway=video.state().value), 200
@@ -81,10 +81,10 @@ def blueprint(video: VideoService, settings: Settings) -> Blueprint:
         path = LIBRARIES.get(name)
         if path is None or not path.exists():
             return jsonify(error="no such library"), 404
-        response = send_file(path, mimetype="text/javascript", max_age=86400)
-        return response
+        return send_file(path, mimetype="text/javascript", max_age=86400)
 
     def relay(viewer: Viewer, session: str | None, handle: str | None) -> tuple[Response, int]:
+        watcher = watcher_of(viewer)
         body: dict[str, Any] | None = None
         if request.method == "POST":
             if (request.content_length or 0) > MAX_SIGNAL_BYTES:
@@ -94,7 +94,7 @@ def blueprint(video: VideoService, settings: Settings) -> Blueprint:
                 return janus_error(400, "a JSON object is expected")
             body = parsed
         try:
-            allowed: Allowed = video.gate.check(watcher_of(viewer), session, handle, body)
+            allowed: Allowed = video.gate.check(watcher, session, handle, body)
         except VideoRefused as exc:
             return refused(viewer, exc)  # whether or not a gateway runs: a forged request is refused, audited
         if video.gateway_url is None:
@@ -116,9 +116,9 @@ def blueprint(video: VideoService, settings: Settings) -> Blueprint:
         except ValueError:
             return janus_error(502, text("video.gateway.down", language))
         if isinstance(answer, dict):
-            video.gate.relayed(watcher_of(viewer), session, handle, body, allowed, answer)
+            video.gate.relayed(watcher, session, handle, body, allowed, answer)
         elif session is not None:
-            video.gate.relayed(watcher_of(viewer), session, None, None, allowed, {})
+            video.gate.relayed(watcher, session, None, None, allowed, {})
         response = Response(json.dumps(answer), status=reply.status, mimetype="application/json")
         response.headers["Cache-Control"] = "no-store"
         return response, reply.status
