@@ -31,6 +31,8 @@ import callbacks.phone
 import callbacks.risk
 import callbacks.screen
 import callbacks.sensors
+import routes.duties
+import routes.evaluation
 import routes.geo
 import routes.live
 import routes.media
@@ -50,6 +52,7 @@ from auth.sessions import SessionRegistry
 from auth.users import UserStore
 from bus.connection import connect
 from dispatch.service import DispatchService
+from evaluation.service import EvaluationService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from gridwork.tasks import TaskService
@@ -63,7 +66,6 @@ from layouts.shell import index_html, page
 from media.store import MediaStore
 from mediation.service import MediationService
 from push.hub import PushHub
-from reports.build import ReportBuilder
 from reports.render import html_pdf
 from revisits.service import RevisitService
 from risk.engine import RiskEngine
@@ -106,6 +108,10 @@ class PinganApp:
     @property
     def engine(self) -> Engine:
         return self.services.engine
+
+    @property
+    def evaluation(self) -> EvaluationService:
+        return self.services.evaluation
 
     @property
     def redis(self) -> redis.Redis:
@@ -234,14 +240,16 @@ def create_app(settings: Settings | None = None) -> PinganApp:
         routes.ops.blueprint(parts.redis, parts.engine, parts.hub),
         routes.sensors.blueprint(parts.health, parts.devices, settings.language, grids=grids),
         routes.risk.blueprint(parts.engine, settings.language),
-        routes.reports.blueprint(ReportBuilder(parts.engine, grids, media=parts.media), settings.language,
+        routes.reports.blueprint(parts.reports.builder, settings.language,
                                  schedule=parts.reports),
         routes.media.blueprint(parts.tasks, parts.media, settings.language, alerts=parts.alerts,
                                station_of=parts.indicators.station_of),
         routes.video.blueprint(parts.video, settings),
         routes.revisits.blueprint(parts.revisits, settings.language, stations),
         routes.supervision.blueprint(parts.supervision, settings.language, stations),
+        routes.duties.blueprint(parts.duties, settings.language, stations),
         routes.notices.blueprint(parts.notices, parts.summaries, settings.language, stations),
+        routes.evaluation.blueprint(parts.evaluation, settings.language),
         routes.mediation.blueprint(parts.mediation, parts.redis, settings.language, stations,
                                    settings.mediation_apply_per_hour, partial(html_pdf, landscape=False)),
         auth.admin.blueprint(settings.language, grids.stations(settings.language)),

@@ -28,8 +28,13 @@ import clock
 from bus.connection import EmbeddedRedis, connect
 from bus.outbox import OutboxRelay
 from dispatch.service import DispatchService
+from duties.config import DUTIES_FILE
+from duties.config import load as load_duties
+from duties.service import DutyService
+from evaluation.service import EvaluationService, open_evaluation
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
+from geo.roster import Roster
 from gridwork.tasks import TaskService
 from indicators.live import Indicators
 from ingest.consumer import Consumer
@@ -37,6 +42,8 @@ from media.store import MediaStore, open_store
 from mediation import people
 from mediation.service import MediationService
 from mediation.vault import Vault
+from positions.areas import Areas
+from positions.presence import Rules
 from push.hub import Emit, PushHub
 from reports.build import ReportBuilder
 from reports.schedule import ReportSchedule
@@ -82,7 +89,11 @@ class Services:
     mediation: MediationService
     video: VideoService
     reports: ReportSchedule
+    evaluation: EvaluationService  # the community-policing index: scores per person and station
+    duties: DutyService  # the core task list: duties per post and person, the 17:00 completion table
+    roster: Roster  # the grid teams' people (community officers, grid workers), built once from the grids
     hub: PushHub | None = None  # only where pages are served (it needs a way to emit)
+    areas: Areas | None = None  # people's communities (grids and margin): their positions are judged against them
     embedded_redis: EmbeddedRedis | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     # Set once the district's history is kept (at once without a backfill): last month's return-visit sample is
@@ -97,7 +108,7 @@ class Services:
         return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name, media=self.media,
                         feedback=self.dispatch.feedback, revisit_calls=self.revisits.call_centre,
                         on_incidents=self.new_incidents,
-                        on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay)
+                        on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay, areas=self.areas)
 
     def new_incidents(self, rows: list[dict[str, Any]]) -> None:
         """What newly kept incidents set off: the instant warning rules, and a household's open mediation case."""
@@ -137,7 +148,7 @@ class Services:
             from simulation.simulator import Simulator
             from simulation.station_chiefs import Chiefs
 
-            sim = Simulator(connect(self.redis_url), self.grids, self.devices)
+            sim = Simulator(connect(self.redis_url), self.grids, self.devices, officers=self.settings.sim_officers)
             self.spawn("simulator", sim.run, self.stop_event)
             self.spawn("field-units", FieldUnits(connect(self.redis_url)).run, self.stop_event)
             self.spawn("grid-workers", GridWorkers(connect(self.redis_url), self.tasks).run, self.stop_event)
@@ -254,13 +265,18 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     mediation = MediationService(engine, grids, Vault.from_settings(settings.pii_key, settings.var_dir),
                                  relay=outbox.relay, language=settings.language, lead_handled=leads.handled_in)
     video = build_video(settings, devices, connect(redis_url), engine, indicators.station_of)
-    schedule = ReportSchedule(engine, ReportBuilder(engine, grids, media=media), print_pdf=printed_or_none,
-                              relay=outbox.relay, language=settings.language)
+    roster = Roster(grids)
+    evaluation = open_evaluation(engine, grids, roster, Rules.from_settings(settings))
+    duties = DutyService(engine, roster, load_duties(settings.data_dir / DUTIES_FILE))
+    schedule = ReportSchedule(engine, ReportBuilder(engine, grids, media=media, roster=roster, duties=duties,
+                                                    evaluation=evaluation),
+                              print_pdf=printed_or_none, relay=outbox.relay, language=settings.language)
     services = Services(settings=settings, redis_url=redis_url, redis=client, engine=engine, grids=grids,
                         devices=devices, outbox=outbox, dispatch=dispatch, alerts=alerts, tasks=tasks, media=media,
                         health=health, risk=risk, indicators=indicators, revisits=revisits, supervision=supervision,
                         summaries=summaries, notices=notices, mediation=mediation, video=video, reports=schedule,
-                        embedded_redis=embedded)
+                        evaluation=evaluation, duties=duties, roster=roster, embedded_redis=embedded)
+    services.areas = Areas(roster, grids, settings.community_margin_m)
     if emit is not None:
         services.hub = PushHub(connect(redis_url), engine, emit=emit, open_instructions=dispatch.open_instructions,
                                open_alerts=alerts.open_alerts,

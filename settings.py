@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,36 @@ def _escalation_rules(raw: str) -> tuple[tuple[str, float | None, float | None],
         except ValueError as exc:
             raise ValueError(f"SUPERVISION_RULES: {rule!r}: {exc}") from None
     return tuple((kind, station, district) for kind, (station, district) in rules.items())
+
+
+def _working_hours(raw: str) -> tuple[tuple[time, time], ...]:
+    """``08:30-12:00,14:30-18:00`` (Beijing time) as (start, end) pairs; empty keeps the default."""
+    if not raw.strip():
+        return Settings.community_working_hours
+    spans = []
+    for span in filter(None, (part.strip() for part in raw.split(","))):
+        start, dash, end = span.partition("-")
+        try:
+            if not dash:
+                raise ValueError
+            spans.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+        except ValueError:
+            raise ValueError(f"COMMUNITY_WORKING_HOURS: {span!r} is not HH:MM-HH:MM") from None
+    return tuple(spans)
+
+
+def _weekdays(raw: str) -> tuple[int, ...]:
+    """ISO weekdays (Monday 1 … Sunday 7) as ``1-5`` or ``1,3,5`` or ``1-3,6``; empty keeps the default."""
+    if not raw.strip():
+        return Settings.community_working_days
+    days: set[int] = set()
+    for part in filter(None, (part.strip() for part in raw.split(","))):
+        first, dash, last = part.partition("-")
+        try:
+            days.update(range(int(first), int(last if dash else first) + 1))
+        except ValueError:
+            raise ValueError(f"COMMUNITY_WORKING_DAYS: {part!r} is not a weekday 1-7 or a range such as 1-5") from None
+    return tuple(sorted(days))
 
 
 @dataclass(frozen=True)
@@ -178,6 +209,18 @@ class Settings:
     report_schedule: bool = True
     # WALL_CAMERAS: cameras the wall always shows (comma-separated ids), beside the one following the newest alert.
     wall_cameras: tuple[str, ...] = ()
+    # COMMUNITY_WORKING_HOURS: a community officer's working time each working day, Beijing time ("08:30-12:00,
+    # 14:30-18:00"): the time their share in their community is judged over (the Fengqiao standard).
+    community_working_hours: tuple[tuple[time, time], ...] = ((time(8, 30), time(12)), (time(14, 30), time(18)))
+    # COMMUNITY_WORKING_DAYS: the working days, ISO weekdays ("1-5": Monday to Friday).
+    community_working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    # COMMUNITY_MARGIN_M: how far outside their grids' boundary a fix still counts as in their community (GPS error);
+    # applied as each fix arrives.
+    community_margin_m: float = 50.0
+    # POSITION_STALE_MIN: a fix stands this long at most; time with no standing fix is unknown (terminal off).
+    position_stale_min: float = 10.0
+    # SIM_OFFICERS: community officers whose police terminals the simulator reports (two per station, by id).
+    sim_officers: int = 24
 
     def __post_init__(self) -> None:
         if self.language not in SUPPORTED_LANGUAGES:
@@ -214,6 +257,19 @@ class Settings:
             raise ValueError("VIDEO_SIM_FEEDS must be at least 1")
         if self.video_near_m <= 0:
             raise ValueError("VIDEO_NEAR_M must be positive")
+        hours = self.community_working_hours
+        if not hours or any(start >= end for start, end in hours) or any(
+                hours[n][0] < hours[n - 1][1] for n in range(1, len(hours))):
+            raise ValueError("COMMUNITY_WORKING_HOURS must give spans within a day, each ending after it starts, "
+                             "in order and not overlapping, e.g. 08:30-12:00,14:30-18:00")
+        if not self.community_working_days or not set(self.community_working_days) <= set(range(1, 8)):
+            raise ValueError("COMMUNITY_WORKING_DAYS must name weekdays 1 (Monday) to 7 (Sunday), e.g. 1-5")
+        if not 0 <= self.community_margin_m <= 1000:
+            raise ValueError("COMMUNITY_MARGIN_M must be 0 to 1000 metres")
+        if self.position_stale_min <= 0:
+            raise ValueError("POSITION_STALE_MIN must be positive")
+        if self.sim_officers < 0:
+            raise ValueError("SIM_OFFICERS must be 0 or more")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -257,6 +313,11 @@ class Settings:
             "video_ice_interfaces": _env_str("VIDEO_ICE_INTERFACES", cls.video_ice_interfaces).strip(),
             "report_schedule": _env_bool("REPORT_SCHEDULE", cls.report_schedule),
             "wall_cameras": tuple(c.strip() for c in _env_str("WALL_CAMERAS", "").split(",") if c.strip()),
+            "community_working_hours": _working_hours(_env_str("COMMUNITY_WORKING_HOURS", "")),
+            "community_working_days": _weekdays(_env_str("COMMUNITY_WORKING_DAYS", "")),
+            "community_margin_m": _env_number("COMMUNITY_MARGIN_M", cls.community_margin_m, float),
+            "position_stale_min": _env_number("POSITION_STALE_MIN", cls.position_stale_min, float),
+            "sim_officers": _env_number("SIM_OFFICERS", cls.sim_officers, int),
         }
         if os.environ.get("VAR_DIR"):
             values["var_dir"] = Path(os.environ["VAR_DIR"])

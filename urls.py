@@ -60,6 +60,9 @@ class URL(StrEnum):
     MEDIATION_PARTIES = "/mediation/cases/<case_id>/parties"  # POST: the parties' numbers in full (audited)
     MEDIATION_AGREEMENT = "/mediation/cases/<case_id>/agreement.pdf"
     MEDIATION_APPLY = "/mediation/apply"
+    # The core task list: the day's completion table per centre and person, and ticking a manual duty done.
+    DUTIES = "/duties"
+    DUTY_TICK = "/duties/tick"
     # Grid workers' photos: a phone sends one for its task; pages show them (variant: photo / thumb).
     TASK_PHOTOS = "/m/tasks/<task_id>/photos"
     MEDIA = "/media/<variant>/<name>"
@@ -71,6 +74,10 @@ class URL(StrEnum):
     VIDEO_GATEWAY = "/video/janus"
     VIDEO_GATEWAY_PATH = "/video/janus/<path:rest>"
     VIDEO_LIBRARY = "/video/lib/<name>"
+    # The evaluation index: league tables, a subject's drill-down (score -> leaves), a leaf's records.
+    EVALUATION = "/evaluation"
+    EVALUATION_SUBJECT = "/evaluation/<subject_id>"
+    EVALUATION_LEAF = "/evaluation/<subject_id>/<leaf_id>"
     # The push protocol (pages subscribe and acknowledge over HTTP; see push/hub.py).
     LIVE_SUBSCRIBE = "/live/subscribe"
     LIVE_ACK = "/live/ack"
@@ -95,12 +102,13 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCR
 PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico", URL.MEDIATION_APPLY})
 # Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
 PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE,
-                   URL.REVISITS, URL.SUPERVISION, URL.MEDIATION})
+                   URL.REVISITS, URL.SUPERVISION, URL.MEDIATION, URL.DUTIES, URL.EVALUATION})
 # Requests that show a person is at the desk (acknowledging pushed batches is the page's own doing).
 ACTIVITY = frozenset({URL.HOME, "/_dash-update-component", URL.TOUCH, URL.PHONE, f"{URL.PHONE}_dash-update-component"})
-# What a role without the map may still reach (administrators, the return-visit desk, the mediation centre); each
-# page's own guard decides who of them.
-NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH, URL.REVISITS, URL.MEDIATION)
+# What a role without the map may still reach (administrators, the return-visit desk, the mediation centre, the task
+# list); each page's own guard decides who of them.
+NOT_MAP_PREFIXES = (URL.ADMIN, URL.AUDIT, URL.LOGOUT, URL.TOUCH, URL.REVISITS, URL.MEDIATION, URL.DUTIES,
+                    URL.EVALUATION)
 # What a grid worker reaches besides: their phone page and the push protocol it follows.
 MEDIA_PREFIX = "/media/"
 PHONE_PREFIXES = (URL.PHONE, URL.LIVE_SUBSCRIBE, URL.LIVE_ACK, MEDIA_PREFIX)

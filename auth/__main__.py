@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--station", help="station code (station officers)")
-    add.add_argument("--grids", default="", help="comma-separated grid codes (grid workers)")
+    add.add_argument("--grids", default="",
+                     help="comma-separated grid codes (grid workers, volunteers; a community officer's community)")
     add.add_argument("--password", help="set this password instead of a random one (tests, scripts)")
     role = commands.add_parser("role", help="change a user's role")
     role.add_argument("username")

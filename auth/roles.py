@@ -58,6 +58,14 @@ class Permission(StrEnum):
     ASSIGN_MEDIATORS = "assign_mediators"  # choose a case's mediators over the matching's proposal
     VIEW_PARTY_NUMBERS = "view_party_numbers"  # the parties' identity and phone numbers in full (audited)
     WATCH_CAMERAS = "watch_cameras"  # cameras' live video and alert snapshots (own station's, or all); audited
+    # The core task list (/duties): one's own rows; with VIEW_SUPERVISION, one's station's people (or everyone's).
+    VIEW_DUTIES = "view_duties"
+    TICK_DUTIES = "tick_duties"  # tick one's own manual duty done (the person themselves only: routes/duties.py)
+    # The evaluation index (/evaluation): one's own scores and the records behind them, always; with VIEW_SCORES,
+    # the people of one's station (or everyone's); with VIEW_STATION_SCORES, every station's (no person's).
+    VIEW_EVALUATION = "view_evaluation"
+    VIEW_SCORES = "view_scores"
+    VIEW_STATION_SCORES = "view_station_scores"
 
 
 _COMMON = {Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_CALLERS_MASKED, Permission.VIEW_DEVICES,
@@ -74,32 +82,37 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DUTY_OFFICER: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT,
         Permission.DISPATCH, Permission.VERIFY_ALERTS, Permission.HANDLE_LEADS, Permission.RUN_RISK,
-        Permission.VIEW_MEDIATION, Permission.OPEN_MEDIATION}),
+        Permission.VIEW_MEDIATION, Permission.OPEN_MEDIATION, Permission.VIEW_DUTIES, Permission.TICK_DUTIES}),
     Role.STATION_OFFICER: frozenset(_COMMON | {
         Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS, Permission.VIEW_MEDIATION,
-        Permission.OPEN_MEDIATION}),
+        Permission.OPEN_MEDIATION, Permission.VIEW_EVALUATION}),
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
         Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS,
         Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION, Permission.ISSUE_NOTICES,
-        Permission.VIEW_MEDIATION}),
+        Permission.VIEW_MEDIATION, Permission.VIEW_DUTIES, Permission.VIEW_EVALUATION, Permission.VIEW_SCORES,
+        Permission.VIEW_STATION_SCORES}),
     # The station's picture and its figures, the escalations and notices it must answer; dispatch stays with the hall.
     Role.STATION_CHIEF: frozenset(_COMMON | {
         Permission.OPEN_INCIDENT, Permission.VIEW_SUPERVISION, Permission.RESPOND_SUPERVISION,
-        Permission.REPORT_NOTICES, Permission.VIEW_MEDIATION}),
+        Permission.REPORT_NOTICES, Permission.VIEW_MEDIATION, Permission.VIEW_DUTIES, Permission.TICK_DUTIES,
+        Permission.VIEW_EVALUATION, Permission.VIEW_SCORES, Permission.VIEW_STATION_SCORES}),
+    # The wall shows stations' scores, never a person's.
     Role.SCREEN: frozenset({Permission.VIEW_MAP, Permission.FOLLOW_LIVE, Permission.VIEW_ALL_STATIONS,
-                            Permission.WATCH_CAMERAS}),
+                            Permission.WATCH_CAMERAS, Permission.VIEW_EVALUATION, Permission.VIEW_STATION_SCORES}),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.VIEW_AUDIT}),
-    Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS}),
+    Role.GRID_WORKER: frozenset({Permission.FOLLOW_LIVE, Permission.WORK_GRID_TASKS, Permission.TAKE_TASK_STEPS,
+                                 Permission.VIEW_DUTIES, Permission.TICK_DUTIES, Permission.VIEW_EVALUATION}),
     Role.VOLUNTEER: frozenset({Permission.FOLLOW_LIVE, Permission.TAKE_TASK_STEPS}),
     # District-wide, without the live map: the desk is all the clerk needs.
     Role.REVISIT_CLERK: frozenset({Permission.VIEW_REVISITS, Permission.CALL_REVISITS, Permission.ADD_REVISITS,
                                    Permission.VIEW_ALL_STATIONS}),
     # A mediator sees and works only the cases they are matched to (mediation.service.Scope), and calls the parties.
-    Role.MEDIATOR: frozenset({Permission.VIEW_MEDIATION, Permission.MEDIATE, Permission.VIEW_PARTY_NUMBERS}),
+    Role.MEDIATOR: frozenset({Permission.VIEW_MEDIATION, Permission.MEDIATE, Permission.VIEW_PARTY_NUMBERS,
+                              Permission.VIEW_DUTIES, Permission.TICK_DUTIES}),
     Role.MEDIATION_DESK: frozenset({Permission.VIEW_MEDIATION, Permission.OPEN_MEDIATION, Permission.MEDIATE,
                                     Permission.ASSIGN_MEDIATORS, Permission.VIEW_PARTY_NUMBERS,
-                                    Permission.VIEW_ALL_STATIONS}),
+                                    Permission.VIEW_ALL_STATIONS, Permission.VIEW_DUTIES, Permission.TICK_DUTIES}),
 }
 
 

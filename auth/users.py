@@ -244,9 +244,10 @@ class UserStore:
             audit.append(conn, by, action, target=username, detail=detail, at=self.clock())
 
     def _check_grids(self, role: Role, grids: Iterable[str]) -> list[str]:
-        """A grid worker's or a volunteer's grids, checked (one at least, known codes); other roles have none."""
+        """A grid worker's or a volunteer's grids, checked (one at least, known codes); a station officer's are
+        optional (a community officer's community, which their scores are judged on); other roles have none."""
         codes = sorted({g.strip().upper() for g in grids if g.strip()})
-        if role not in GRID_BOUND:
+        if role not in GRID_BOUND and not (role is Role.STATION_OFFICER and codes):
             return []
         if not codes:
             raise UserError(f"a {role.value.replace('_', ' ')} needs at least one grid")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bench import (
     dispatch_bench,
+    evaluation_bench,
     fanout_bench,
     indicators_bench,
     map_bench,
@@ -32,6 +33,7 @@ BENCHES: dict[str, Callable[[], None]] = {
     "phone": phone_bench.run,
     "risk": risk_bench.run,
     "indicators": indicators_bench.run,
+    "evaluation": evaluation_bench.run,
     "video": video_bench.run,
     "screen": screen_bench.run,  # 30 minutes (BENCH_SCREEN_MINUTES)
     "soak": screen_bench.soak,  # 2 hours (SOAK_MINUTES): `make soak`, not part of the default run

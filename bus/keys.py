@@ -14,7 +14,8 @@ SENSORS = "cc:in:sensors"
 UNITS = "cc:in:units"
 FEEDBACK = "cc:in:feedback"  # field units' answers to instructions
 REVISIT_CALLS = "cc:in:revisits"  # an outside call centre's return-visit calls
-INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS)
+POSITIONS = "cc:in:positions"  # community officers' terminals and grid workers' phones: kept, for time in community
+INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS, POSITIONS)
 
 # Outbound streams (what other systems read).
 OUT_INSTRUCTIONS = "cc:out:instructions"  # the field units' inbox

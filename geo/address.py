@@ -67,8 +67,11 @@ _LEADING_ROAD = re.compile(r"^.*?(?:街道|大街|大道|胡同|路|街|巷|道|
 _NAMED_COMPOUND = re.compile(rf".+?(?:{_SUFFIX})")
 
 
+@lru_cache(maxsize=65_536)
 def normalise_address(address: str) -> str:
     """One written form for the ways people type the same address (see the module's docstring).
+
+    Cached: the figures of every person's grids normalise the same month of addresses again.
 
     Normalising twice changes nothing: a pass can make new neighbours (a dash removed between "号楼" and a
     room number), so passes repeat until the text is stable (two for real addresses, one for most).

@@ -212,7 +212,8 @@ def load(engine: Engine, period: Period, now: datetime,
                         or_(grid_tasks.c.ended_at.is_(None), grid_tasks.c.ended_at >= period.start)))
         ).mappings().all()
         visit_rows = conn.execute(visits_due(period, asof, select(
-            revisits.c.grid, revisits.c.due_at, revisits.c.visited_at, revisits.c.result))).mappings().all()
+            revisits.c.visit_id, revisits.c.grid, revisits.c.due_at, revisits.c.visited_at,
+            revisits.c.result))).mappings().all()
         escalation_rows = conn.execute(escalations_between(period.start, asof)).mappings().all()
         notice_rows = conn.execute(notices_between(period.start, asof)).mappings().all()
         mediation_rows = cases_between(conn, period.start, asof)

@@ -1,6 +1,6 @@
 """The core consumer: validate, locate, keep, publish; exactly once in visible effect.
 
-One loop reads the three inbound streams through the consumer group ``cc-core``
+One loop reads the inbound streams through the consumer group ``cc-core``
 (any number of consumers, in any number of processes, share the work). Per
 batch:
 
@@ -10,7 +10,9 @@ batch:
    are inserted into the system of record, ``ON CONFLICT DO NOTHING`` on the
    producer's ``event_id``; a sensor alert below its scenario's threshold is kept
    as a reading, and the messages a compound's alert sends at once (the alert
-   service's hook) are queued in the same transaction and relayed after it;
+   service's hook) are queued in the same transaction and relayed after it; people's positions are kept
+   with whether each is in the person's community (their grids and margin), ``ON CONFLICT DO NOTHING`` on
+   person and time, and shown on no screen;
 3. in **one Redis transaction** the batch's live events are appended to
    ``cc:live``, their ids marked in ``cc:published``, dead letters written and
    the inbound entries acknowledged.
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
+import numpy as np
 import redis
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -52,6 +55,7 @@ from ingest.contract import (
     FeedbackIn,
     FeedbackStep,
     IncidentIn,
+    PositionIn,
     RevisitCallIn,
     SensorEventIn,
     SensorKind,
@@ -59,8 +63,9 @@ from ingest.contract import (
     parse,
 )
 from media.store import MediaStore
+from positions.areas import Areas
 from sensors.snapshots import SnapshotRefused, take
-from store.db import incidents, sensor_events
+from store.db import incidents, positions, sensor_events
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +162,7 @@ class Consumer:
         on_alerts: AlertsKept | None = None,
         relay: Callable[[], int] | None = None,
         media: MediaStore | None = None,
+        areas: Areas | None = None,
     ) -> None:
         self.r = r
         self.engine = engine
@@ -170,6 +176,7 @@ class Consumer:
         self.on_alerts = on_alerts
         self.relay = relay  # publishes the outbox at once when a batch queued messages
         self.media = media  # where alerts' snapshots are kept (none: a snapshot is refused, its alert kept)
+        self.areas = areas  # people's communities, positions are judged against (none: positions are refused)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
 
@@ -286,6 +293,8 @@ class Consumer:
                 self._feedback(entries, pending)
             elif stream == keys.REVISIT_CALLS:
                 self._revisit_calls(entries, pending)
+            elif stream == keys.POSITIONS:
+                self._positions(entries, pending, result)
         self._commit_redis(pending, now, result)
         if pending.queued and self.relay is not None:
             try:
@@ -510,6 +519,49 @@ class Consumer:
                 self._dead(pending, keys.REVISIT_CALLS, entry_id, fields, exc.reason)
             except ValueError as exc:  # refused by the visits: unknown, already ended, a reopening without a note
                 self._dead(pending, keys.REVISIT_CALLS, entry_id, fields, str(exc))
+
+    def _positions(self, entries: list[Entry], pending: _Pending, result: BatchResult) -> None:
+        """People's positions, kept once per person and time with whether each is in their community (judged now,
+        against the grids and margin in force: a month already worked is never rewritten)."""
+        fixes: dict[tuple[str, datetime], PositionIn] = {}
+        for entry_id, fields in entries:
+            try:
+                fix = parse(PositionIn, fields)
+                if self.areas is None:
+                    raise ContractError("no positions handler in this consumer")
+                if self.areas.roster.get(fix.person_id) is None:
+                    raise ContractError(f"unknown person {fix.person_id!r}")
+            except ContractError as exc:
+                self._dead(pending, keys.POSITIONS, entry_id, fields, exc.reason)
+                continue
+            key = (fix.person_id, fix.observed_at.astimezone(UTC))
+            if key in fixes:
+                result.duplicates += 1  # the same fix twice in one batch
+                continue
+            fixes[key] = fix
+        if not fixes or self.areas is None:
+            return
+        items = list(fixes.items())
+        lon = np.array([fix.lon for _, fix in items], dtype=float)
+        lat = np.array([fix.lat for _, fix in items], dtype=float)
+        gcj = np.array([fix.datum is Datum.GCJ02 for _, fix in items], dtype=bool)
+        if gcj.any():
+            lon[gcj], lat[gcj] = gcj02_to_wgs84(lon[gcj], lat[gcj])
+        inside = np.zeros(len(items), dtype=bool)
+        by_person: dict[str, list[int]] = {}
+        for n, ((person_id, _), _) in enumerate(items):
+            by_person.setdefault(person_id, []).append(n)
+        for person_id, at in by_person.items():  # one vectorised test per person's area
+            area = self.areas.of(person_id)
+            assert area is not None  # the roster knows them (checked above)
+            inside[at] = area.contains(lon[at], lat[at])
+        rows = [{"person_id": person_id, "observed_at": observed_at, "lon": round(float(x), 6),
+                 "lat": round(float(y), 6), "inside": bool(flag), "accuracy": fix.accuracy, "source": fix.source.value}
+                for ((person_id, observed_at), fix), x, y, flag in zip(items, lon, lat, inside, strict=True)]
+        with self.engine.begin() as conn:
+            statement = self._insert(positions).on_conflict_do_nothing(index_elements=["person_id", "observed_at"])
+            kept = len(conn.execute(statement.returning(positions.c.person_id), rows).all())
+        result.duplicates += len(rows) - kept
 
     def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
         pipe = self.r.pipeline(transaction=True)

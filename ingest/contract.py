@@ -151,6 +151,25 @@ class UnitPositionIn(_Contract):
     speed: float | None = Field(default=None, ge=0, le=300, description="km/h")
 
 
+class PositionSource(StrEnum):
+    TERMINAL = "terminal"  # a community officer's police terminal
+    PHONE = "phone"  # a grid worker's phone
+
+
+class PositionIn(_Contract):
+    """A person's position (``cc:in:positions``): a community officer's terminal or a grid worker's phone. Kept
+    (not hot state like a unit's fix): their time in their community is judged from it; a repeat adds nothing."""
+
+    person_id: ShortId = Field(description="A roster id (geo/roster.py), e.g. CO-SC-001 or GW-SC-001.")
+    observed_at: AwareDatetime
+    lon: Longitude
+    lat: Latitude
+    datum: Datum = Datum.WGS84
+    accuracy: Annotated[float, AfterValidator(_finite)] | None = Field(
+        default=None, ge=0, le=10_000, description="Metres (the fix's horizontal accuracy).")
+    source: PositionSource
+
+
 class FeedbackStep(StrEnum):
     RECEIVED = "received"
     EN_ROUTE = "en_route"
@@ -227,6 +246,7 @@ def json_schema() -> dict[str, Any]:
             "cc:in:units": UnitPositionIn.model_json_schema(),
             "cc:in:feedback": FeedbackIn.model_json_schema(),
             "cc:in:revisits": RevisitCallIn.model_json_schema(),
+            "cc:in:positions": PositionIn.model_json_schema(),
         },
     }
 

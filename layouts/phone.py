@@ -12,12 +12,13 @@ import json
 
 from dash import dcc, html
 
-from auth.roles import Viewer
+from auth.roles import Permission, Viewer
 from i18n import text
 from layouts.ids import AuthID, PhoneID
 from layouts.live import live_components
 from layouts.shell import auth_config
 from settings import Settings
+from urls import URL
 
 
 def phone_page(settings: Settings, viewer: Viewer | None = None,
@@ -32,6 +33,11 @@ def phone_page(settings: Settings, viewer: Viewer | None = None,
             html.Span(text("live.status.connecting", lang), id=PhoneID.STATUS, className="live-pill connecting"),
             html.Div(className="phone-who", children=[
                 html.Span(text("phone.who", lang, user=who, grids=grids)),
+                # A grid worker's own duties and scores are desk pages, readable on the phone (volunteers have none).
+                *(html.A(text(label, lang), href=url, className="phone-link", id=f"phone-{label.split('.')[1]}")
+                  for permission, label, url in ((Permission.VIEW_DUTIES, "nav.duties", URL.DUTIES),
+                                                 (Permission.VIEW_EVALUATION, "nav.evaluation", URL.EVALUATION))
+                  if viewer is not None and viewer.can(permission)),
                 html.Button(text("nav.logout", lang), id=AuthID.LOGOUT, className="phone-logout", n_clicks=0),
             ]),
         ]),

@@ -2,8 +2,9 @@
 
 - **daily** task report at 17:00: the 24 hours to 17:00 Beijing time on its date;
   what was dispatched, what is still open or overdue, leads and alerts not dealt with,
-  the grid workers' results with their photos, and the alerts verified with their
-  verdicts and the cameras' snapshots.
+  the grid workers' results with their photos, the alerts verified with their
+  verdicts and the cameras' snapshots, and each centre's task completion as of 17:00
+  (the core task list, :mod:`duties.service`).
 - **weekly** risk report on Fridays: the seven days before its date; grids by grade
   and the grades that changed, top repeat locations, leads and their disposal, the grid
   workers' results with their photos.
@@ -31,7 +32,13 @@ from sqlalchemy import Engine, and_, select
 
 import clock
 from clock import Period
+from duties.config import DUTIES_FILE
+from duties.config import load as load_duties
+from duties.service import MISSED_NAMES, DutyService
+from evaluation.index import SubjectKind
+from evaluation.service import EvaluationService, Scope, open_evaluation
 from geo.index import GridIndex
+from geo.roster import Roster
 from gridwork.tasks import photos_of
 from i18n import DEFAULT_LANGUAGE, text
 from indicators import timeliness
@@ -163,6 +170,16 @@ class ReportBuilder:
     grids: GridIndex
     clock: Callable[[], datetime] = clock.now
     media: MediaStore | None = None
+    # The running services share theirs (services.build); a builder made alone (the CLI, tests) makes its own.
+    roster: Roster | None = None
+    duties: DutyService | None = None  # the daily report's task-completion table
+    evaluation: EvaluationService | None = None  # the monthly report's league of stations (it keeps the month)
+
+    def __post_init__(self) -> None:
+        self.roster = self.roster or Roster(self.grids)
+        self.duties = self.duties or DutyService(self.engine, self.roster,
+                                                 load_duties(self.grids.data_dir / DUTIES_FILE), clock=self.clock)
+        self.evaluation = self.evaluation or open_evaluation(self.engine, self.grids, self.roster)
 
     def station_of(self, grid: str | None) -> str | None:
         found = self.grids.get(grid) if grid else None
@@ -215,6 +232,23 @@ class ReportBuilder:
         report.tables["grid_results"] = _grid_results_table(self.engine, report.period, asof)
         report.tables["alert_verdicts"] = _alert_verdicts_table(self.engine, report.period, asof)
         report.tables["late_entries"] = _late_entries_table(self.engine, report.period, asof)
+        report.tables["duties"] = self._duties_table(date.fromisoformat(report.key), asof, report.language)
+
+    def _duties_table(self, day: date, asof: datetime, language: str) -> Table:
+        """The core task list's completion as of the report's 17:00: one row per centre and post (its people, the
+        rounds met, missed and still open, and who missed), as each centre reports it to the inspectors."""
+        service = self.duties
+        assert service is not None  # made in __post_init__
+        centres = {c.centre_id: c.title[language] for c in service.config.centres}
+        lines = service.summary(service.table(day, asof, language=language))
+        more = [len(line["missed_by"]) - MISSED_NAMES for line in lines]
+        return Table([("duties.centre", "text"), ("duties.post", "text"), ("duties.col.persons", "int"),
+                      ("duties.col.met", "int"), ("duties.col.missed", "int"), ("duties.col.open", "int"),
+                      ("duties.col.missed_by", "text")],
+                     [[centres[line["post"].centre_id], line["post"].title[language], line["persons"], line["met"],
+                       line["missed"], line["open"], "、".join(line["missed_by"][:MISSED_NAMES])
+                       + (" " + text("duties.more", language, count=extra) if extra > 0 else "")]
+                      for line, extra in zip(lines, more, strict=True)])
 
     def _weekly(self, report: Report) -> None:
         period = report.period
@@ -301,6 +335,20 @@ class ReportBuilder:
              ("report.col.success_rate", "pct"), ("report.col.meets_target", "bool")],
             [[m["name"], m["kind"], m["cases"], m["cases_target"], m["mediated"], m["success_rate"], m["meets"]]
              for m in centre["mediators"]])
+        assert self.evaluation is not None  # made in __post_init__
+        report.tables["evaluation"] = _evaluation_table(self.evaluation, report.period)
+
+
+def _evaluation_table(service: EvaluationService, period: Period) -> Table:
+    """The stations' community-policing index for the month, best first, with their core indicators; asking for
+    it keeps the month's scores (evaluation/service.py), so /evaluation shows what the report gave."""
+    evaluation = service.evaluate(period)
+    cores = service.index.tree
+    return Table([("report.col.rank", "int"), ("report.col.station", "station"), ("evaluation.score", "score"),
+                  *((f"evaluation.core.{core.node_id}", "score") for core in cores)],
+                 [[rank, result.subject.subject_id, result.score,
+                   *((found.score if (found := result.scored.find(core.node_id)) else None) for core in cores)]
+                  for rank, result in evaluation.league(SubjectKind.STATION, Scope(stations=True))])
 
 
 def _grades(frame: Any) -> dict[str, str]:

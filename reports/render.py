@@ -44,7 +44,7 @@ def cell(value: Any, kind: str, report: Report) -> str:
         return "–"
     if kind == "pct":
         return f"{value:.1%}"
-    if kind == "min":
+    if kind in {"min", "score"}:
         return f"{value:.1f}"
     if kind == "time":
         return clock.local(value).strftime("%Y-%m-%d %H:%M")

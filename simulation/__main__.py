@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    simulator = Simulator(connect(settings.redis_url), GridIndex(settings.data_dir), DeviceRegistry(settings.data_dir))
+    simulator = Simulator(connect(settings.redis_url), GridIndex(settings.data_dir), DeviceRegistry(settings.data_dir),
+                          officers=settings.sim_officers)
     field_units = FieldUnits(connect(settings.redis_url))
     threading.Thread(target=field_units.run, args=(stop,), name="field-units", daemon=True).start()
     simulator.run(stop)

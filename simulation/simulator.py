@@ -23,6 +23,11 @@ hour in a minute at 60), and the simulator keeps pace with it, never ahead.
   simulated camera's picture), as the ingest contract allows.
 - About 40 patrol units driving between points of their station's area at
   plausible speeds, reporting position, heading and status.
+- The police terminals of some community officers (``SIM_OFFICERS``, two per
+  station by id) on working days, 08:15–18:15: a fix about every minute, walking
+  their grids most of the time (each officer their own share, 70–93%) and now and
+  then out of them for half an hour (a meeting at the station, a case elsewhere),
+  the terminal sometimes off: their time in community varies around the 80% target.
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ from bus import keys
 from bus.connection import OutFields
 from geo.devices import VIDEO_TYPES, Device, DeviceRegistry
 from geo.index import GridIndex
+from geo.roster import Post, Roster
 from geo.scenarios import scenarios
+from positions.areas import Area, Areas, metres_per_degree
+from settings import Settings
 from video.feeds import still
 
 log = logging.getLogger(__name__)
@@ -73,6 +81,18 @@ SITE_SCENARIOS = {
     "wedding_hotel": ["crowd_gathering", "vehicle_wrong_way", "fight"],
 }
 KM_PER_DEG_LAT = 110.574
+# Community officers' terminals: a fix every minute of the world, but at most one a machine second per officer
+# (SIM_SPEED=60: at most 24 entries a second, on working days' ten hours only) and never further apart than half
+# the default POSITION_STALE_MIN (a fast time-lapse must not leave gaps that count as a terminal switched off).
+OFFICER_FIX_EVERY_S = 60.0
+OFFICER_FIX_MIN_REAL_S = 1.0
+OFFICER_FIX_MAX_S = 300.0
+OFFICER_ON_DUTY = (8 * 60 + 15, 18 * 60 + 15)  # minutes of the Beijing day, Monday to Friday: around working hours
+OFFICER_BLOCK_S = 1800.0  # every half hour an officer may go out of their community, or come back
+OFFICER_INSIDE = (0.7, 0.93)  # each officer's share of half hours in their community
+OFFICER_TERMINAL_OFF = 0.03  # of half hours the terminal sends nothing (switched off, no signal)
+OFFICER_AWAY_M = 300.0  # where an officer goes out to is this far from their grids at least
+WALK_KMH, DRIVE_KMH = 4.5, 30.0
 
 # Relative incident rate by hour of day (Beijing time).
 HOURLY = np.array([4, 3, 2, 1.5, 1.5, 2, 3, 5, 7, 8, 9, 9, 8, 8, 8, 8, 8, 9, 10, 10, 9, 8, 7, 5], dtype=float)
@@ -116,6 +136,24 @@ class _Unit:
     next_report: float
 
 
+@dataclass
+class _Officer:
+    """A community officer with their terminal: where they are, where they go, and until when."""
+
+    person_id: str
+    grids: list[int]  # rows of the grid frame
+    area: Area  # their grids (no margin): walking in them or not
+    away: tuple[float, float]  # out of their community: their station, a case elsewhere
+    inside_share: float
+    lon: float
+    lat: float
+    target: tuple[float, float]
+    out: bool = False
+    off: bool = False
+    block_until: float = 0.0  # world epoch seconds
+    next_fix: float = 0.0
+
+
 class Simulator:
     """Write plausible traffic to the inbound streams until stopped.
 
@@ -129,7 +167,8 @@ class Simulator:
         Random seed (runs are reproducible in what they choose, not in timing).
     """
 
-    def __init__(self, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry, seed: int = 20261127) -> None:
+    def __init__(self, r: redis.Redis, grids: GridIndex, devices: DeviceRegistry, seed: int = 20261127,
+                 officers: int = Settings.sim_officers) -> None:
         self.r = r
         self.grids = grids
         self.devices = devices
@@ -153,6 +192,7 @@ class Simulator:
         self.next_beat = {d: float(self.rng.uniform(0, devices.devices[d].heartbeat_s)) for d in device_ids}
         self.sim_clock = 0.0  # simulated seconds since start
         self.units = [self._new_unit(n) for n in range(1, UNIT_COUNT + 1)]
+        self.officers = self._new_officers(Roster(grids), officers)
 
     # -- places ---------------------------------------------------------------
 
@@ -188,6 +228,37 @@ class Simulator:
         return _Unit(f"PU-{n:03d}", lon, lat, self._random_address()[:2], float(self.rng.uniform(20, 45)), status,
                      next_report=float(self.rng.uniform(0, UNIT_REPORT_EVERY_S)))
 
+    def _new_officers(self, roster: Roster, count: int) -> list[_Officer]:
+        """``count`` community officers, taken by id in turn from each station (two per station for 24)."""
+        by_station: dict[str, list[str]] = {}
+        for officer in roster.people(Post.COMMUNITY_OFFICER):
+            by_station.setdefault(officer.station, []).append(officer.person_id)
+        chosen: list[str] = []
+        for rank in range(max(map(len, by_station.values()), default=0)):
+            chosen += [ids[rank] for _, ids in sorted(by_station.items()) if rank < len(ids)]
+        areas, far = Areas(roster, self.grids, 0.0), Areas(roster, self.grids, OFFICER_AWAY_M)
+        rows = {code: n for n, code in enumerate(self.frame["code"])}
+        officers = []
+        for person_id in chosen[:count]:
+            person = roster.get(person_id)
+            area, around = areas.of(person_id), far.of(person_id)
+            assert person is not None and area is not None and around is not None
+            grids = [rows[code] for code in person.grids]
+            lon, lat = self._point_in_grid(grids[0])
+            officers.append(_Officer(person_id, grids, area, self._away(person.station, around), float(
+                self.rng.uniform(*OFFICER_INSIDE)), lon, lat, (lon, lat)))
+        return officers
+
+    def _away(self, station: str, around: Area) -> tuple[float, float]:
+        """A place of the officer's station well out of their grids (their station's seat, a case elsewhere)."""
+        candidates = np.flatnonzero((self.frame["station"] == station).to_numpy())
+        for _ in range(50):
+            lon, lat = self._point_in_grid(int(self.rng.choice(candidates)))
+            if not around.contains([lon], [lat])[0]:
+                return lon, lat
+        per_lat = metres_per_degree(around.lat0)[1]  # a station of one grid: two kilometres north of it
+        return around.lon0, around.lat0 + (around.shape.bounds[3] + 2000.0) / per_lat
+
     # -- one step ---------------------------------------------------------------
 
     def step(self, now: datetime, sim_dt: float, real_elapsed: float) -> int:
@@ -196,6 +267,7 @@ class Simulator:
         written = self._incidents(pipe, now, sim_dt)
         written += self._sensors(pipe, now, sim_dt)
         written += self._units(pipe, now, sim_dt, real_elapsed)
+        written += self._officer_fixes(pipe, now, sim_dt)
         pipe.execute()
         return written
 
@@ -326,6 +398,56 @@ class Simulator:
                 })
                 written += 1
         return written
+
+    def _officer_fixes(self, pipe: redis.client.Pipeline, now: datetime, sim_dt: float) -> int:
+        """Community officers walk their grids (or are out of them) and their terminals report, on duty only."""
+        here = clock.local(now)
+        if here.isoweekday() > 5 or not OFFICER_ON_DUTY[0] <= here.hour * 60 + here.minute < OFFICER_ON_DUTY[1]:
+            return 0
+        world = now.timestamp()
+        every = min(max(OFFICER_FIX_EVERY_S, OFFICER_FIX_MIN_REAL_S * clock.speed()), OFFICER_FIX_MAX_S)
+        written = 0
+        for officer in self.officers:
+            if world >= officer.block_until:
+                officer.block_until = world + OFFICER_BLOCK_S
+                officer.out = bool(self.rng.random() >= officer.inside_share)
+                officer.off = bool(self.rng.random() < OFFICER_TERMINAL_OFF)
+                officer.target = officer.away if officer.out else self._officer_target(officer)
+            self._walk(officer, sim_dt)
+            if world < officer.next_fix:
+                continue
+            # From when it was due, not from this step: a fix a minute on average whatever the steps' length.
+            officer.next_fix = max(officer.next_fix, world - every) + every * float(self.rng.uniform(0.9, 1.1))
+            if officer.off:
+                continue
+            per_lon, per_lat = metres_per_degree(officer.lat)
+            noise = self.rng.normal(0.0, 6.0, 2)  # metres of GPS error
+            pipe.xadd(keys.POSITIONS, {
+                "person_id": officer.person_id, "observed_at": here.isoformat(timespec="seconds"),
+                "lon": f"{officer.lon + noise[0] / per_lon:.6f}", "lat": f"{officer.lat + noise[1] / per_lat:.6f}",
+                "accuracy": f"{float(self.rng.uniform(5, 15)):.0f}", "source": "terminal",
+            })
+            written += 1
+        return written
+
+    def _officer_target(self, officer: _Officer) -> tuple[float, float]:
+        return self._point_in_grid(officer.grids[int(self.rng.integers(len(officer.grids)))])
+
+    def _walk(self, officer: _Officer, sim_dt: float) -> None:
+        """On foot in their grids; by car out of them and back."""
+        per_lon, per_lat = metres_per_degree(officer.lat)
+        dx = (officer.target[0] - officer.lon) * per_lon
+        dy = (officer.target[1] - officer.lat) * per_lat
+        dist = math.hypot(dx, dy)
+        driving = officer.out or not officer.area.contains([officer.lon], [officer.lat])[0]
+        step_m = (DRIVE_KMH if driving else WALK_KMH) / 3.6 * sim_dt
+        if dist <= step_m:
+            officer.lon, officer.lat = officer.target
+            if not officer.out:  # on to the next street of their grids; out of them, they stay where they went
+                officer.target = self._officer_target(officer)
+        else:
+            officer.lon += dx * step_m / dist / per_lon
+            officer.lat += dy * step_m / dist / per_lat
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
         """Step once per ``tick_s`` machine seconds until ``stop`` is set, over the world time that passed."""

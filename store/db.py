@@ -81,6 +81,23 @@ sensor_events = Table(
     Index("ix_sensor_events_ingested_at", "ingested_at"),  # data timeliness: the readings kept in a period
 )
 
+# People's positions (cc:in:positions): community officers' terminals, grid workers' phones. Their time in their
+# community is judged from these (positions/presence.py). The key is (person, time): a repeated fix adds nothing,
+# and it is the index a person's fixes over a period are read by.
+positions = Table(
+    "positions",
+    metadata,
+    Column("person_id", String(32), primary_key=True),  # a roster id (geo/roster.py)
+    Column("observed_at", DateTime(timezone=True), primary_key=True),
+    Column("lon", Float, nullable=False),  # WGS-84
+    Column("lat", Float, nullable=False),
+    # Within the person's grids or the margin around them, judged on arrival against the grids and margin then in
+    # force: a redrawn grid or a changed margin never rewrites a month already worked.
+    Column("inside", Boolean, nullable=False),
+    Column("accuracy", Float),  # metres, as the device reported it
+    Column("source", String(8), nullable=False),  # terminal / phone
+)
+
 
 # The duty officer's verdict on a sensor alert: one per alert (the primary key is the lock).
 alert_verifications = Table(
@@ -270,6 +287,22 @@ summaries = Table(
     Column("district", Text, nullable=False),  # JSON: the district's disposal and calls
 )
 
+# The evaluation index's readings of a month that has ended (evaluation/service.py): one row per subject (a
+# community officer, a grid worker, a station), kept once so a past month's scores stay what they were.
+evaluation_scores = Table(
+    "evaluation_scores",
+    metadata,
+    Column("period_key", String(16), primary_key=True),  # "month:2026-11"
+    Column("subject_id", String(16), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("station", String(8), nullable=False),
+    Column("score", Float),  # the overall score when kept (None: nothing to judge)
+    Column("readings", Text, nullable=False),  # JSON: measure -> [value, numerator, denominator]
+    Column("index_digest", String(16), nullable=False),  # the index the score was made with
+    Column("kept_at", DateTime(timezone=True), nullable=False),
+    Index("ix_evaluation_scores_station", "period_key", "station"),
+)
+
 # Reports delivered on schedule (reports/schedule.py): when each was due and made, its key figures then, its PDF.
 report_deliveries = Table(
     "report_deliveries",
@@ -282,6 +315,19 @@ report_deliveries = Table(
     Column("figures", Text, nullable=False),  # JSON: the district's key figures as delivered
     Column("pdf", LargeBinary),  # the document as delivered (none: Chromium was not installed)
     Index("ix_report_deliveries_made_at", "made_at"),
+)
+
+# The core task list's manual duties ticked done (duties/service.py): once per duty, person and round.
+duty_ticks = Table(
+    "duty_ticks",
+    metadata,
+    Column("duty_id", String(40), primary_key=True),  # data/duties.json's id
+    Column("person_id", String(64), primary_key=True),  # a roster id (GW-SC-001), a username or a mediator's id
+    Column("period_key", String(10), primary_key=True),  # the round: its due date, ISO week (2026-W50) or month
+    Column("ticked_by", String(64), nullable=False),
+    Column("ticked_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False),
+    Index("ix_duty_ticks_period", "period_key"),
 )
 
 # Rectification notices (supervision/notices.py): a chief's notice to a station (or a unit of it) for a missed

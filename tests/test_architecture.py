@@ -12,7 +12,7 @@ from settings import PROJECT_ROOT
 # The domain and its plumbing: no Dash, no Flask.
 DOMAIN = ("clock", "deadlines", "settings", "i18n", "urls", "services", "geo", "store", "bus", "ingest", "push",
           "simulation", "dispatch", "gridwork", "sensors", "risk", "indicators", "reports", "revisits", "media",
-          "supervision", "mediation", "video")
+          "supervision", "mediation", "video", "positions", "duties", "evaluation")
 UI = {"dash", "dash_leaflet", "dash_extensions", "dash_socketio", "callbacks", "layouts", "flask_socketio"}
 WEB = {"flask", "flask_login", "routes", "auth", "app"}
 SKIPPED = {".venv", "var", "node_modules", ".git", "migrations"}

@@ -57,3 +57,27 @@ def test_settings003_bad_values_are_refused_clearly(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         Settings.from_env()
+
+
+def test_settings004_community_working_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time in community: the working hours and days, the margin, the stale time; bad ones refused. (Its 80% target
+    is the evaluation index's, in data/evaluation.json.)"""
+    defaults = Settings.from_env()
+    assert [(a.isoformat("minutes"), b.isoformat("minutes")) for a, b in defaults.community_working_hours] == [
+        ("08:30", "12:00"), ("14:30", "18:00")]
+    assert (defaults.community_working_days, defaults.community_margin_m, defaults.position_stale_min,
+            defaults.sim_officers) == ((1, 2, 3, 4, 5), 50.0, 10.0, 24)
+    monkeypatch.setenv("COMMUNITY_WORKING_HOURS", "09:00-12:00, 13:30-17:30")
+    monkeypatch.setenv("COMMUNITY_WORKING_DAYS", "1-3,6")
+    monkeypatch.setenv("COMMUNITY_MARGIN_M", "30")
+    settings = Settings.from_env()
+    assert [a.hour * 60 + a.minute for a, _ in settings.community_working_hours] == [540, 810]
+    assert (settings.community_working_days, settings.community_margin_m) == ((1, 2, 3, 6), 30.0)
+    for name, value in [("COMMUNITY_WORKING_HOURS", "9-12"), ("COMMUNITY_WORKING_HOURS", "14:00-12:00"),
+                        ("COMMUNITY_WORKING_HOURS", "08:00-12:00,11:00-18:00"), ("COMMUNITY_WORKING_DAYS", "0-5"),
+                        ("COMMUNITY_WORKING_DAYS", "mon"), ("COMMUNITY_MARGIN_M", "-1"), ("POSITION_STALE_MIN", "0"),
+                        ("SIM_OFFICERS", "-2")]:
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            with pytest.raises(ValueError, match=name):
+                Settings.from_env()

@@ -193,15 +193,19 @@ def test_sec001_every_server_callback_is_guarded(app: PinganApp) -> None:
         ("_triage", Permission.OPEN_MEDIATION), ("_assign", Permission.ASSIGN_MEDIATORS),
         *((name, Permission.MEDIATE) for name in ("_party", "_contact", "_session", "_fulfilment", "_visit",
                                                   "_reclassify", "_send_back", "_withdraw"))}
+    # The core task list's one route that changes something: ticking one's own duty (tests/test_duties.py).
+    tick = app.server.view_functions["duties._tick"]
+    assert (tick.permission, tick.action) == (Permission.TICK_DUTIES, "duty.tick")
     # Live video's signalling relay: every request checked per viewer and camera (tests/test_video.py, video009).
     relay = {name: app.server.view_functions[f"video.{name}"] for name in ("_create", "_session", "_camera", "_near")}
     assert {f.permission for f in relay.values()} == {Permission.WATCH_CAMERAS}
     # Every POST route of the server is one of those above (or the sign-in, admin and push protocol's own).
     posts = {rule.endpoint for rule in app.server.url_map.iter_rules() if "POST" in (rule.methods or ())}
-    assert {e for e in posts if e.startswith(("revisits.", "supervision.", "notices.", "mediation.", "video."))} == {
+    assert {e for e in posts if e.startswith(("revisits.", "supervision.", "notices.", "mediation.", "video.",
+                                              "duties."))} == {
         "revisits._call", "revisits._add", "revisits._draw", "supervision._respond", "notices._issue",
         "notices._report", "mediation._apply", *(f"mediation.{name}" for name in mediation), "video._create",
-        "video._session"}
+        "video._session", "duties._tick"}
 
 
 @pytest.mark.parametrize("role", [Role.STATION_OFFICER, Role.CHIEF, Role.SCREEN, Role.ADMIN, Role.GRID_WORKER,

@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import Engine, func, select
 
 import clock
 from bus import keys
-from clock import ScaledClock, SystemClock
+from clock import BEIJING, Period, ScaledClock, SystemClock
 from geo.devices import VIDEO_TYPES, DeviceRegistry
 from geo.index import GridIndex
-from ingest.contract import IncidentIn, SensorEventIn, UnitPositionIn, parse
+from geo.roster import Post, Roster
+from ingest.consumer import Consumer
+from ingest.contract import IncidentIn, PositionIn, SensorEventIn, UnitPositionIn, parse
 from media.store import LocalMediaStore, Variant, key_of
+from positions.areas import Areas
+from positions.presence import Rules, time_in_community
 from sensors.snapshots import take
 from simulation.simulator import Simulator
 from simulation.timelapse import world_clock
+from store.db import positions
 from testkit.waiting import wait_until
 
 
@@ -104,3 +112,41 @@ def test_sim004_a_simulated_camera_alert_carries_a_snapshot_the_ingest_check_kee
             assert media.get(key_of(Variant.PHOTO, sha)) is not None
             pictures += 1
     assert pictures == 2  # the school's camera and the compound's throwing camera; not the smoke sensor
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 12, 9, 0, tzinfo=BEIJING), tick=False)
+def test_sim005_community_officers_terminals_report_positions_that_are_kept(
+    r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRegistry
+) -> None:
+    """A simulated Wednesday: two officers of each station (SIM_OFFICERS, 24), a fix a minute on duty (08:15-18:15),
+    every one a valid cc:in:positions entry the consumer keeps; their time in community varies around 80%."""
+    simulator = Simulator(r, grids, devices, seed=5)
+    roster = Roster(grids)
+    officers = [roster.get(officer.person_id) for officer in simulator.officers]
+    assert all(person is not None and person.post is Post.COMMUNITY_OFFICER for person in officers)
+    assert sorted(Counter(person.station for person in officers if person).values()) == [2] * 12
+    wednesday = date(2026, 12, 9)
+    now = clock.at(wednesday, 7, 0)
+    while now < clock.at(wednesday, 19, 0):
+        pipe = r.pipeline()
+        simulator._officer_fixes(pipe, now, 60.0)
+        pipe.execute()
+        now += timedelta(minutes=1)
+    entries = [parse(PositionIn, fields) for _, fields in r.xrange(keys.POSITIONS)]
+    stamps = [clock.local(fix.observed_at) for fix in entries]
+    assert min(stamps).strftime("%H:%M") >= "08:15" and max(stamps).strftime("%H:%M") < "18:15"
+    assert 0.9 * 24 * 600 <= len(entries) <= 24 * 600  # about a fix a minute each, a few half hours switched off
+    pipe = r.pipeline()
+    assert simulator._officer_fixes(pipe, clock.at(date(2026, 12, 12), 10), 60.0) == 0  # Saturday: no duty
+    consumer = Consumer(r, engine, grids, devices, name="test", areas=Areas(roster, grids, 50.0))
+    consumer.ensure_groups()
+    while response := r.xreadgroup(keys.CONSUMER_GROUP, "test", {keys.POSITIONS: ">"}, count=500):
+        consumer.process({stream: batch for stream, batch in response})
+    assert r.xlen(keys.DEAD) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(positions)).scalar_one() == len(entries)
+    figures = time_in_community(engine, roster, Period.day(wednesday), clock.now(), Rules(),
+                                [officer.person_id for officer in simulator.officers])
+    shares = [presence.share or 0.0 for presence in figures.values()]
+    assert all(presence.working_s == 7 * 3600 for presence in figures.values())
+    assert min(shares) < 0.8 < max(shares) and 0.7 < sum(shares) / len(shares) < 0.9
