@@ -19,16 +19,13 @@ positions of the 24 simulated community officers (a position a minute through ev
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import clock
-from bench.common import report
+from bench.common import median_s, report
 from bench.indicators_bench import _day_rows
 from clock import Period
 from evaluation.measures import MEASURES
@@ -41,15 +38,6 @@ from store.db import alert_verifications, incidents, instructions, leads, make_e
 
 RUNS = 3
 OFFICERS = 24
-
-
-def _median_s(work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _positions(roster: Roster, period: Period, rng: random.Random) -> list[dict[str, Any]]:
@@ -98,14 +86,14 @@ def run() -> None:
             found = grid_index.get(grid) if grid else None
             return found.station if found else None
 
-        index_s = _median_s(lambda: service.compute(month, now))
-        figures_s = _median_s(lambda: compute(load(engine, month, now), month, now, station_of, stations))
-        presence_s = _median_s(lambda: time_in_community(engine, roster, month, now, Rules()))
+        index_s = median_s(lambda: service.compute(month, now), RUNS)
+        figures_s = median_s(lambda: compute(load(engine, month, now), month, now, station_of, stations), RUNS)
+        presence_s = median_s(lambda: time_in_community(engine, roster, month, now, Rules()), RUNS)
         officer = service.subject(roster.people(Post.COMMUNITY_OFFICER)[0].person_id)
         assert officer is not None
-        drill_s = _median_s(lambda: MEASURES["arrival_on_time"].records(service.basis(officer, month)))
+        drill_s = median_s(lambda: MEASURES["arrival_on_time"].records(service.basis(officer, month)), RUNS)
         service.evaluate(month)  # kept
-        kept_s = _median_s(lambda: service.evaluate(month))
+        kept_s = median_s(lambda: service.evaluate(month), RUNS)
         subjects = len(service.compute(month, now).results)
         engine.dispose()
     report(f"The community-policing index over a busy month ({30 * 2_000:,} incidents, {30 * 1_500:,} instructions, "

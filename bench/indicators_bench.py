@@ -17,16 +17,13 @@ the same day one week earlier (for the comparison). Measured, median of 5:
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import clock
-from bench.common import report
+from bench.common import median_s, report
 from clock import BEIJING, Period
 from geo.index import GridIndex
 from indicators.compute import compute, load
@@ -78,15 +75,6 @@ def _day_rows(grids: list[str], rng: random.Random, day: date, tag: str) -> dict
     return rows
 
 
-def _median_s(work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def _blank_pdf() -> bytes:
     from playwright.sync_api import sync_playwright
 
@@ -123,14 +111,14 @@ def run() -> None:
             return found.station if found else None
 
         loaded = load(engine, period, now)
-        both = _median_s(lambda: compute(load(engine, period, now), period, now, station_of, stations))
-        alone = _median_s(lambda: compute(loaded, period, now, station_of, stations))
+        both = median_s(lambda: compute(load(engine, period, now), period, now, station_of, stations), RUNS)
+        alone = median_s(lambda: compute(loaded, period, now, station_of, stations), RUNS)
         builder = ReportBuilder(engine, grid_index, clock=lambda: now + timedelta(days=7))
         weekly_key = (DAY + timedelta(days=(4 - DAY.weekday()) % 7 or 7)).isoformat()  # the Friday after
-        built = _median_s(lambda: builder.build(Kind.WEEKLY, weekly_key, "zh-CN"))
+        built = median_s(lambda: builder.build(Kind.WEEKLY, weekly_key, "zh-CN"), RUNS)
         weekly = builder.build(Kind.WEEKLY, weekly_key, "zh-CN")
-        printed = _median_s(lambda: pdf_bytes(weekly))
-        blank = _median_s(_blank_pdf)
+        printed = median_s(lambda: pdf_bytes(weekly), RUNS)
+        blank = median_s(_blank_pdf, RUNS)
         size_kb = len(pdf_bytes(weekly)) / 1024
         engine.dispose()
     report(f"Indicators and reports over a busy day ({INCIDENTS:,} incidents, {INSTRUCTIONS:,} instructions, "

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
@@ -120,13 +121,24 @@ def _grouped(rows: Iterable[tuple[str, int]]) -> Counter[str]:
     return Counter({grid: int(count) for grid, count in rows})
 
 
-def _grid_records(conn: Connection, start: datetime, asof: datetime) -> Counter[str]:
-    reported = _grouped(conn.execute(
-        select(incidents.c.grid, func.count())
+def grid_records(conn: Connection, start: datetime, asof: datetime) -> list[dict[str, Any]]:
+    """The records grid workers collected in ``[start, asof)``, one each, oldest first: the incidents their grids
+    reported (source ``grid``, not the backfilled history) and the grid tasks whose result they filed. The one
+    definition of "records collected": the task list's duty and the evaluation index's leaf both count these."""
+    reported = conn.execute(
+        select(incidents.c.event_id, incidents.c.grid, incidents.c.reported_at)
         .where(and_(incidents.c.source == GRID_SOURCE, incidents.c.history.is_(False),
-                    incidents.c.reported_at >= start, incidents.c.reported_at < asof))
-        .group_by(incidents.c.grid)))
-    return reported + _reported_tasks(conn, start, asof, None)
+                    incidents.c.reported_at >= start, incidents.c.reported_at < asof))).all()
+    results = conn.execute(
+        select(grid_tasks.c.task_id, grid_tasks.c.grid, grid_tasks.c.reported_at)
+        .where(and_(grid_tasks.c.reported_at >= start, grid_tasks.c.reported_at < asof))).all()
+    found = [{"id": event_id, "grid": grid, "source": GRID_SOURCE, "at": as_utc(at)} for event_id, grid, at in reported]
+    found += [{"id": task_id, "grid": grid, "source": "task", "at": as_utc(at)} for task_id, grid, at in results]
+    return sorted(found, key=lambda record: record["at"])
+
+
+def _grid_records(conn: Connection, start: datetime, asof: datetime) -> Counter[str]:
+    return Counter(str(record["grid"]) for record in grid_records(conn, start, asof))
 
 
 def _reported_tasks(conn: Connection, start: datetime, asof: datetime, kinds: Sequence[str] | None) -> Counter[str]:

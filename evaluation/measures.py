@@ -6,8 +6,9 @@ the chiefs' arrival rate restricted to that person's grids, computed by the same
 the *records* its value was computed from, for the drill-down; ``tests/test_evaluation.py`` checks that the
 records add up to every reading.
 
-Two measures read more than the figures: ``grid_records_per_day`` divides by the subject's grid workers and the
-period's days so far, and ``time_in_community`` reads the positions (:mod:`positions.presence`).
+Two measures read more than the figures: ``grid_records_per_day`` counts the records collected in the subject's
+grids as the task list does (:func:`duties.measure.grid_records`: grid reports and task results), per grid worker
+and day of the period so far; ``time_in_community`` reads the positions (:mod:`positions.presence`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Basis:
     now: datetime
     workers: int  # grid workers in the subject (records collected are judged per worker)
     presence: Mapping[str, Presence] = field(default_factory=dict)  # the subject's community officers'
+    collected: list[dict[str, Any]] = field(default_factory=list)  # records collected in its grids (duties.measure)
 
     @property
     def asof(self) -> datetime:
@@ -199,7 +201,7 @@ def days_so_far(b: Basis) -> int:
 
 
 def _records_per_day(b: Basis) -> Reading:
-    collected = len(_grid_entries(b))
+    collected = len(b.collected)
     if not b.workers:
         return Reading(None)
     whole = days_so_far(b) * b.workers
@@ -315,7 +317,7 @@ MEASURES: dict[str, Measure] = {
                                 _task_results),
     "grid_task_breaches": Measure(Unit.COUNT, _breaches(_figure("grid_tasks", "breaches"), lambda b: b.rows.tasks,
                                                         ("on_scene_due", "result_due")), _task_breaches),
-    "grid_records_per_day": Measure(Unit.PER_DAY, _records_per_day, _grid_entries),
+    "grid_records_per_day": Measure(Unit.PER_DAY, _records_per_day, lambda b: b.collected),
     "mediation_success": Measure(Unit.RATE, _from_figure(_figure("mediation", "success_rate"), _mediated),
                                  _mediated),
     "revisit_satisfaction": Measure(Unit.RATE, _from_figure(_figure("revisits", "satisfaction"),

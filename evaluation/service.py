@@ -29,6 +29,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select
 
 import clock
 from clock import Period
+from duties.measure import grid_records
 from evaluation.index import DATA_FILE, Index, Reading, Scored, SubjectKind, load, score
 from evaluation.measures import MEASURES, Basis, Presence
 from geo.index import GridIndex
@@ -177,13 +178,12 @@ class EvaluationService:
         return self.compute(period, self.now())
 
     def compute(self, period: Period, now: datetime, only: Iterable[str] | None = None) -> Evaluation:
-        rows = compute.load(self.engine, period, now)
+        rows, collected, presence = self._read(period, now)
         per_grid = rows.split(lambda grid: grid)
-        presence = dict(self.presence(period, now)) if self.presence is not None else {}
         chosen = [self._subjects[s] for s in only] if only is not None else list(self._subjects.values())
         results = {}
         for subject in chosen:
-            basis = self._basis(subject, rows, per_grid, period, now, presence)
+            basis = self._basis(subject, per_grid, collected, period, now, presence)
             readings = {name: measure.read(basis) for name, measure in MEASURES.items()}
             results[subject.subject_id] = Result(subject, readings, score(self.index, subject.kind, readings))
         return Evaluation(period, min(now, period.end), results)
@@ -191,12 +191,23 @@ class EvaluationService:
     def basis(self, subject: Subject, period: Period) -> Basis:
         """What ``subject``'s measures read for ``period`` (the drill-down's records come from it)."""
         now = self.now()
-        rows = compute.load(self.engine, period, now)
-        presence = dict(self.presence(period, now)) if self.presence is not None else {}
-        return self._basis(subject, rows, rows.split(lambda grid: grid), period, now, presence)
+        rows, collected, presence = self._read(period, now)
+        return self._basis(subject, rows.split(lambda grid: grid), collected, period, now, presence)
 
-    def _basis(self, subject: Subject, rows: Rows, per_grid: Mapping[str | None, Rows],
-               period: Period, now: datetime, presence: Mapping[str, Presence]) -> Basis:
+    def _read(self, period: Period, now: datetime) -> tuple[Rows, dict[str, list[dict[str, Any]]],
+                                                            dict[str, Presence]]:
+        """The period's rows (the chiefs' figures'), the records collected per grid, and the officers' presence."""
+        rows = compute.load(self.engine, period, now)
+        with self.engine.connect() as conn:
+            collected: dict[str, list[dict[str, Any]]] = {}
+            for record in grid_records(conn, period.start, min(now, period.end)):
+                collected.setdefault(str(record["grid"]), []).append(record)
+        presence = dict(self.presence(period, now)) if self.presence is not None else {}
+        return rows, collected, presence
+
+    def _basis(self, subject: Subject, per_grid: Mapping[str | None, Rows],
+               collected: Mapping[str, list[dict[str, Any]]], period: Period, now: datetime,
+               presence: Mapping[str, Presence]) -> Basis:
         parts = [per_grid[g] for g in subject.grids if g in per_grid]
         if subject.kind is SubjectKind.STATION and subject.station in per_grid:
             parts.append(per_grid[subject.station])  # a station's rows without a grid (its notices)
@@ -207,7 +218,8 @@ class EvaluationService:
         if subject.kind is SubjectKind.GRID_WORKER:
             workers = {subject.subject_id}
         return Basis(merged, compute.figures(merged, period, now), period, now, len(workers),
-                     {person: presence[person] for person in sorted(officers) if person in presence})
+                     {person: presence[person] for person in sorted(officers) if person in presence},
+                     sorted((r for g in subject.grids for r in collected.get(g, ())), key=lambda r: r["at"]))
 
     def trend(self, subject_id: str, months: int = TREND_MONTHS) -> list[tuple[Period, float | None]]:
         """The subject's overall score month by month, the running month last."""
