@@ -85,7 +85,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.VIEW_MEDIATION, Permission.OPEN_MEDIATION, Permission.VIEW_DUTIES, Permission.TICK_DUTIES}),
     Role.STATION_OFFICER: frozenset(_COMMON | {
         Permission.VIEW_PERSONAL_DATA, Permission.OPEN_INCIDENT, Permission.HANDLE_LEADS, Permission.VIEW_MEDIATION,
-        Permission.OPEN_MEDIATION, Permission.VIEW_EVALUATION}),
+        Permission.OPEN_MEDIATION, Permission.VIEW_EVALUATION, Permission.VIEW_DUTIES, Permission.TICK_DUTIES}),
     Role.CHIEF: frozenset(_COMMON | {
         Permission.VIEW_ALL_STATIONS, Permission.OPEN_INCIDENT, Permission.VIEW_REPORTS, Permission.VIEW_AUDIT,
         Permission.RUN_RISK, Permission.VIEW_REVISITS, Permission.ADD_REVISITS, Permission.DRAW_REVISITS,

@@ -118,9 +118,10 @@ class DutyService:
         return [Holder(name, (known[name].display_name or name) if name in known else name,
                        known[name].station if name in known else None, username=name) for name in names]
 
-    def own(self, username: str, grids: Iterable[str] = ()) -> set[str]:
-        """The person ids that are the signed-in ``username`` (``grids``: a grid worker's bound grids)."""
-        mine = {username} | {p.person_id for p in self.roster.of_grids(grids, RosterPost.GRID_WORKER)}
+    def own(self, username: str, grids: Iterable[str] = (), post: RosterPost = RosterPost.GRID_WORKER) -> set[str]:
+        """The person ids that are the signed-in ``username`` (``grids``: the grids bound to their account, which
+        make them the roster's ``post`` there: a grid worker, or a community officer)."""
+        mine = {username} | {p.person_id for p in self.roster.of_grids(grids, post)}
         with self.engine.connect() as conn:
             mine |= set(conn.execute(select(mediators.c.mediator_id).where(and_(
                 mediators.c.username == username, mediators.c.active.is_(True)))).scalars())
@@ -206,9 +207,10 @@ class DutyService:
             raise DutyRefused("not_begun")
         note = note.strip()[:NOTE_MAX]
         with self.engine.begin() as conn:
+            # RETURNING, not rowcount: a driver may report -1 for an insert that did nothing (psycopg does).
             made = conn.execute(self._insert(duty_ticks).values(
                 duty_id=duty_id, person_id=person_id, period_key=period.key, ticked_by=actor, ticked_at=now,
-                note=note).on_conflict_do_nothing()).rowcount
+                note=note).on_conflict_do_nothing().returning(duty_ticks.c.duty_id)).first() is not None
             tick = self._ticks(conn, duty_id, period.key, [person_id])[person_id]
             audit.append(conn, actor, "duty.tick", role=role, ip=ip, target=f"{duty_id}/{person_id}/{period.key}",
                          detail=note if made else "repeat: already ticked", at=now)

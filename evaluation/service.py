@@ -25,7 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
 from clock import Period
@@ -233,19 +234,16 @@ class EvaluationService:
         begins = self._record_begins()
         for period in reversed(periods):
             result = None
-            if begins is None or period.end <= begins:
-                pass  # before the record began: nothing to judge, not a zero
-            elif period.end <= self.now():
-                result = self.evaluate(period).results.get(subject_id)
-            else:
-                result = self.compute(period, self.now(), only=[subject_id]).results.get(subject_id)
+            # Before the record began there is nothing to judge: shown as such, not as a zero.
+            if begins is not None and period.end > begins:
+                result = self.evaluate(period).results.get(subject_id)  # kept, or this minute's
             found.append((period, result.score if result else None))
         return found
 
     def _record_begins(self) -> datetime | None:
-        """When the system of record's first incident was kept (backfilled history counts: it is the record)."""
+        """When the system of record's first incident happened (backfilled history counts: it is the record)."""
         with self.engine.connect() as conn:
-            first = conn.execute(select(func.min(incidents.c.ingested_at))).scalar_one_or_none()
+            first = conn.execute(select(func.min(incidents.c.reported_at))).scalar_one_or_none()
         return as_utc(first) if first is not None else None
 
     # -- keeping ended months --------------------------------------------------------------------------------
@@ -258,10 +256,11 @@ class EvaluationService:
                                          for name, x in r.readings.items()}, separators=(",", ":")),
                  "index_digest": self.index.digest, "kept_at": now}
                 for r in evaluation.results.values()]
+        dialect_insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         with self.engine.begin() as conn:
-            # Two processes keeping the same month at once write the same readings: the last one stands.
-            conn.execute(delete(evaluation_scores).where(evaluation_scores.c.period_key == key))
-            conn.execute(insert(evaluation_scores), rows)
+            # Two processes keeping the same month at once: the first one's rows stand, the other adds nothing.
+            conn.execute(dialect_insert(evaluation_scores).on_conflict_do_nothing(
+                index_elements=["period_key", "subject_id"]), rows)
         evaluation.kept_at = now
 
     def _kept(self, period: Period) -> Evaluation | None:

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 import clock
 from geo.roster import Post, Roster
@@ -158,10 +158,12 @@ def time_in_community(engine: Engine, roster: Roster, period: clock.Period, now:
                       person_ids: Iterable[str] | None = None) -> dict[str, Presence]:
     """Each community officer's (or each of ``person_ids``') presence over ``period`` up to ``now``.
 
-    Returns ``{person_id: Presence}`` for every person asked about, in id order, also those with no fix (all of
-    their working time unknown) and whatever the period holds (a weekend: ``working_s == 0``, ``share`` None).
-    The working time runs to ``min(now, period.end)``. The fixes are read in one query: those of the working
-    time and the ``rules.stale`` before its start (a fix at 08:25 stands at 08:30), each with its kept flag.
+    Returns ``{person_id: Presence}`` for every person asked about, in id order, and whatever the period holds (a
+    weekend: ``working_s == 0``, ``share`` None). The working time runs to ``min(now, period.end)``, and for each
+    person from their terminal's first position ever kept: the days before it was in service are not judged (a
+    person with none has no working time here), while a terminal switched off later leaves its time unknown. The
+    fixes are read in one query: those of the working time and the ``rules.stale`` before its start (a fix at
+    08:25 stands at 08:30), each with its kept flag.
     """
     people = sorted(set(person_ids) if person_ids is not None else
                     (person.person_id for person in roster.people(Post.COMMUNITY_OFFICER)))
@@ -183,9 +185,17 @@ def time_in_community(engine: Engine, roster: Roster, period: clock.Period, now:
             times, flags = found[person_id]
             times.append(as_utc(observed_at).timestamp())
             flags.append(bool(inside))
+        first = {person_id: as_utc(at) for person_id, at in conn.execute(
+            select(positions.c.person_id, func.min(positions.c.observed_at))
+            .where(positions.c.person_id.in_(people)).group_by(positions.c.person_id))}
     stale_s = rules.stale.total_seconds()
-    return {person_id: measure.of(np.array(times, dtype=float), np.array(flags, dtype=bool), stale_s)
-            for person_id, (times, flags) in found.items()}
+    result = {}
+    for person_id, (times, flags) in found.items():
+        in_service = first.get(person_id)
+        judged = measure if in_service is not None and in_service <= period.start else _Measure(
+            [(max(a, in_service), b) for a, b in windows if in_service is not None and b > in_service])
+        result[person_id] = judged.of(np.array(times, dtype=float), np.array(flags, dtype=bool), stale_s)
+    return result
 
 
 def _at(day: date, moment: time) -> datetime:

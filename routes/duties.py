@@ -16,10 +16,11 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 import clock
 from auth.guard import client_address, guard, security
-from auth.roles import Permission, Viewer
+from auth.roles import Permission, Role, Viewer
 from auth.web import template_values
 from duties.config import Duty, Every, Kind
 from duties.service import DutyRefused, DutyService, Row
+from geo.roster import Post as RosterPost
 from i18n import rate_text, text
 from store import audit
 from urls import URL, path
@@ -32,7 +33,12 @@ def blueprint(service: DutyService, language: str, stations: list[tuple[str, str
     centres = [(c.centre_id, c.title[language]) for c in service.config.centres]
 
     def own(viewer: Viewer) -> set[str]:
-        return service.own(viewer.username, viewer.grids if viewer.can(Permission.WORK_GRID_TASKS) else ())
+        # Bound grids make a grid worker the roster's worker there, and a station officer its community officer.
+        if viewer.can(Permission.WORK_GRID_TASKS):
+            return service.own(viewer.username, viewer.grids, RosterPost.GRID_WORKER)
+        if viewer.role is Role.STATION_OFFICER:
+            return service.own(viewer.username, viewer.grids, RosterPost.COMMUNITY_OFFICER)
+        return service.own(viewer.username)
 
     def page(viewer: Viewer, message: str = "", status: int = 200) -> tuple[str, int]:
         now = clock.now()

@@ -134,7 +134,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     (lambda raw: raw["centres"][1]["posts"][1]["duties"][0].update(measure="manual", standard=None),
      r"roster:community_officer do not sign in"),
 ])
-def test_duty001_a_wrong_file_is_refused_naming_the_place(change: Callable[[dict[str, Any]], None],
+def test_duty002_a_wrong_file_is_refused_naming_the_place(change: Callable[[dict[str, Any]], None],
                                                           message: str) -> None:
     raw = copy.deepcopy(_shipped())
     parse(raw)  # the shipped file itself is fine
@@ -143,7 +143,7 @@ def test_duty001_a_wrong_file_is_refused_naming_the_place(change: Callable[[dict
         parse(raw)
 
 
-def test_duty001_an_unreadable_file_is_refused(tmp_path: Any) -> None:
+def test_duty003_an_unreadable_file_is_refused(tmp_path: Any) -> None:
     broken = tmp_path / "duties.json"
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"duties\.json: cannot be read"):
@@ -233,7 +233,7 @@ def build_day(engine: Engine) -> None:
                                       ("C5", "MED-P02"))])
 
 
-def test_duty001_each_measure_counts_what_it_says_on_a_hand_built_day(engine: Engine, roster: Roster) -> None:
+def test_duty004_each_measure_counts_what_it_says_on_a_hand_built_day(engine: Engine, roster: Roster) -> None:
     people.seed(engine, DATA_DIR)
     build_day(engine)
     now, today, week = clock.now(), clock.at(DAY - timedelta(days=1), 17), clock.at(DAY - timedelta(days=5), 17)
@@ -261,7 +261,7 @@ def test_duty001_each_measure_counts_what_it_says_on_a_hand_built_day(engine: En
         assert m(Measure.MEDIATION_SUCCESS, month, mediators) == {"MED-P01": 0.5, "MED-P02": None, "MED-P03": None}
 
 
-def test_duty001_the_table_reads_the_day_with_a_few_queries_for_everyone(
+def test_duty005_the_table_reads_the_day_with_a_few_queries_for_everyone(
     engine: Engine, service: DutyService
 ) -> None:
     build_day(engine)
@@ -290,7 +290,7 @@ def _state(service: DutyService, day: date, duty_id: str, person: str = WORKER) 
     return row.state
 
 
-def test_duty001_a_daily_duty_is_in_progress_at_1659_and_missed_at_1700(
+def test_duty006_a_daily_duty_is_in_progress_at_1659_and_missed_at_1700(
     service: DutyService, time_machine: TimeMachineFixture
 ) -> None:
     time_machine.move_to(clock.at(DAY, 16, 59) + timedelta(seconds=59))
@@ -312,7 +312,7 @@ def test_duty001_a_daily_duty_is_in_progress_at_1659_and_missed_at_1700(
     assert _state(service, DAY, "grid.records") is State.MET
 
 
-def test_duty001_a_weekly_duty_is_due_on_friday_at_1700(service: DutyService, time_machine: TimeMachineFixture) -> None:
+def test_duty007_a_weekly_duty_is_due_on_friday_at_1700(service: DutyService, time_machine: TimeMachineFixture) -> None:
     friday = DAY + timedelta(days=2)
     assert _state(service, DAY, "grid.households") is State.DUE_LATER  # Wednesday: Friday is ahead
     time_machine.move_to(clock.at(friday, 16, 59))
@@ -322,7 +322,7 @@ def test_duty001_a_weekly_duty_is_due_on_friday_at_1700(service: DutyService, ti
     assert _state(service, friday + timedelta(days=1), "grid.households") is State.MISSED  # Saturday: this week's
 
 
-def test_duty001_a_monthly_duty_is_due_on_the_last_day_at_1700(
+def test_duty008_a_monthly_duty_is_due_on_the_last_day_at_1700(
     service: DutyService, time_machine: TimeMachineFixture
 ) -> None:
     last = date(2026, 12, 31)
@@ -343,7 +343,7 @@ def test_duty001_a_monthly_duty_is_due_on_the_last_day_at_1700(
 # -- ticking by hand --------------------------------------------------------------------------------------------------
 
 
-def test_duty001_a_manual_duty_is_ticked_once_audited_and_late_ticks_stay_missed(
+def test_duty009_a_manual_duty_is_ticked_once_audited_and_late_ticks_stay_missed(
     engine: Engine, service: DutyService, time_machine: TimeMachineFixture
 ) -> None:
     first = service.tick("grid.patrol", WORKER, DAY, "chen", " 走完了 ")
@@ -396,7 +396,7 @@ def ticks(app: PinganApp) -> list[tuple[str, str, str]]:
                                                       duty_ticks.c.ticked_by))]
 
 
-def test_duty001_the_chief_reads_every_centre_and_a_stations_rows(app: PinganApp) -> None:
+def test_duty010_the_chief_reads_every_centre_and_a_stations_rows(app: PinganApp) -> None:
     client, _, _ = signed_in(app, Role.CHIEF)
     page = client.get(URL.DUTIES).get_data(as_text=True)
     assert "核心任务清单" in page and 'id="duties-summary"' in page and 'id="duties-choose"' in page
@@ -410,7 +410,7 @@ def test_duty001_the_chief_reads_every_centre_and_a_stations_rows(app: PinganApp
     assert client.get(URL.DUTIES + "?day=2026-13-01").status_code == 200  # a wrong date: today's table
 
 
-def test_duty001_a_grid_worker_sees_and_ticks_only_their_own_rows(app: PinganApp) -> None:
+def test_duty011_a_grid_worker_sees_and_ticks_only_their_own_rows(app: PinganApp) -> None:
     client, headers, username = signed_in(app, Role.GRID_WORKER, grids=WORKER_GRIDS)
     page = client.get(URL.DUTIES).get_data(as_text=True)
     assert set(re.findall(r'data-person="([^"]+)"', page)) == {WORKER}
@@ -434,7 +434,7 @@ def test_duty001_a_grid_worker_sees_and_ticks_only_their_own_rows(app: PinganApp
     assert measured_duty.status_code == 400 and "由系统自动统计" in measured_duty.get_data(as_text=True)
 
 
-def test_duty001_a_station_chief_reads_their_station_and_a_mediator_their_own(app: PinganApp) -> None:
+def test_duty012_a_station_chief_reads_their_station_and_a_mediator_their_own(app: PinganApp) -> None:
     client, headers, chief = signed_in(app, Role.STATION_CHIEF, station="PS-02")
     page = client.get(URL.DUTIES + "?centre=grid").get_data(as_text=True)
     persons = set(re.findall(r'data-person="([^"]+)"', page))
@@ -448,8 +448,17 @@ def test_duty001_a_station_chief_reads_their_station_and_a_mediator_their_own(ap
                          headers=mediator_headers).status_code == 403
 
 
+def test_duty013_a_community_officer_reads_their_own_row(app: PinganApp) -> None:
+    client, headers, _ = signed_in(app, Role.STATION_OFFICER, station="PS-01", grids=("SC-001",))
+    page = client.get(URL.DUTIES).get_data(as_text=True)
+    assert set(re.findall(r'data-person="([^"]+)"', page)) == {"CO-SC-001"}  # the community officer of SC-001
+    assert 'data-duty="grid.leads"' in page and 'name="person_id"' not in page  # measured: nothing to tick
+    assert client.post(URL.DUTY_TICK, data={"duty_id": "grid.patrol", "person_id": WORKER, "day": DAY.isoformat()},
+                       headers=headers).status_code == 403  # their grid's worker's duty is not theirs
+
+
 @pytest.mark.parametrize("role", [r for r in Role if Permission.TICK_DUTIES not in ROLE_PERMISSIONS[r]])
-def test_duty001_forged_ticks_are_refused_and_audited_for_every_role_without_the_right(
+def test_duty014_forged_ticks_are_refused_and_audited_for_every_role_without_the_right(
     app: PinganApp, role: Role
 ) -> None:
     client, headers, username = signed_in(app, role)
@@ -460,7 +469,7 @@ def test_duty001_forged_ticks_are_refused_and_audited_for_every_role_without_the
     assert refusals(app, username)[-1] == ("duty.tick", "needs tick_duties")
 
 
-def test_duty001_without_the_csrf_token_nothing_is_ticked(app: PinganApp) -> None:
+def test_duty015_without_the_csrf_token_nothing_is_ticked(app: PinganApp) -> None:
     client, _, _ = signed_in(app, Role.GRID_WORKER)
     response = client.post(URL.DUTY_TICK, data={"duty_id": "grid.patrol", "person_id": "GW-SC-021",
                                                 "day": DAY.isoformat()})
@@ -470,7 +479,7 @@ def test_duty001_without_the_csrf_token_nothing_is_ticked(app: PinganApp) -> Non
 # -- the daily report ---------------------------------------------------------------------------------------------
 
 
-def test_duty001_the_daily_report_carries_the_completion_table_as_of_1700(
+def test_duty016_the_daily_report_carries_the_completion_table_as_of_1700(
     engine: Engine, grids: GridIndex, service: DutyService, time_machine: TimeMachineFixture
 ) -> None:
     build_day(engine)

@@ -176,6 +176,9 @@ def test_pres009_time_in_community_reads_the_record_once_for_every_officer(engin
               "accuracy": None, "source": "terminal"} for moment in every(at(8, 25), at(16))]
     rows += [{"person_id": "GW-SC-001", "observed_at": moment, "lon": 112.4, "lat": 39.3, "inside": True,
               "accuracy": None, "source": "phone"} for moment in every(at(8), at(18))]
+    issued = roster.people(Post.COMMUNITY_OFFICER)[3].person_id  # their terminal came into service at 10:00
+    rows += [{"person_id": issued, "observed_at": moment, "lon": 112.4, "lat": 39.3, "inside": True,
+              "accuracy": None, "source": "terminal"} for moment in every(at(10), at(17))]
     with engine.begin() as conn:
         conn.execute(insert(positions), rows)
     rules = Rules()
@@ -186,12 +189,17 @@ def test_pres009_time_in_community_reads_the_record_once_for_every_officer(engin
     assert figures[OFFICER] == Presence(working, 3.5 * HOUR, 2.5 * HOUR, 0.0, fixes=72)
     # The 08:25 fix stands at 08:30; 16:00 stands to 16:10; then 50 min unknown.
     assert figures[second] == Presence(working, working - 50 * 60, 0.0, 50 * 60.0, fixes=61)
-    assert figures["CO-SC-003"] == Presence(working, 0.0, 0.0, working, 0)
+    # No terminal in service: no working time judged (the index leaves them unscored), not a day "unknown".
+    assert figures["CO-SC-003"] == Presence(0.0, 0.0, 0.0, 0.0, 0)
+    # In service from 10:00: judged from then, 10:00-12:00 and 14:30-17:00, all of it in.
+    assert (figures[issued].working_s, figures[issued].inside_s, figures[issued].unknown_s) == (
+        4.5 * HOUR, 4.5 * HOUR, 0.0)
     assert figures[second].share == pytest.approx(310 / 360)
-    # Asked for some people, over a week: Wednesday's figures and 7 h each for Monday, Tuesday, Thursday, Friday.
+    # Asked for some people, over a week: Monday and Tuesday came before the first position (not judged);
+    # Wednesday's figures, and Thursday and Friday silent: 7 h each unknown.
     week = time_in_community(engine, roster, Period.calendar_week(WEDNESDAY), NOW, rules, [OFFICER, "GW-SC-001"])
     assert list(week) == [OFFICER, "GW-SC-001"]
-    assert week[OFFICER] == Presence(35 * HOUR, 3.5 * HOUR, 3.5 * HOUR, 28 * HOUR, fixes=84)
+    assert week[OFFICER] == Presence(21 * HOUR, 3.5 * HOUR, 3.5 * HOUR, 14 * HOUR, fixes=84)
     assert week["GW-SC-001"].inside_s == 7 * HOUR  # 08:00-18:00 on Wednesday, stale by 18:10
 
 
