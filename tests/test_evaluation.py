@@ -350,6 +350,12 @@ def test_eval008_each_role_meets_the_pages_it_may_see(app: PinganApp) -> None:
     assert 'data-figure="score"' in drill and ">36.7<" in drill
     leaf = chief.get(f"/evaluation/CO-SC-001/response.arrival.on_time{query}").get_data(as_text=True)
     assert 'data-record="I1"' in leaf and 'data-record="I2"' in leaf and 'data-count="2"' in leaf
+    # The same leaf over the calendar week (Monday to Sunday) and the month holding the day: I5 of the Monday too.
+    for period, key, label in (("week", DAY.isoformat(), "2026-11-23 – 2026-11-29"),
+                               ("month", "2026-11", "2026-11-01 – 2026-11-30")):
+        wider = chief.get(f"/evaluation/CO-SC-001/response.arrival.on_time?period={period}&key={key}")
+        assert label in wider.get_data(as_text=True) and 'data-count="3"' in wider.get_data(as_text=True), period
+    assert chief.get("/evaluation?period=month&key=2026-13").status_code == 404  # no such month
 
     # A community officer bound to G1 is sent to their own page and may open their leaves, nobody else's.
     officer, officer_name = signed_in(app, Role.STATION_OFFICER, station="PS-01", grids=(G1,))
