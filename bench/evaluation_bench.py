@@ -26,7 +26,7 @@ from typing import Any
 
 import clock
 from bench.common import median_s, report
-from bench.indicators_bench import _day_rows
+from bench.indicators_bench import write_busy_day
 from clock import Period
 from evaluation.measures import MEASURES
 from evaluation.service import open_evaluation
@@ -34,7 +34,7 @@ from geo.index import GridIndex
 from geo.roster import Post, Roster
 from indicators.compute import compute, load
 from positions.presence import Rules, time_in_community, working_windows
-from store.db import alert_verifications, incidents, instructions, leads, make_engine, positions, sensor_events
+from store.db import make_engine, positions
 
 RUNS = 3
 OFFICERS = 24
@@ -67,13 +67,7 @@ def run() -> None:
         engine = make_engine(f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
         day = last.replace(day=1)
         while day <= last:
-            rows = _day_rows(codes, rng, day, f"D{day:%d}")
-            with engine.begin() as conn:
-                conn.execute(incidents.insert(), rows["incidents"])
-                conn.execute(instructions.insert(), rows["instructions"])
-                conn.execute(sensor_events.insert(), rows["alerts"])
-                conn.execute(alert_verifications.insert(), rows["verdicts"])
-                conn.execute(leads.insert(), rows["leads"])
+            write_busy_day(engine, codes, rng, day, f"D{day:%d}")
             day += timedelta(days=1)
         fixes = _positions(roster, month, rng)
         with engine.begin() as conn:

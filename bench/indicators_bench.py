@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 import clock
 from bench.common import median_s, report
 from clock import BEIJING, Period
@@ -75,6 +77,17 @@ def _day_rows(grids: list[str], rng: random.Random, day: date, tag: str) -> dict
     return rows
 
 
+def write_busy_day(engine: Engine, grids: list[str], rng: random.Random, day: date, tag: str) -> None:
+    """One busy Beijing day (the workload above) written into the system of record; ``tag`` keeps ids apart."""
+    rows = _day_rows(grids, rng, day, tag)
+    with engine.begin() as conn:
+        conn.execute(incidents.insert(), rows["incidents"])
+        conn.execute(instructions.insert(), rows["instructions"])
+        conn.execute(sensor_events.insert(), rows["alerts"])
+        conn.execute(alert_verifications.insert(), rows["verdicts"])
+        conn.execute(leads.insert(), rows["leads"])
+
+
 def _blank_pdf() -> bytes:
     from playwright.sync_api import sync_playwright
 
@@ -96,13 +109,7 @@ def run() -> None:
     with tempfile.TemporaryDirectory(prefix="indicators-bench-") as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
         for day, tag in ((DAY, "D"), (DAY - timedelta(days=7), "W")):
-            rows = _day_rows(codes, rng, day, tag)
-            with engine.begin() as conn:
-                conn.execute(incidents.insert(), rows["incidents"])
-                conn.execute(instructions.insert(), rows["instructions"])
-                conn.execute(sensor_events.insert(), rows["alerts"])
-                conn.execute(alert_verifications.insert(), rows["verdicts"])
-                conn.execute(leads.insert(), rows["leads"])
+            write_busy_day(engine, codes, rng, day, tag)
         period = Period.day(DAY)
         now = period.end + timedelta(hours=1)
 
