@@ -27,6 +27,7 @@ from sqlalchemy import Engine, func, select
 import clock
 from bus.connection import EmbeddedRedis, connect
 from bus.outbox import OutboxRelay
+from bus.rename import rename_legacy_keys
 from dispatch.service import DispatchService
 from duties.config import DUTIES_FILE
 from duties.config import load as load_duties
@@ -239,6 +240,7 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
         embedded = EmbeddedRedis(settings.var_dir)
         redis_url = embedded.start()
     client = connect(redis_url)
+    rename_legacy_keys(client)  # a Redis written before release 2027.1 keeps its data under the new names
     clock.use(world_clock(client, settings.sim_speed))
     engine = make_engine(database_url(settings.database_url, settings.var_dir))
     grids = GridIndex(settings.data_dir)

@@ -3,7 +3,7 @@
 The browser's signed cookie holds only a random session id. The record behind
 it (who, role, when signed in, when last active) lives in Redis, so a session
 can be ended from anywhere: logout, the idle lock, a disabled account or a
-revoked kiosk token. Ending one publishes its id on ``cc:auth:ended`` so every
+revoked kiosk token. Ending one publishes its id on ``{cc}:auth:ended`` so every
 app process cuts that session's Socket.IO connections.
 """
 
@@ -18,8 +18,9 @@ from enum import StrEnum
 import redis
 
 from auth.roles import Role, Viewer
+from bus import keys
 
-PREFIX = "cc:auth:"
+PREFIX = keys.AUTH
 SESSION = PREFIX + "session:"  # hash per session
 USER_SESSIONS = PREFIX + "user:"  # set of a user's (or kiosk token's) session ids
 ENDED_CHANNEL = PREFIX + "ended"  # pub/sub: ids of sessions just ended

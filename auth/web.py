@@ -281,7 +281,7 @@ class SocketCutter:
     """Cuts this process's Socket.IO connections of every session that ends, in any process.
 
     Each socket joins the room ``session:<id>`` when it connects; ending a session
-    is published on ``cc:auth:ended``.
+    is published on ``{cc}:auth:ended``.
     """
 
     def __init__(self, r: redis.Redis, socketio: SocketIO) -> None:

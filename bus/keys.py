@@ -1,58 +1,76 @@
-"""Every Redis key the product uses, under one prefix (``cc:``), and how long each stream keeps entries.
+"""Every Redis key the product uses, under one prefix (``{cc}:``), and how long each stream keeps entries.
 
-The consumer commits a batch in one MULTI over several of these keys, so they
-must live on one Redis primary (a Cluster would need them under one hash tag).
+The braces make ``cc`` the keys' hash tag: in a Redis Cluster every key hashes to one slot (700), so the
+consumer's commit script, the outbox relay's script and the multi-stream XREADGROUP, which touch several
+keys at once, stay legal; on a single Redis the braces are just characters. The cluster then buys
+failover, not write capacity (one primary ingests far more than a city's peak: see README, figures).
+
+Until release 2027.1 the keys were ``cc:...``; :mod:`bus.rename` moves an existing Redis to the new
+names, and :data:`LEGACY_INBOUND` lists the old inbound names the consumer still reads on a single Redis
+(producers switch within a release; docs/ingest.md, "Key names").
 """
 
 from __future__ import annotations
 
-PREFIX = "cc:"
+PREFIX = "{cc}:"
+LEGACY_PREFIX = "cc:"  # before release 2027.1 (bus/rename.py)
 
 # Inbound streams (the ingest contract, written by producers).
-INCIDENTS = "cc:in:incidents"
-SENSORS = "cc:in:sensors"
-UNITS = "cc:in:units"
-FEEDBACK = "cc:in:feedback"  # field units' answers to instructions
-REVISIT_CALLS = "cc:in:revisits"  # an outside call centre's return-visit calls
-POSITIONS = "cc:in:positions"  # community officers' terminals and grid workers' phones: kept, for time in community
+INCIDENTS = PREFIX + "in:incidents"
+SENSORS = PREFIX + "in:sensors"
+UNITS = PREFIX + "in:units"
+FEEDBACK = PREFIX + "in:feedback"  # field units' answers to instructions
+REVISIT_CALLS = PREFIX + "in:revisits"  # an outside call centre's return-visit calls
+POSITIONS = PREFIX + "in:positions"  # officers' terminals, grid workers' phones: for time in community
 INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS, POSITIONS)
+# The same streams under their names before release 2027.1: still read on a single Redis (they hash to other
+# slots, so not on a Cluster) until every producer writes the new names.
+LEGACY_INBOUND = {LEGACY_PREFIX + stream.removeprefix(PREFIX): stream for stream in INBOUND}
 
 # Outbound streams (what other systems read).
-OUT_INSTRUCTIONS = "cc:out:instructions"  # the field units' inbox
-OUT_HOTLINE = "cc:out:hotline12345"  # incidents diverted to the 12345 city hotline
-OUT_LEADS = "cc:out:leads"  # early-warning leads for stations' and grid workers' apps
-OUT_NOTIFY = "cc:out:notify"  # messages to grid workers and property managers (the SMS gateway reads it)
-OUT_REVISITS = "cc:out:revisits"  # return visits to make, for an outside call centre
-OUT_SUPERVISION = "cc:out:supervision"  # escalations of late items and their responses, for other systems
-OUT_REPORTS = "cc:out:reports"  # reports delivered on schedule (kind, key, due, made, late, key figures)
-OUT_JUDICIAL = "cc:out:judicial"  # unfulfilled mediation agreements: judicial-confirmation referrals (court liaison)
-MEDIATION_APPLY_RATE = "cc:rate:mediation-apply:"  # + client address + hour: online applications accepted
-OUTBOX_SENT = "cc:outbox:sent:"  # + outbox id: relayed already (idempotent relay)
+OUT_INSTRUCTIONS = PREFIX + "out:instructions"  # the field units' inbox
+OUT_HOTLINE = PREFIX + "out:hotline12345"  # incidents diverted to the 12345 city hotline
+OUT_LEADS = PREFIX + "out:leads"  # early-warning leads for stations' and grid workers' apps
+OUT_NOTIFY = PREFIX + "out:notify"  # messages to grid workers and property managers (the SMS gateway reads it)
+OUT_REVISITS = PREFIX + "out:revisits"  # return visits to make, for an outside call centre
+OUT_SUPERVISION = PREFIX + "out:supervision"  # escalations of late items and their responses, for other systems
+OUT_REPORTS = PREFIX + "out:reports"  # reports delivered on schedule (kind, key, due, made, late, key figures)
+OUT_JUDICIAL = PREFIX + "out:judicial"  # unfulfilled mediation agreements: judicial-confirmation referrals
+MEDIATION_APPLY_RATE = PREFIX + "rate:mediation-apply:"  # + client address + hour: online applications accepted
+BATCH_TOKEN = PREFIX + "batch:"  # + token: an atomic batch applied already, with its results (bus/atomic.py)
+OUTBOX_SENT = PREFIX + "outbox:sent:"  # + outbox id: relayed already (idempotent relay)
 
-DEAD = "cc:dead"  # bad entries with the original fields and a reason
-LIVE = "cc:live"  # processed events, in order: what screens are pushed (bus/events.py publishes)
+DEAD = PREFIX + "dead"  # bad entries with the original fields and a reason
+LIVE = PREFIX + "live"  # processed events, in order: what screens are pushed (bus/events.py publishes)
 
 CONSUMER_GROUP = "cc-core"
 
-UNIT_STATE = "cc:state:units"  # hash unit_id -> latest position JSON
-DEVICE_SEEN = "cc:state:device-seen"  # hash device_id -> last heartbeat (epoch s)
-DEVICE_HEALTH = "cc:state:device-health"  # hash device_id -> "awaiting" / "offline" / "faulty" (absent: online)
-DEVICE_WATCH = "cc:state:device-watch"  # epoch s the health watch began: "awaiting first report" until then + window
-HEALTH_LEASE = "cc:lease:device-health"  # one process at a time announces health changes
-RISK_GRADES = "cc:state:risk-grades"  # hash window -> JSON {grid: grade} of the latest run
-RISK_DETAIL = "cc:state:risk-detail:"  # + window: hash grid -> JSON {grade, score, expected, ratio, factors}
-RISK_LEASE = "cc:lease:risk-daily"  # one process runs the daily risk run
-REVISIT_LEASE = "cc:lease:revisit-draw"  # one process draws the month's return-visit sample
-SUPERVISION_LEASE = "cc:lease:supervision"  # one process at a time looks for late items and escalates them
-REPORTS_LEASE = "cc:lease:reports"  # one process makes the scheduled reports
-SUMMARY_LEASE = "cc:lease:summary"  # one process makes the Monday summary
-INDICATORS = "cc:state:indicators"  # JSON: today's indicators as last published
-INDICATORS_LEASE = "cc:lease:indicators"  # one process at a time recomputes and publishes them
-VIDEO_SESSION = "cc:video:session:"  # + gateway session id -> the username that opened it (expires unless polled)
-VIDEO_VIEWS = "cc:video:views"  # hash "session/handle" -> JSON {username, device_id, started}: live views now
-PUBLISHED = "cc:published"  # sorted set event_id -> publish time: exactly-once publishing
-COUNTERS = "cc:counters"  # hash: events_in, dead_letters, ...
-CLOCK = "cc:state:clock"  # hash: a time-lapse's anchor (anchor_real, anchor_world, speed), shared by processes
+AUTH = PREFIX + "auth:"  # sessions, kiosk tokens, sign-in rates (auth/sessions.py)
+
+UNIT_STATE = PREFIX + "state:units"  # hash unit_id -> latest position JSON
+DEVICE_SEEN = PREFIX + "state:device-seen"  # hash device_id -> last heartbeat (epoch s)
+# The health monitor's work lists (sensors/health.py), so a check costs what changed, not the number of devices:
+DEVICE_DEADLINES = PREFIX + "state:device-deadlines"  # zset device_id -> last heartbeat + offline window (consumer)
+DEVICE_AWAITING = PREFIX + "state:device-awaiting"  # zset device_id -> watch start + window: never heard from yet
+DEVICE_DOWN = PREFIX + "state:device-down"  # set: devices awaiting or offline (their next report is news)
+DEVICES_VERSION = PREFIX + "state:devices-version"  # epoch s of the last import that changed the registry
+DEVICE_HEALTH = PREFIX + "state:device-health"  # hash device_id -> "awaiting" / "offline" / "faulty" (absent: online)
+DEVICE_WATCH = PREFIX + "state:device-watch"  # epoch s the health watch began ("awaiting first report" till + window)
+HEALTH_LEASE = PREFIX + "lease:device-health"  # one process at a time announces health changes
+RISK_GRADES = PREFIX + "state:risk-grades"  # hash window -> JSON {grid: grade} of the latest run
+RISK_DETAIL = PREFIX + "state:risk-detail:"  # + window: hash grid -> JSON {grade, score, expected, ratio, factors}
+RISK_LEASE = PREFIX + "lease:risk-daily"  # one process runs the daily risk run
+REVISIT_LEASE = PREFIX + "lease:revisit-draw"  # one process draws the month's return-visit sample
+SUPERVISION_LEASE = PREFIX + "lease:supervision"  # one process at a time looks for late items and escalates them
+REPORTS_LEASE = PREFIX + "lease:reports"  # one process makes the scheduled reports
+SUMMARY_LEASE = PREFIX + "lease:summary"  # one process makes the Monday summary
+INDICATORS = PREFIX + "state:indicators"  # JSON: today's indicators as last published
+INDICATORS_LEASE = PREFIX + "lease:indicators"  # one process at a time recomputes and publishes them
+VIDEO_SESSION = PREFIX + "video:session:"  # + gateway session id -> the username that opened it (expires unless polled)
+VIDEO_VIEWS = PREFIX + "video:views"  # hash "session/handle" -> JSON {username, device_id, started}: live views now
+PUBLISHED = PREFIX + "published"  # sorted set event_id -> publish time: exactly-once publishing
+COUNTERS = PREFIX + "counters"  # hash: events_in, dead_letters, ...
+CLOCK = PREFIX + "state:clock"  # hash: a time-lapse's anchor (anchor_real, anchor_world, speed), shared by processes
 
 # -- retention ----------------------------------------------------------------------------------------
 # cc:live: a page further behind than this gets a fresh snapshot instead of the events it missed.

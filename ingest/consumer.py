@@ -4,7 +4,7 @@ One loop reads the inbound streams through the consumer group ``cc-core``
 (any number of consumers, in any number of processes, share the work). Per
 batch:
 
-1. each entry is parsed against the contract; a bad one goes to ``cc:dead``
+1. each entry is parsed against the contract; a bad one goes to ``{cc}:dead``
    with its original fields and the reason;
 2. incidents get their grid (one vectorised STRtree query for the batch) and
    are inserted into the system of record, ``ON CONFLICT DO NOTHING`` on the
@@ -13,9 +13,10 @@ batch:
    service's hook) are queued in the same transaction and relayed after it; people's positions are kept
    with whether each is in the person's community (their grids and margin), ``ON CONFLICT DO NOTHING`` on
    person and time, and shown on no screen;
-3. in **one Redis transaction** the batch's live events are appended to
-   ``cc:live``, their ids marked in ``cc:published``, dead letters written and
-   the inbound entries acknowledged.
+3. in **one Redis script** (:class:`bus.atomic.AtomicBatch`: atomic, and applied once even when a
+   Cluster failover makes the client send it again) the batch's live events are appended to
+   ``{cc}:live``, their ids marked in ``{cc}:published``, dead letters written and the inbound entries
+   acknowledged.
 
 A consumer killed anywhere leaves its entries pending; another (or the same,
 restarted) reclaims them with XAUTOCLAIM. Re-processing is harmless: the row
@@ -42,7 +43,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 import clock
 from bus import events, keys
-from bus.connection import BLOCK_MS, OutFields, StreamEntries, StreamsReply
+from bus.atomic import AtomicBatch
+from bus.connection import BLOCK_MS, StreamEntries, StreamsReply, is_cluster_client
 from bus.events import Live, alert_payload, encode, incident_payload
 from dispatch.lifecycle import IncidentStatus
 from geo.datum import gcj02_to_wgs84
@@ -179,12 +181,15 @@ class Consumer:
         self.areas = areas  # people's communities, positions are judged against (none: positions are refused)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self.reclaim_idle_ms = RECLAIM_IDLE_MS
+        # The inbound streams' old names are read too on a single Redis, until every producer has switched
+        # (on a Cluster they hash elsewhere: producers switch before the move; docs/ingest.md, "Key names").
+        self.streams = keys.INBOUND + (() if is_cluster_client(r) else tuple(keys.LEGACY_INBOUND))
 
     # -- group management -------------------------------------------------
 
     def ensure_groups(self) -> None:
         """Create the consumer group on every inbound stream (idempotent)."""
-        for stream in keys.INBOUND:
+        for stream in self.streams:
             try:
                 self.r.xgroup_create(stream, keys.CONSUMER_GROUP, id="0", mkstream=True)
             except redis.ResponseError as exc:
@@ -207,7 +212,7 @@ class Consumer:
                     self.trim()
                     next_trim = now + TRIM_EVERY_S
                 response = cast(StreamsReply, self.r.xreadgroup(
-                    keys.CONSUMER_GROUP, self.name, dict.fromkeys(keys.INBOUND, ">"),
+                    keys.CONSUMER_GROUP, self.name, dict.fromkeys(self.streams, ">"),
                     count=BATCH_SIZE, block=BLOCK_MS,
                 ))
                 if response:
@@ -224,7 +229,7 @@ class Consumer:
     def reclaim(self) -> int:
         """Take over entries left pending by a dead consumer and process them."""
         total = 0
-        for stream in keys.INBOUND:
+        for stream in self.streams:
             start = "0-0"
             while True:
                 start, claimed, *_ = self.r.xautoclaim(
@@ -245,9 +250,9 @@ class Consumer:
 
     def trim(self) -> None:
         """Trim inbound streams (an hour, about ``INBOUND_KEEP_MAX`` entries at most), never below the
-        oldest entry still pending or undelivered; trim ``cc:live`` to its retention."""
+        oldest entry still pending or undelivered; trim ``{cc}:live`` to its retention."""
         machine_now = time.time()  # stream ids are machine time
-        for stream in keys.INBOUND:
+        for stream in self.streams:
             groups = self.r.xinfo_groups(stream)
             group = next((g for g in groups if g["name"] == keys.CONSUMER_GROUP), None)
             if group is None:
@@ -283,17 +288,18 @@ class Consumer:
         for stream, entries in batch.items():
             pending.ack[stream] = [entry_id for entry_id, _ in entries]
             result.processed += len(entries)
-            if stream == keys.INCIDENTS:
+            kind = keys.LEGACY_INBOUND.get(stream, stream)  # entries are acknowledged on their own stream
+            if kind == keys.INCIDENTS:
                 self._incidents(entries, now, pending, result)
-            elif stream == keys.SENSORS:
+            elif kind == keys.SENSORS:
                 self._sensors(entries, now, pending, result)
-            elif stream == keys.UNITS:
+            elif kind == keys.UNITS:
                 self._units(entries, pending)
-            elif stream == keys.FEEDBACK:
+            elif kind == keys.FEEDBACK:
                 self._feedback(entries, pending)
-            elif stream == keys.REVISIT_CALLS:
+            elif kind == keys.REVISIT_CALLS:
                 self._revisit_calls(entries, pending)
-            elif stream == keys.POSITIONS:
+            elif kind == keys.POSITIONS:
                 self._positions(entries, pending, result)
         self._commit_redis(pending, now, result)
         if pending.queued and self.relay is not None:
@@ -564,31 +570,30 @@ class Consumer:
         result.duplicates += len(rows) - kept
 
     def _commit_redis(self, pending: _Pending, now: datetime, result: BatchResult) -> None:
-        pipe = self.r.pipeline(transaction=True)
+        batch = AtomicBatch()  # applied once even if a failover makes the client send it twice
         for fields in pending.live:
-            pipe.xadd(keys.LIVE, cast(OutFields, fields), maxlen=keys.LIVE_MAXLEN, approximate=True)
+            batch.xadd(keys.LIVE, fields)
         if pending.published_ids:
-            pipe.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, time.time()))  # machine time
+            batch.zadd(keys.PUBLISHED, dict.fromkeys(pending.published_ids, time.time()))  # machine time
         for fields in pending.dead:
-            pipe.xadd(keys.DEAD, cast(OutFields, fields), maxlen=keys.maxlen(keys.DEAD), approximate=True)
+            batch.xadd(keys.DEAD, fields)
         if pending.unit_state:
-            pipe.hset(keys.UNIT_STATE, mapping=cast(OutFields, pending.unit_state))
+            batch.hset(keys.UNIT_STATE, pending.unit_state)
         if pending.device_seen:
-            pipe.hset(keys.DEVICE_SEEN, mapping=cast(OutFields, pending.device_seen))
+            batch.hset(keys.DEVICE_SEEN, {device: repr(seen) for device, seen in pending.device_seen.items()})
         counted = sum(len(ids) for ids in pending.ack.values())
-        pipe.hincrby(keys.COUNTERS, "events_in", counted)
+        batch.hincrby(keys.COUNTERS, "events_in", counted)
         if pending.dead:
-            pipe.hincrby(keys.COUNTERS, "dead_letters", len(pending.dead))
+            batch.hincrby(keys.COUNTERS, "dead_letters", len(pending.dead))
             # Operators see the dead-letter count move live.
-            events.publish(pipe, Live.COUNTERS, {"dead_letters_added": len(pending.dead)})
+            batch.xadd(keys.LIVE, encode(Live.COUNTERS, {"dead_letters_added": len(pending.dead)}))
         for stream, ids in pending.ack.items():
             if ids:
-                pipe.xack(stream, keys.CONSUMER_GROUP, *ids)
-        replies = pipe.execute()
-        result.live_ids = [str(reply) for reply in replies[: len(pending.live)]]
+                batch.xack(stream, keys.CONSUMER_GROUP, ids)
+        added = batch.apply(self.r)
+        result.live_ids = added[: len(pending.live)]
         result.published = len(pending.live)
         result.dead = len(pending.dead)
-
 
 def _fields_of(model: Any) -> dict[str, str]:
     return {k: str(v) for k, v in model.model_dump(mode="json", exclude_none=True).items()}

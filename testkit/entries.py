@@ -15,7 +15,7 @@ def stamp(moment: datetime | None = None, *, ago: timedelta = timedelta(0), time
 
 
 def incident(event_id: str, *, ago: timedelta = timedelta(seconds=5), **overrides: str) -> dict[str, str]:
-    """A valid ``cc:in:incidents`` entry near the district seat, reported ``ago`` before now."""
+    """A valid ``{cc}:in:incidents`` entry near the district seat, reported ``ago`` before now."""
     fields = {
         "event_id": event_id,
         "reported_at": stamp(ago=ago),
