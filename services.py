@@ -63,6 +63,7 @@ from video.service import VideoService
 from video.service import build as build_video
 
 log = logging.getLogger(__name__)
+RESTART_AFTER_S = 1.0  # a background part that failed is started again after this pause
 
 
 @dataclass
@@ -205,7 +206,18 @@ class Services:
         return f"{socket.gethostname()}-{os.getpid()}"
 
     def spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        """Run ``target(*args)`` in a thread until the services stop, started again after an error it did not
+        handle (a PostgreSQL restart, a bug in one batch): a background part must never die quietly."""
+        def supervised() -> None:
+            while not self.stop_event.is_set():
+                try:
+                    target(*args)
+                    return
+                except Exception:
+                    log.exception("%s stopped by an error; starting it again in %.0f s", name, RESTART_AFTER_S)
+                    self.stop_event.wait(RESTART_AFTER_S)
+
+        thread = threading.Thread(target=supervised, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
 

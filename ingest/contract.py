@@ -1,4 +1,4 @@
-"""The ingest contract: what producers write to the ``cc:in:*`` streams.
+"""The ingest contract: what producers write to the ``{cc}:in:*`` streams.
 
 The models below are the single definition; ``python -m ingest.contract``
 prints their JSON Schema (committed as docs/ingest.schema.json, checked by a
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bus import keys
 from dispatch.lifecycle import Outcome
 from geo.scenarios import scenarios
 from revisits.results import VisitResult
@@ -94,7 +95,7 @@ class _Contract(BaseModel):
 
 
 class IncidentIn(_Contract):
-    """An incident from the 110 platform, the 12345 hotline or a grid worker (``cc:in:incidents``)."""
+    """An incident from the 110 platform, the 12345 hotline or a grid worker (``{cc}:in:incidents``)."""
 
     event_id: EventId = Field(description="Producer's unique id; a repeat is ignored.")
     reported_at: AwareDatetime = Field(description="ISO-8601 with offset.")
@@ -113,7 +114,7 @@ class IncidentIn(_Contract):
 
 
 class SensorEventIn(_Contract):
-    """A reading from the sensor platform (``cc:in:sensors``)."""
+    """A reading from the sensor platform (``{cc}:in:sensors``)."""
 
     event_id: EventId
     device_id: ShortId
@@ -139,7 +140,7 @@ class SensorEventIn(_Contract):
 
 
 class UnitPositionIn(_Contract):
-    """A patrol unit's GPS fix (``cc:in:units``); an older fix than the last one kept is ignored."""
+    """A patrol unit's GPS fix (``{cc}:in:units``); an older fix than the last one kept is ignored."""
 
     unit_id: ShortId
     observed_at: AwareDatetime
@@ -157,7 +158,7 @@ class PositionSource(StrEnum):
 
 
 class PositionIn(_Contract):
-    """A person's position (``cc:in:positions``): a community officer's terminal or a grid worker's phone. Kept
+    """A person's position (``{cc}:in:positions``): a community officer's terminal or a grid worker's phone. Kept
     (not hot state like a unit's fix): their time in their community is judged from it; a repeat adds nothing."""
 
     person_id: ShortId = Field(description="A roster id (geo/roster.py), e.g. CO-SC-001 or GW-SC-001.")
@@ -178,7 +179,7 @@ class FeedbackStep(StrEnum):
 
 
 class FeedbackIn(_Contract):
-    """A field unit's answer to an instruction (``cc:in:feedback``)."""
+    """A field unit's answer to an instruction (``{cc}:in:feedback``)."""
 
     event_id: EventId
     instruction_id: ShortId
@@ -196,11 +197,11 @@ class FeedbackIn(_Contract):
 
 
 class RevisitCallIn(_Contract):
-    """An outside call centre's return-visit call (``cc:in:revisits``), the shape of ``cc:in:feedback``: one
+    """An outside call centre's return-visit call (``{cc}:in:revisits``), the shape of ``{cc}:in:feedback``: one
     entry per call; an unanswered one is ``unreachable`` (the third ends the visit)."""
 
     event_id: EventId
-    visit_id: ShortId = Field(description="From cc:out:revisits.")
+    visit_id: ShortId = Field(description="From {cc}:out:revisits.")
     agent: ShortId = Field(description="Who called, at the call centre.")
     at: AwareDatetime
     result: VisitResult
@@ -241,12 +242,12 @@ def json_schema() -> dict[str, Any]:
         "description": "Fields of entries written with XADD to each inbound Redis stream. "
                        "All values are sent as strings; numbers and timestamps are parsed.",
         "streams": {
-            "cc:in:incidents": IncidentIn.model_json_schema(),
-            "cc:in:sensors": SensorEventIn.model_json_schema(),
-            "cc:in:units": UnitPositionIn.model_json_schema(),
-            "cc:in:feedback": FeedbackIn.model_json_schema(),
-            "cc:in:revisits": RevisitCallIn.model_json_schema(),
-            "cc:in:positions": PositionIn.model_json_schema(),
+            keys.INCIDENTS: IncidentIn.model_json_schema(),
+            keys.SENSORS: SensorEventIn.model_json_schema(),
+            keys.UNITS: UnitPositionIn.model_json_schema(),
+            keys.FEEDBACK: FeedbackIn.model_json_schema(),
+            keys.REVISIT_CALLS: RevisitCallIn.model_json_schema(),
+            keys.POSITIONS: PositionIn.model_json_schema(),
         },
     }
 

@@ -328,3 +328,18 @@ def test_consumer013_an_alert_below_its_bar_is_kept_as_a_reading_not_raised(
     assert sorted(e["event_id"] for e in live_events(r, "alert")) == ["S-100", "S-101", "S-NONE", "T-3", "T-NONE"]
     assert r.xlen(keys.DEAD) == 0
     assert r.xpending(keys.SENSORS, keys.CONSUMER_GROUP)["pending"] == 0
+
+
+def test_consumer011_a_restarted_consumer_finishes_what_it_had_read_at_once(
+    r: redis.Redis, engine: Engine, consumer: Consumer
+) -> None:
+    """A batch cut short (the database restarted mid-batch) is processed on the consumer's next start, not
+    30 s later by a reclaim."""
+    for n in range(3):
+        r.xadd(keys.INCIDENTS, incident(f"CUT-{n}"))
+    r.xreadgroup(keys.CONSUMER_GROUP, consumer.name, {keys.INCIDENTS: ">"}, count=10)  # read, never processed
+    assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 3
+    assert consumer.finish_own_pending() == 3
+    assert row_count(engine) == 3
+    assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0
+    assert consumer.finish_own_pending() == 0

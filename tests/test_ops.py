@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import redis
+import threading
 
+import pytest
+import redis
+from sqlalchemy.exc import OperationalError
+
+import services
 from bus import keys
 from testkit.entries import incident
 from testkit.servers import LiveServer
@@ -34,3 +39,25 @@ def test_ops002_metrics_in_prometheus_format(live_server: LiveServer, r: redis.R
     assert metrics["pingan_dead_letters_total"] == "1"
     assert metrics[f'pingan_consumer_pending{{stream="{keys.INCIDENTS}"}}'] == "0"
     assert "pingan_push_batches_total" in metrics
+
+
+def test_ops003_a_background_part_that_fails_is_started_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop killed by an error it did not handle (the database restarting under it) runs again."""
+    monkeypatch.setattr(services, "RESTART_AFTER_S", 0.01)
+    parts = object.__new__(services.Services)  # only what spawn uses: the stop event and the threads
+    parts.stop_event, parts.threads = threading.Event(), []
+    runs: list[int] = []
+    second_run = threading.Event()
+
+    def loop(stop: threading.Event) -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        second_run.set()
+        stop.wait()
+
+    parts.spawn("flaky", loop, parts.stop_event)
+    assert second_run.wait(5)
+    parts.stop_event.set()
+    parts.threads[0].join(5)
+    assert runs == [0, 1] and not parts.threads[0].is_alive()
