@@ -9,8 +9,11 @@ import platform
 from collections.abc import Callable
 
 from bench import (
+    device_layer_bench,
+    devices_bench,
     dispatch_bench,
     evaluation_bench,
+    failover_bench,
     fanout_bench,
     indicators_bench,
     map_bench,
@@ -25,20 +28,23 @@ from bench import (
 
 BENCHES: dict[str, Callable[[], None]] = {
     "map": map_bench.run,
+    "device-layer": device_layer_bench.run,  # the map's device layer at 2,500 / 25,000 / 250,000 devices
     "push": push_bench.run,
     "dispatch": dispatch_bench.run,
     "fanout": fanout_bench.run,
     "poison": poison_bench.run,
     "sensors": sensor_bench.run,
+    "devices": devices_bench.run,  # city scale: 2,500 / 25,000 / 250,000 devices (about 5 minutes)
     "phone": phone_bench.run,
     "risk": risk_bench.run,
     "indicators": indicators_bench.run,
     "evaluation": evaluation_bench.run,
     "video": video_bench.run,
     "screen": screen_bench.run,  # 30 minutes (BENCH_SCREEN_MINUTES)
+    "failover": failover_bench.run,  # the production topology under faults (`make prod-failover`)
     "soak": screen_bench.soak,  # 2 hours (SOAK_MINUTES): `make soak`, not part of the default run
 }
-LONG = {"soak"}
+LONG = {"soak", "failover"}
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from faults.netcut import CutProxy, Mode
 from store.db import incidents, make_engine
 from testkit.browser import CHROMIUM_ARGS, chromium_path, open_page
 from testkit.entries import SEAT, incident
+from testkit.pages import INSTRUMENT, LIVE_READY, MARKER_LIMIT, PAGE_STATE, page_problems
 from testkit.servers import free_port, start_server, stop_server
 from testkit.waiting import wait_until
 
@@ -92,72 +93,6 @@ class Feed(threading.Thread):
 
 
 # -- fault 005: dropped connections under real pages ---------------------------------------------
-
-LIVE_READY = "() => window.pingan && window.pingan.live && window.pingan.live.state.seq > 0"
-
-# Wraps the page's own entry points (looked up by Dash at call time) to count, per incident, how
-# often it arrived in an applied batch, and how often the socket (re)connected. The page's code
-# is not changed: it dedups by event_id, so this is how a duplicate delivery would show.
-INSTRUMENT = """() => {
-  const live = window.pingan.live, st = live.state, update = live.update, onSocket = live.onSocket;
-  const f = window.__faults = {delivered: {}, batches: 0, connects: 0};
-  live.onSocket = function (socketId, connected) {
-    if (connected && socketId && socketId !== st.sid) { f.connects++; }
-    return onSocket.apply(this, arguments);
-  };
-  live.update = function (batch) {
-    const before = st.seq;
-    const out = update.apply(this, arguments);
-    if (batch && st.seq === batch.seq && st.seq !== before) {
-      f.batches++;
-      batch.events.forEach(function (ev) {
-        if (ev.type === "incident") { f.delivered[ev.data.event_id] = (f.delivered[ev.data.event_id] || 0) + 1; }
-      });
-    }
-    return out;
-  };
-  live.recordDraws();
-  return true;
-}"""
-
-PAGE_STATE = """() => {
-  const st = window.pingan.live.state;
-  const markers = st.layers ? st.layers.incidents.getLayers().filter(l => l.options.interactive !== false) : [];
-  const owner = new Map([...st.incidents].map(([k, v]) => [v.marker, k]));
-  const rows = [...document.querySelectorAll('#' + st.texts.feedId + ' [data-event-id]')]
-    .map(li => li.getAttribute('data-event-id'));
-  return {
-    incidents: [...st.incidents.keys()],
-    statuses: Object.fromEntries([...st.incidents].map(([k, v]) => [k, v.data.status])),
-    markers: markers.length,
-    markerIds: new Set(markers.map(m => owner.get(m))).size,
-    feedRows: rows.length, feedDistinct: new Set(rows).size,
-    units: Object.fromEntries([...st.units].map(([k, v]) => [k, v.data])),
-    drawn: Object.fromEntries(st.drawn),
-    delivered: window.__faults.delivered, connects: window.__faults.connects, batches: window.__faults.batches,
-  };
-}"""
-
-
-MARKER_LIMIT = 500  # the page keeps the newest 500 incidents (assets/pingan_live.js)
-FEED_LIMIT = 100
-
-
-def page_problems(state: dict[str, Any], published_order: list[str]) -> list[str]:
-    """What differs between one page and the server: empty when the screen is right."""
-    shown = published_order[-MARKER_LIMIT:]
-    problems = []
-    if state["incidents"] != shown:
-        problems.append(f"shows {len(state['incidents'])} incidents, the server's newest {len(shown)} differ")
-    if not state["markers"] == state["markerIds"] == len(shown):
-        problems.append(f"{state['markers']} markers for {state['markerIds']} incidents, want {len(shown)}")
-    twice = sorted(k for k, c in state["delivered"].items() if c > 1)
-    if sorted(state["delivered"]) != sorted(published_order) or twice:
-        problems.append(f"delivered {len(state['delivered'])} of {len(published_order)}, twice: {twice[:5]}")
-    if not state["feedRows"] == state["feedDistinct"] == min(len(shown), FEED_LIMIT):
-        problems.append(f"feed has {state['feedRows']} rows, {state['feedDistinct']} distinct")
-    return problems
-
 
 @dataclass
 class Cut:
