@@ -13,7 +13,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test test-ahead unit lint typecheck node jslint jstest soak bench browser video setup grids clean faults faults-long audit user report
+.PHONY: run test test-ahead unit lint typecheck node jslint jstest soak bench browser video setup grids devices-import devices-export clean faults faults-long audit user report
+.PHONY: prod-deps prod-up prod-down prod-status prod-load prod-fanout prod-failover prod-smoke
 
 setup: $(STAMP)
 
@@ -58,7 +59,8 @@ jslint: node
 jstest: node
 	npm test
 
-test: setup browser video lint typecheck jslint jstest
+# prod-deps: the Redis Cluster tests (tests/test_cluster.py) run on Debian's redis-server.
+test: setup browser video prod-deps lint typecheck jslint jstest
 	$(PY) -m pytest -q
 
 # The suite on a day more than a year after its fixtures were written: every process it starts (Redis,
@@ -88,6 +90,13 @@ soak: setup browser
 grids: setup
 	$(PY) -m geo.grids
 
+# The device registry (docs/devices.md): make devices-import FILE=devices.csv [STRICT=1]; make devices-export FILE=out.csv
+devices-import: setup
+	$(PY) -m geo.devices import $(FILE) $(if $(STRICT),--strict)
+
+devices-export: setup
+	$(PY) -m geo.devices export $(FILE)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache node_modules
 
@@ -109,3 +118,43 @@ faults: setup
 
 faults-long: setup
 	$(PY) -m pytest -q -s faults --long
+
+# The production topology on this machine (docs/production.md): HAProxy on 127.0.0.1:8080, three gunicorn
+# processes (8061-8063), a Redis Cluster (7100-7105; PROD_REDIS=single: one server on 7200), PostgreSQL's
+# pingan_prod. State under var/prod. Beside `make run`, not instead of it.
+prod-deps:
+	@bash scripts/ensure-prod.sh
+
+# The topology's smoke test (CI): up, health and stickiness through the proxy, one event end to end, an app and a
+# Redis primary killed, down. A few minutes.
+prod-smoke: setup prod-deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/prod
+
+# Failover under 200 incidents/s (a Redis primary, an app process, PostgreSQL), with clients and pages attached.
+prod-failover: setup browser prod-deps
+	$(PY) -m bench failover
+
+prod-up: setup
+	@bash scripts/ensure-prod.sh
+	$(PY) -m prod up
+
+prod-down: setup
+	@bash scripts/ensure-prod.sh
+	$(PY) -m prod down
+
+prod-status: setup
+	@bash scripts/ensure-prod.sh
+	@$(PY) -m prod status
+
+# HTTP load with locust through the proxy of its own topology (proxy 8280, apps 8281-8283, Cluster 7250-7255,
+# database pingan_load; torn down after): 100 duty officers and 20 chiefs for 60 s (bench/load_bench.py).
+prod-load: setup
+	@bash scripts/ensure-prod.sh
+	$(PY) -m bench load
+
+# Fan-out through the proxy of its own topology (proxy 8380, apps 8381-8383, Cluster 7350-7355, database
+# pingan_fanout, var/bench-fanout; torn down after): clients per process with p95 <= 1 s at 10 and 100 ev/s,
+# then 20 Chromium pages beside the clients (bench/fanout_bench.py).
+prod-fanout: setup browser
+	@bash scripts/ensure-prod.sh
+	$(PY) -m bench fanout-prod

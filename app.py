@@ -31,6 +31,7 @@ import callbacks.phone
 import callbacks.risk
 import callbacks.screen
 import callbacks.sensors
+import routes.device_layer
 import routes.duties
 import routes.evaluation
 import routes.geo
@@ -236,6 +237,7 @@ def create_app(settings: Settings | None = None) -> PinganApp:
     phone_app.layout = phone_layout
     for routes_of_a_part in (
         routes.geo.blueprint(grids, parts.devices, settings.language),
+        routes.device_layer.blueprint(parts.devices, parts.redis),
         routes.live.blueprint(socketio, parts.hub, grids),
         routes.ops.blueprint(parts.redis, parts.engine, parts.hub),
         routes.sensors.blueprint(parts.health, parts.devices, settings.language, grids=grids),

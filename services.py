@@ -256,7 +256,7 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
     clock.use(world_clock(client, settings.sim_speed))
     engine = make_engine(database_url(settings.database_url, settings.var_dir))
     grids = GridIndex(settings.data_dir)
-    devices = DeviceRegistry(settings.data_dir)
+    devices = DeviceRegistry(settings.data_dir, engine=engine)
     outbox = OutboxRelay(engine, connect(redis_url))
     dispatch = DispatchService(engine, connect(redis_url), grids, outbox, language=settings.language)
     media = open_store(settings)

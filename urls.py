@@ -89,17 +89,21 @@ class URL(StrEnum):
     DEVICES = "/geo/devices.geojson"
     COMPOUNDS = "/geo/compounds.geojson"
     DENSITY = "/risk/density.geojson"
+    # The device layer: what one viewport needs at its zoom (?bbox=w,s,e,n&zoom=z), clustered on the server.
+    DEVICE_VIEW = "/map/devices"
     # Operations.
     HEALTHZ = "/healthz"
+    LIVEZ = "/livez"  # the process answers (the proxy's health check); /healthz: every part, for monitoring
     METRICS = "/metrics"
 
 
-# The map's data, loaded once by URL (geometry, devices, the density points).
-MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.DEVICES, URL.COMPOUNDS, URL.DENSITY)
+# The map's data, loaded by URL (geometry, devices, the density points; the device layer per viewport).
+MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.DEVICES, URL.COMPOUNDS, URL.DENSITY,
+            URL.DEVICE_VIEW)
 # Served without a session: code bundles (no data in them), the sign-in page and the operations endpoints.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCREEN}assets/",
                    f"{URL.SCREEN}_dash-component-suites/", f"{URL.PHONE}assets/", f"{URL.PHONE}_dash-component-suites/")
-PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.METRICS, "/_favicon.ico", URL.MEDIATION_APPLY})
+PUBLIC_PATHS = frozenset({URL.LOGIN, URL.HEALTHZ, URL.LIVEZ, URL.METRICS, "/_favicon.ico", URL.MEDIATION_APPLY})
 # Pages a browser opens: a visitor without a session is sent to sign in (not answered 401).
 PAGES = frozenset({URL.HOME, URL.ADMIN, URL.AUDIT, URL.SENSORS, URL.RISK_REVIEW, URL.SCREEN, URL.REPORTS, URL.PHONE,
                    URL.REVISITS, URL.SUPERVISION, URL.MEDIATION, URL.DUTIES, URL.EVALUATION})

@@ -117,6 +117,7 @@
     state.healthDirty = false;
     state.healthSentAt = now;
     window.dash_clientside.set_props(state.texts.deviceLayerId, { hideout: { health: Object.assign({}, state.health) } });
+    if (window.pingan.devices) { window.pingan.devices.healthChanged(state.health); }  // the layer's dots and clusters
   }
 
   window.pingan = Object.assign({}, window.pingan, {

@@ -16,6 +16,7 @@ from bench import (
     failover_bench,
     fanout_bench,
     indicators_bench,
+    load_bench,
     map_bench,
     phone_bench,
     poison_bench,
@@ -32,6 +33,8 @@ BENCHES: dict[str, Callable[[], None]] = {
     "push": push_bench.run,
     "dispatch": dispatch_bench.run,
     "fanout": fanout_bench.run,
+    # 3 processes behind HAProxy at 10 and 100 ev/s, plus 20 Chromium pages (`make prod-fanout`)
+    "fanout-prod": fanout_bench.run_prod,
     "poison": poison_bench.run,
     "sensors": sensor_bench.run,
     "devices": devices_bench.run,  # city scale: 2,500 / 25,000 / 250,000 devices (about 5 minutes)
@@ -42,9 +45,10 @@ BENCHES: dict[str, Callable[[], None]] = {
     "video": video_bench.run,
     "screen": screen_bench.run,  # 30 minutes (BENCH_SCREEN_MINUTES)
     "failover": failover_bench.run,  # the production topology under faults (`make prod-failover`)
+    "load": load_bench.run,  # HTTP load through the production topology with locust (`make prod-load`)
     "soak": screen_bench.soak,  # 2 hours (SOAK_MINUTES): `make soak`, not part of the default run
 }
-LONG = {"soak", "failover"}
+LONG = {"soak", "failover", "fanout-prod", "load"}
 
 
 def main() -> None:

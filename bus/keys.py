@@ -53,7 +53,6 @@ DEVICE_SEEN = PREFIX + "state:device-seen"  # hash device_id -> last heartbeat (
 DEVICE_DEADLINES = PREFIX + "state:device-deadlines"  # zset device_id -> last heartbeat + offline window (consumer)
 DEVICE_AWAITING = PREFIX + "state:device-awaiting"  # zset device_id -> watch start + window: never heard from yet
 DEVICE_DOWN = PREFIX + "state:device-down"  # set: devices awaiting or offline (their next report is news)
-DEVICES_VERSION = PREFIX + "state:devices-version"  # epoch s of the last import that changed the registry
 DEVICE_HEALTH = PREFIX + "state:device-health"  # hash device_id -> "awaiting" / "offline" / "faulty" (absent: online)
 DEVICE_WATCH = PREFIX + "state:device-watch"  # epoch s the health watch began ("awaiting first report" till + window)
 HEALTH_LEASE = PREFIX + "lease:device-health"  # one process at a time announces health changes

@@ -66,6 +66,7 @@ from ingest.contract import (
 )
 from media.store import MediaStore
 from positions.areas import Areas
+from sensors.health import deadlines_for
 from sensors.snapshots import SnapshotRefused, take
 from store.db import incidents, positions, sensor_events
 
@@ -601,6 +602,8 @@ class Consumer:
             batch.hset(keys.UNIT_STATE, pending.unit_state)
         if pending.device_seen:
             batch.hset(keys.DEVICE_SEEN, {device: repr(seen) for device, seen in pending.device_seen.items()})
+            # When each falls silent, for the health monitor's check of what changed (sensors/health.py).
+            batch.zadd(keys.DEVICE_DEADLINES, deadlines_for(pending.device_seen, self.devices))
         counted = sum(len(ids) for ids in pending.ack.values())
         batch.hincrby(keys.COUNTERS, "events_in", counted)
         if pending.dead:

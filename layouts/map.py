@@ -12,6 +12,8 @@ from urls import URL
 
 # Client-side functions live in assets/pingan_map.js under window.pingan.map.
 _js = Namespace("pingan", "map")
+# The device layer's functions live in assets/pingan_devices.js under window.pingan.devices.
+_devices_js = Namespace("pingan", "devices")
 
 # Initial view: the whole district (WGS-84 lat/lon corners).
 DISTRICT_BOUNDS = [[39.08, 112.01], [39.46, 112.77]]
@@ -49,21 +51,28 @@ def task_layer() -> dl.LayerGroup:
     return dl.LayerGroup(id=MapTaskID.LAYER, eventHandlers={"add": _js("taskLayerAdded")})
 
 
+def device_layer() -> dl.GeoJSON:
+    """The sensing devices, clustered on the server (docs/device-layer.md). This layer is the overlay's anchor: when
+    the overlay is switched on, the page script (assets/pingan_devices.js) draws beside it what the viewport needs
+    at its zoom, asked of ``URL.DEVICE_VIEW`` after every move, and stops when it is switched off. Its ``hideout``
+    is where pingan_alerts.js sets the devices' live health (device_id -> awaiting / offline / faulty) and hands it
+    to the page script: single devices take their colour from it, clusters the worst health the server counted."""
+    return dl.GeoJSON(
+        id=ID.DEVICE_LAYER,
+        # Never any features of its own; the handlers get the layer's props, and its ``data`` names the URL (a
+        # foreign member: GeoJSON readers ignore it).
+        data={"type": "FeatureCollection", "features": [], "viewUrl": URL.DEVICE_VIEW},
+        hideout={"health": {}},
+        eventHandlers={"add": _devices_js("added"), "remove": _devices_js("removed")},
+    )
+
+
 def device_layers(settings: Settings) -> dl.LayersControl:
     """The overlays the officer switches: the grid tasks (on by default: few, and each one a clock running),
-    sensing devices (clustered, coloured by health through ``hideout``) and compound outlines (off by
+    sensing devices (clustered on the server, coloured by health: :func:`device_layer`) and compound outlines (off by
     default: their clusters would sit over the incidents and grids the officer clicks), incident density."""
     lang = settings.language
-    devices = dl.GeoJSON(
-        id=ID.DEVICE_LAYER,
-        url=URL.DEVICES,
-        cluster=True,
-        zoomToBoundsOnClick=True,
-        superClusterOptions={"radius": 40, "maxZoom": 16},
-        pointToLayer=_js("devicePoint"),
-        onEachFeature=_js("deviceTooltip"),
-        hideout={"health": {}},  # device_id -> offline / faulty, set by the page script as health changes
-    )
+    devices = device_layer()
     compounds = dl.GeoJSON(id=ID.COMPOUND_LAYER, url=URL.COMPOUNDS, interactive=False, style=_js("compoundStyle"))
     # Where the last 30 days' incidents were: an alternative to the graded grids.
     density = dl.GeoJSON(id=RiskID.DENSITY_LAYER, url=URL.DENSITY, interactive=False,

@@ -79,6 +79,29 @@ sensor_events = Table(
     Index("ix_sensor_events_device_observed", "device_id", "observed_at"),
     Index("ix_sensor_events_snapshot", "snapshot"),  # who may see a picture: the alerts that carried it
     Index("ix_sensor_events_ingested_at", "ingested_at"),  # data timeliness: the readings kept in a period
+    Index("ix_sensor_events_kind_observed", "kind", "observed_at"),  # device health: the last day's faults
+)
+
+# The device registry (geo/devices.py): what each sensing device is and where. Seeded from data/devices.json on a
+# first start, then kept by imports (python -m geo.devices import FILE.csv, upsert by id; docs/devices.md).
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(32), primary_key=True),
+    Column("type", String(24), nullable=False),  # camera / behaviour / smoke / throwing_camera / door
+    Column("lon", Float, nullable=False),  # WGS-84
+    Column("lat", Float, nullable=False),
+    Column("grid", String(8), nullable=False),
+    Column("site_kind", String(24)),
+    Column("compound", String(32)),
+    Column("building", Integer),
+    Column("floor", Integer),
+    Column("entrance", Integer),
+    Column("heartbeat_s", Integer, nullable=False),
+    Column("threshold", Float),
+    Column("updated_at", DateTime(timezone=True), nullable=False),  # when it was last imported
+    Index("ix_devices_grid", "grid"),
+    Index("ix_devices_updated_at", "updated_at"),  # every process's check for an import to reload after
 )
 
 # People's positions (cc:in:positions): community officers' terminals, grid workers' phones. Their time in their

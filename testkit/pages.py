@@ -69,3 +69,37 @@ def page_problems(state: dict[str, Any], published_order: list[str]) -> list[str
     if not state["feedRows"] == state["feedDistinct"] == min(len(shown), FEED_LIMIT):
         problems.append(f"feed has {state['feedRows']} rows, {state['feedDistinct']} distinct")
     return problems
+
+
+# Latency on the page: when each incident's batch reached the page (Date.now(), epoch ms, the producer's clock
+# on this machine) beside its sent_at, and how often it was applied. The page's code is not changed.
+ARRIVALS = """() => {
+  const live = window.pingan.live, st = live.state, update = live.update;
+  const a = window.__arrivals = {at: {}, sentAt: {}, applied: {}, batches: []};
+  live.update = function (batch) {
+    const received = Date.now(), before = st.seq;
+    const out = update.apply(this, arguments);
+    if (batch && st.seq === batch.seq && st.seq !== before) {
+      // [received, ms to apply, events]: where a page's time goes (applying vs waiting for the next batch)
+      a.batches.push([received, Date.now() - received, batch.events.length]);
+      batch.events.forEach(function (ev) {
+        if (ev.type !== "incident") { return; }
+        const id = ev.data.event_id;
+        a.applied[id] = (a.applied[id] || 0) + 1;
+        if (!(id in a.at)) { a.at[id] = received; a.sentAt[id] = Number(ev.data.sent_at); }
+      });
+    }
+    return out;
+  };
+  return true;
+}"""
+
+# For the incidents whose event_id starts with the argument: latencies (ms), how many were applied twice, and
+# the batches from the first of them on ([received, ms to apply, events] each).
+ARRIVALS_READ = """(prefix) => {
+  const a = window.__arrivals, ids = Object.keys(a.at).filter(id => id.startsWith(prefix));
+  const first = Math.min(...ids.map(id => a.at[id]));
+  return {latencies: ids.map(id => a.at[id] - a.sentAt[id]),
+          doubled: ids.filter(id => a.applied[id] > 1).length,
+          batches: a.batches.filter(b => b[0] >= first)};
+}"""

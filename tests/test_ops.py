@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import redis
+import requests
 from sqlalchemy.exc import OperationalError
 
 import services
@@ -13,6 +14,7 @@ from bus import keys
 from testkit.entries import incident
 from testkit.servers import LiveServer
 from testkit.waiting import wait_until
+from urls import URL
 
 
 def test_ops001_healthz_reports_parts_and_lag(live_server: LiveServer, r: redis.Redis) -> None:
@@ -61,3 +63,9 @@ def test_ops003_a_background_part_that_fails_is_started_again(monkeypatch: pytes
     parts.stop_event.set()
     parts.threads[0].join(5)
     assert runs == [0, 1] and not parts.threads[0].is_alive()
+
+
+def test_ops004_livez_answers_from_the_process_alone(live_server: LiveServer, r: redis.Redis) -> None:
+    """What the proxy asks: no session needed, and nothing shared is touched (routes/ops.py)."""
+    response = requests.get(live_server.url + URL.LIVEZ, timeout=5)
+    assert (response.status_code, response.text) == (200, "ok\n")
