@@ -233,11 +233,13 @@ def run() -> None:
                 back = time.monotonic()
                 _settle(lambda: _live_after(r, back) is not None)
                 hfail, hasked, hback = health.failed_between(started, time.monotonic())
+                ufail, uasked, _ = users.failed_between(started, time.monotonic())
                 rows += [
                     ("PostgreSQL restarted", "database answering again", f"in {took:.1f} s"),
                     ("", "consumers publishing again", _s(_after(_live_after(r, back), back)) + " after it answered"),
                     ("", "/healthz via the proxy", f"{hfail} of {hasked} asks failed; 200 again "
-                     f"{_s(_after(hback, back))} after the database answered"),
+                     f"{_s(_after(hback, started))} after the restart began"),
+                    ("", "sign-in page via the proxy", f"{ufail} of {uasked} asks failed"),
                 ]
                 time.sleep(CALM_S)  # the load runs undisturbed before the next fault
             finally:
