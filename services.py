@@ -252,7 +252,7 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
         embedded = EmbeddedRedis(settings.var_dir)
         redis_url = embedded.start()
     client = connect(redis_url)
-    rename_legacy_keys(client)  # a Redis written before release 2027.1 keeps its data under the new names
+    rename_legacy_keys(client)  # a Redis written before version 0.2.0 keeps its data under the new names
     clock.use(world_clock(client, settings.sim_speed))
     engine = make_engine(database_url(settings.database_url, settings.var_dir))
     grids = GridIndex(settings.data_dir)

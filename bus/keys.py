@@ -5,7 +5,7 @@ consumer's commit script, the outbox relay's script and the multi-stream XREADGR
 keys at once, stay legal; on a single Redis the braces are just characters. The cluster then buys
 failover, not write capacity (one primary ingests far more than a city's peak: see README, figures).
 
-Until release 2027.1 the keys were ``cc:...``; :mod:`bus.rename` moves an existing Redis to the new
+Until version 0.2.0 the keys were ``cc:...``; :mod:`bus.rename` moves an existing Redis to the new
 names, and :data:`LEGACY_INBOUND` lists the old inbound names the consumer still reads on a single Redis
 (producers switch within a release; docs/ingest.md, "Key names").
 """
@@ -13,7 +13,7 @@ names, and :data:`LEGACY_INBOUND` lists the old inbound names the consumer still
 from __future__ import annotations
 
 PREFIX = "{cc}:"
-LEGACY_PREFIX = "cc:"  # before release 2027.1 (bus/rename.py)
+LEGACY_PREFIX = "cc:"  # before version 0.2.0 (bus/rename.py)
 
 # Inbound streams (the ingest contract, written by producers).
 INCIDENTS = PREFIX + "in:incidents"
@@ -23,7 +23,7 @@ FEEDBACK = PREFIX + "in:feedback"  # field units' answers to instructions
 REVISIT_CALLS = PREFIX + "in:revisits"  # an outside call centre's return-visit calls
 POSITIONS = PREFIX + "in:positions"  # officers' terminals, grid workers' phones: for time in community
 INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS, POSITIONS)
-# The same streams under their names before release 2027.1: still read on a single Redis (they hash to other
+# The same streams under their names before version 0.2.0: still read on a single Redis (they hash to other
 # slots, so not on a Cluster) until every producer writes the new names.
 LEGACY_INBOUND = {LEGACY_PREFIX + stream.removeprefix(PREFIX): stream for stream in INBOUND}
 

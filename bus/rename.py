@@ -1,4 +1,4 @@
-"""Moving a Redis from the key names before release 2027.1 (``cc:...``) to the hash-tagged ones (``{cc}:...``).
+"""Moving a Redis from the key names before version 0.2.0 (``cc:...``) to the hash-tagged ones (``{cc}:...``).
 
 Every app process does this on start with a single Redis (:func:`rename_legacy_keys`), so an upgrade keeps
 its streams, consumer groups, pending entries, state and sessions: RENAME moves a key whole, its groups and

@@ -1,4 +1,4 @@
-"""The move from the ``cc:`` key names to ``{cc}:`` (release 2027.1) on a single Redis: nothing lost, and
+"""The move from the ``cc:`` key names to ``{cc}:`` (version 0.2.0) on a single Redis: nothing lost, and
 producers that still write the old names are served until they switch (docs/ingest.md, "Key names")."""
 
 from __future__ import annotations
