@@ -29,7 +29,7 @@ from locust import HttpUser, between, events, task
 from locust.clients import ResponseContextManager
 
 from layouts.ids import DispatchID, IndicatorID
-from testkit.dash_requests import send_output, send_request
+from testkit.dash_requests import callback_request, send_output, send_request
 
 PASSWORD = os.environ.get("LOAD_PASSWORD", "bench-password-not-secret")
 OFFICERS = int(os.environ.get("LOAD_OFFICERS", "100"))
@@ -51,27 +51,6 @@ IDS = re.compile(r"\b(?:INS-[0-9a-f]+|PU-L\d+|LOAD-\d+)\b")
 _officer_numbers = itertools.count()
 _chief_numbers = itertools.count()
 _incidents: Iterator[int] = iter(range(INCIDENTS))  # one gevent process: a plain iterator is shared safely
-
-
-def callback_request(dependencies: list[dict[str, Any]], trigger: tuple[str, str], value: object,
-                     states: dict[tuple[str, str], object] | None = None) -> dict[str, Any]:
-    """The POST the Dash renderer makes when ``trigger`` changes to ``value`` (the server callback it feeds)."""
-    component, prop = trigger
-    dep = next(d for d in dependencies if d.get("clientside_function") is None
-               and any(i["id"] == component and i["property"] == prop for i in d["inputs"]))
-    outputs = []
-    for part in dep["output"].strip(".").split("..."):
-        out_id, out_prop = part.split(".", 1)
-        outputs.append({"id": out_id, "property": out_prop.split("@")[0]})
-    given = states or {}
-    return {
-        "output": dep["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": [{**i, "value": value if (i["id"], i["property"]) == trigger else given.get((i["id"], i["property"]))}
-                   for i in dep["inputs"]],
-        "state": [{**s, "value": given.get((s["id"], s["property"]))} for s in dep.get("state", [])],
-        "changedPropIds": [f"{component}.{prop}"],
-    }
 
 
 def _prop(reply: dict[str, Any], component: str, prop: str) -> Any:

@@ -35,3 +35,24 @@ def send_output(dependencies: list[dict[str, Any]]) -> str:
     return str(next(d["output"] for d in dependencies
                     if d["output"].startswith(f"..{DispatchID.MESSAGE}.children@")
                     and any(i["id"] == DispatchID.SEND for i in d["inputs"])))
+
+
+def callback_request(dependencies: list[dict[str, Any]], trigger: tuple[str, str], value: object,
+                     states: dict[tuple[str, str], object] | None = None) -> dict[str, Any]:
+    """The POST the Dash renderer makes when ``trigger`` changes to ``value`` (the server callback it feeds)."""
+    component, prop = trigger
+    dep = next(d for d in dependencies if d.get("clientside_function") is None
+               and any(i["id"] == component and i["property"] == prop for i in d["inputs"]))
+    outputs = []
+    for part in dep["output"].strip(".").split("..."):
+        out_id, out_prop = part.split(".", 1)
+        outputs.append({"id": out_id, "property": out_prop.split("@")[0]})
+    given = states or {}
+    return {
+        "output": dep["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": [{**i, "value": value if (i["id"], i["property"]) == trigger else given.get((i["id"], i["property"]))}
+                   for i in dep["inputs"]],
+        "state": [{**s, "value": given.get((s["id"], s["property"]))} for s in dep.get("state", [])],
+        "changedPropIds": [f"{component}.{prop}"],
+    }

@@ -19,13 +19,13 @@ from settings import Settings
 from store.audit import AuditLog
 from store.db import audit_log, grid_tasks
 from testkit.accounts import PASSWORD, make_user, sign_in_client
+from testkit.dash_requests import callback_request
 from testkit.entries import incident
 from testkit.live_client import LiveClient, sign_in
 from testkit.photos import jpeg
 from testkit.servers import LiveServer
 from testkit.tasks import task_in
 from testkit.waiting import wait_until
-from tests.test_security import callback_request
 from urls import URL
 
 OWN, OTHER = "SC-021", "SC-022"

@@ -44,6 +44,7 @@ from store.db import (
     sensor_events,
 )
 from testkit.accounts import PASSWORD, make_user, sign_in_client
+from testkit.dash_requests import callback_request
 from testkit.entries import SEAT, incident
 from testkit.live_client import LiveClient, sign_in
 from testkit.servers import LiveServer
@@ -54,26 +55,6 @@ SEAT_GRID = "SC-048"
 
 
 # -- building forged callback requests from Dash's own dependency list ------------
-
-def callback_request(dependencies: list[dict], trigger: tuple[str, str], value: Any,
-                     states: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
-    """The POST the renderer makes when ``trigger`` changes to ``value`` (server callbacks only)."""
-    component, prop = trigger
-    dep = next(d for d in dependencies if d.get("clientside_function") is None
-               and any(i["id"] == component and i["property"] == prop for i in d["inputs"]))
-    outputs = []
-    for part in dep["output"].strip(".").split("..."):
-        out_id, out_prop = part.split(".", 1)
-        outputs.append({"id": out_id, "property": out_prop.split("@")[0]})
-    states = states or {}
-    return {
-        "output": dep["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": [{**i, "value": value if (i["id"], i["property"]) == trigger else None} for i in dep["inputs"]],
-        "state": [{**s, "value": states.get((s["id"], s["property"]))} for s in dep["state"]],
-        "changedPropIds": [f"{component}.{prop}"],
-    }
-
 
 def seed(app: PinganApp, r: redis.Redis) -> str:
     """An incident at the district seat, two available units, one open instruction; returns its id."""
