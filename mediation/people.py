@@ -18,7 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select
+from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mediation.cases import OPEN_STAGES, CaseType
 from store.db import mediation_assignments, mediation_cases, mediators
@@ -83,7 +84,9 @@ def seed(engine: Engine, data_dir: Path) -> int:
                 "stations": ",".join(p["stations"]), "username": p.get("username"), "active": True}
                for p in people if p["id"] not in known]
         if new:
-            conn.execute(insert(mediators), new)
+            # Processes starting together on an empty database seed at once: the first one's rows stand.
+            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            conn.execute(dialect_insert(mediators).on_conflict_do_nothing(index_elements=["mediator_id"]), new)
     return len(new)
 
 
