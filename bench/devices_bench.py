@@ -151,7 +151,7 @@ def health_checks(r: redis.Redis, engine: Engine, devices: list[Device]) -> Chec
     """The monitor alone: checks with no change, then checks with a few changes, on a moved clock."""
     r.flushall()
     registry = DeviceRegistry.of(devices)
-    now = [datetime(2026, 12, 7, 2, 0, tzinfo=UTC).timestamp()]
+    now = [datetime.now(UTC).timestamp()]  # the monitor's clock, moved by hand below
     health = DeviceHealth(r, engine, registry, clock=lambda: now[0])
     monitor = HealthMonitor(health, r)
     ids = [d.device_id for d in devices]

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import redis
 from redis.cluster import RedisCluster
+from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainError
 
 from bus.connection import FAILOVER_BUDGET_S, RETRY_BACKOFF_S, ClusterClient, OutFields, is_cluster_client
 
@@ -52,7 +53,9 @@ def send(r: redis.Redis, stream: str, fields: dict[str, str], confirm_replicas: 
                 pipe.wait(confirm_replicas, confirm_ms)
             replies = pipe.execute()
             return Sent(str(replies[0]), int(replies[1]) if confirm_replicas else None, attempts)
-        except (redis.ConnectionError, redis.TimeoutError):
+        except (redis.ConnectionError, redis.TimeoutError, MovedError, AskError, TryAgainError, ClusterDownError):
+            # MOVED: the node we asked no longer holds the slot (a failover; the old primary back as a replica);
+            # the write was refused, so sending it again to the new owner is safe.
             if time.monotonic() + pause > deadline:
                 raise
             if is_cluster_client(r):

@@ -27,7 +27,7 @@ from store.db import devices as devices_table
 from store.db import sensor_events
 from testkit.entries import sensor
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # the monitor's clock starts here (injected)
 
 
 @pytest.fixture(scope="module")
