@@ -89,7 +89,11 @@ class LocalCluster:
                 "--logfile", str(node_dir / "redis.log"), "--daemonize", "no"]
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.processes[port] = process
-        _wait_for(f"node {port} answering", lambda: process.poll() is None and self._ping(port), READY_TIMEOUT_S)
+        def answering() -> bool:
+            if process.poll() is not None:  # e.g. its port was taken: say so now, not after the timeout
+                raise RuntimeError(f"redis-server on {port} exited ({process.returncode}); see {node_dir}/redis.log")
+            return self._ping(port)
+        _wait_for(f"node {port} answering", answering, READY_TIMEOUT_S)
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Every node says ``cluster_state:ok`` and every replica has synced (a replica still syncing when its
