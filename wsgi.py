@@ -2,7 +2,7 @@
 
 One worker per process (Socket.IO keeps per-connection state in the process);
 scale out by running more processes behind a proxy with sticky sessions (e.g.
-nginx ``ip_hash``). Every process tails ``cc:live`` itself and delivers to its
+nginx ``ip_hash``). Every process tails ``{cc}:live`` itself and delivers to its
 own pages; the consumers of all processes share the inbound streams through the
 consumer group, so each event is processed once.
 """

@@ -1,4 +1,4 @@
-"""Issue 4 figures: ranking units, and click "send" -> entry in cc:out:instructions.
+"""Issue 4 figures: ranking units, and click "send" -> entry in {cc}:out:instructions.
 
 - **Ranking**: 300 units around the district ranked for one incident
   (``dispatch.recommend.rank_units``), median of 2,000 runs. Yardstick: the same
@@ -8,7 +8,7 @@
   (ranking 2,000 units) and sending, for 15 s: p50/p95/p99 and any 5xx.
 - **Send**: the real send path as the officer's browser calls it — an HTTP POST
   to Dash's callback endpoint of a running app — until the instruction is in
-  ``cc:out:instructions`` (read by a blocking XREAD), 200 sends, each to a fresh
+  ``{cc}:out:instructions`` (read by a blocking XREAD), 200 sends, each to a fresh
   unit and incident. Yardstick: a plain XADD round trip on the same Redis.
 """
 
@@ -117,7 +117,7 @@ def send_path(tmp: Path) -> list[tuple[str, str]]:
             r.xadd("bench:yardstick", {"n": str(n)})
             xadds.append((time.perf_counter() - start) * 1000)
         return [
-            ("click send -> in cc:out:instructions",
+            ("click send -> in {cc}:out:instructions",
              f"p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
              f"p99 {percentile(latencies, 99):.1f} ms  ({SENDS} sends)"),
             ("yardstick: one XADD round trip", f"p50 {percentile(xadds, 50):.2f}  p95 {percentile(xadds, 95):.2f} ms"),

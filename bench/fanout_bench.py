@@ -3,7 +3,7 @@
 Workload: one ``python app.py`` (its consumer and push hub, threading mode) on a fresh embedded
 Redis per step; N python-socketio clients speaking the push protocol (subscribe, batches, acks
 over the socket) spread over several client *processes*, so the load generator is not one GIL;
-a producer XADDs incidents to ``cc:in:incidents`` at 100 events/s for 10 s.
+a producer XADDs incidents to ``{cc}:in:incidents`` at 100 events/s for 10 s.
 
 Assumption: the district's peak is about 10 events/s (incidents, alerts and unit fixes
 together, the simulator at speed 1 stays well below); ×10 gives the 100 events/s used here.

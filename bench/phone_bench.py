@@ -3,7 +3,7 @@
 Workload: one ``python app.py`` (no simulator) on its own embedded Redis. One grid worker, bound to the
 20 grids with the most compound smoke sensors, is signed in on a phone page (headless Chromium, 360x740,
 ``/m/``); beside it the duty officer's hall page, signed in as the bench account. 40 smoke alerts
-(0.31 mg/m³, over the 0.1 threshold) from those grids' compound sensors go to ``cc:in:sensors``, one every
+(0.31 mg/m³, over the 0.1 threshold) from those grids' compound sensors go to ``{cc}:in:sensors``, one every
 0.5 s. Each notifies at once, so the consumer makes the grid worker's task in the transaction that keeps
 the alert, and the push hub sends it to the phone.
 
@@ -11,7 +11,7 @@ Latency is XADD -> the task applied on the phone page: each alert carries ``sent
 XADD), the phone stamps ``Date.now()`` when the task first reaches it (``window.pingan.tasks.shownAt``;
 same machine, one clock). The yardstick, in the same run: XADD -> the same alert in the hall's
 verification queue (the path the hall has had since issue 5), and the server's share, XADD -> the
-task's ``grid_task`` entry on ``cc:live``. Lost: an alert whose task never reached the phone.
+task's ``grid_task`` entry on ``{cc}:live``. Lost: an alert whose task never reached the phone.
 
 ``python -m bench phone`` (or ``make bench BENCH=phone``) runs it, in about 60 s.
 """
@@ -90,7 +90,7 @@ def collect(page: Page, script: str, tag: str, wanted: int) -> dict[str, float]:
 
 
 def published_at(r: redis.Redis) -> dict[str, float]:
-    """Each task's cc:live entry time by its alert (the entry id's milliseconds)."""
+    """Each task's {cc}:live entry time by its alert (the entry id's milliseconds)."""
     out: dict[str, float] = {}
     for entry_id, fields in r.xrange(keys.LIVE):
         if fields.get("type") == "grid_task":
@@ -145,7 +145,7 @@ def run() -> None:
            "XADD -> task on the phone (headless Chromium, 360x740)", [
                ("task on the phone", line(on_phone)),
                ("yardstick: alert in the hall's queue", line(in_queue)),
-               ("server's share: task on cc:live", line(on_live)),
+               ("server's share: task on {cc}:live", line(on_live)),
                ("tasks lost", f"{len(sent) - len(on_phone)} of {len(sent)}"),
                ("dead letters", str(dead)),
                ("run time", f"{time.perf_counter() - began:.0f} s (2 shared cores: figures are noisy)"),

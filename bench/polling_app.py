@@ -1,6 +1,6 @@
 """The yardstick: a live page built the usual Dash way, polling every second.
 
-A ``dcc.Interval`` fires each second; a server callback reads ``cc:live`` after
+A ``dcc.Interval`` fires each second; a server callback reads ``{cc}:live`` after
 the page's cursor (kept in a ``dcc.Store``) and returns the newest markers.
 Same markers, same Redis stream as the product's page: only the delivery differs.
 Run by the push benchmark: ``python -m bench.polling_app PORT REDIS_URL``.

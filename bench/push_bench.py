@@ -3,7 +3,7 @@
 Workloads (all against real processes on this machine):
 
 - **Page latency**: `python app.py` (no simulator) with its embedded Redis; a
-  producer XADDs incidents to ``cc:in:incidents`` at 10, 100 and 1,000 events/s;
+  producer XADDs incidents to ``{cc}:in:incidents`` at 10, 100 and 1,000 events/s;
   headless Chromium records the animation frame in which each incident's marker
   is first drawn. Latency is that time - XADD time (one clock). Yardstick: the same markers on a page
   that polls every second with ``dcc.Interval`` (bench/polling_app.py).
@@ -12,7 +12,7 @@ Workloads (all against real processes on this machine):
 - **Server fan-out**: 50 python-socketio clients speaking the push protocol at
   100 events/s.
 - **Sustained ingest**: a backlog of incidents and sensor readings processed by
-  one consumer (validate, locate grid, keep in SQLite, publish to ``cc:live``),
+  one consumer (validate, locate grid, keep in SQLite, publish to ``{cc}:live``),
   beside raw pipelined XADD on the same Redis.
 """
 

@@ -2,7 +2,7 @@
 
 Workload: a fresh embedded Redis and SQLite file; one year of backfilled history
 (``simulation.backfill``, about 110,000 incidents over 863 grids) written to
-``cc:in:incidents`` and kept by the real consumer. Then
+``{cc}:in:incidents`` and kept by the real consumer. Then
 
 - the full run (load the history, grade every grid for 24 h / 7 d / 30 d, run
   the 13 rules, create leads), 3 times: the first creates the leads, the others

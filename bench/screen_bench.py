@@ -23,7 +23,7 @@ the screen.
 ``python -m bench screen`` (or ``make bench BENCH=screen``) runs it. ``make soak`` runs the long form
 (``SOAK_MINUTES``, default 120, ``SOAK_SPEED``, default 60, one sample every 5 minutes) and reports,
 for each of page heap, DOM nodes, server memory and Redis memory, its growth over the last hour: a
-wall that runs for weeks must level off once its caps fill (``cc:live`` by time, the push hub's
+wall that runs for weeks must level off once its caps fill (``{cc}:live`` by time, the push hub's
 ring, the page's bounded collections). It also lists the ten largest Redis key families at the
 start, an hour before the end and at the end, so a growing Redis names what grows.
 """
@@ -135,7 +135,7 @@ def rss_mb(process: psutil.Process) -> float:
 
 
 def redis_key_families(client: redis.Redis) -> dict[str, tuple[int, int]]:
-    """Bytes and entries per key family (``cc:outbox:sent:<id>`` counts as ``cc:outbox:sent``), so a
+    """Bytes and entries per key family (``{cc}:outbox:sent:<id>`` counts as ``{cc}:outbox:sent``), so a
     growing Redis names what grows."""
     lengths = {"stream": client.xlen, "zset": client.zcard, "hash": client.hlen, "list": client.llen,
                "set": client.scard}

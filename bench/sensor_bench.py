@@ -6,7 +6,7 @@ own embedded Redis, with a data folder whose ``devices.json`` holds 2,000 device
 point), every device heartbeating every 10 s. One headless Chromium page is signed in and records
 when each alert joins its on-screen queue (``window.pingan.alerts.state.queuedAt``).
 
-- **Quiet**: no heartbeats flowing; 30 alerts to ``cc:in:sensors``, one every 0.5 s.
+- **Quiet**: no heartbeats flowing; 30 alerts to ``{cc}:in:sensors``, one every 0.5 s.
 - **Loaded**: a producer thread writes 2,000 devices / 10 s = 200 heartbeats/s (paced in
   pipelines of 20 every 0.1 s); after one full heartbeat round of warm-up, the same 30 single
   alerts, then 3 bursts of 50 alerts spread over one second each, 4 s apart.
@@ -14,8 +14,8 @@ when each alert joins its on-screen queue (``window.pingan.alerts.state.queuedAt
 Latency is XADD -> queued on the page: each alert carries ``sent_at`` (epoch ms, taken at XADD),
 the page stamps ``Date.now()`` when the alert joins the queue (same machine, one clock). Lost: an
 alert id neither in the queue nor recorded as queued after the settle time (none may be).
-Beside it, the consumer's share: XADD -> the alert's entry on ``cc:live`` (its id's milliseconds).
-Consumer lag is sampled every second on ``cc:in:sensors``: entries not yet delivered to the
+Beside it, the consumer's share: XADD -> the alert's entry on ``{cc}:live`` (its id's milliseconds).
+Consumer lag is sampled every second on ``{cc}:in:sensors``: entries not yet delivered to the
 group plus entries delivered but not acknowledged (Redis 6.2 has no XINFO ``lag`` field).
 
 Each phase starts with one pipelined round of all 2,000 heartbeats, so no device falls silent:
@@ -122,7 +122,7 @@ def heartbeat_round(r: redis.Redis, device_ids: list[str], tag: str) -> None:
 @dataclass
 class Heartbeats:
     """A thread writing ``HEARTBEAT_RATE`` heartbeats/s, round robin over the devices, and
-    sampling the consumer's lag on ``cc:in:sensors`` once a second."""
+    sampling the consumer's lag on ``{cc}:in:sensors`` once a second."""
 
     redis_url: str
     device_ids: list[str]
@@ -171,7 +171,7 @@ class Heartbeats:
 
 
 def consumer_lag(r: redis.Redis) -> int:
-    """Entries on ``cc:in:sensors`` the consumer group has not finished: undelivered + pending."""
+    """Entries on ``{cc}:in:sensors`` the consumer group has not finished: undelivered + pending."""
     group = next(g for g in r.xinfo_groups(keys.SENSORS) if g["name"] == keys.CONSUMER_GROUP)
     undelivered = len(r.xrange(keys.SENSORS, min=f"({group['last-delivered-id']}", max="+", count=100_000))
     return undelivered + int(group["pending"])
@@ -214,7 +214,7 @@ class Phase:
     name: str
     sent: dict[str, float]
     queued: dict[str, float] = field(default_factory=dict)
-    published: dict[str, float] = field(default_factory=dict)  # event_id -> its cc:live entry time (ms)
+    published: dict[str, float] = field(default_factory=dict)  # event_id -> its {cc}:live entry time (ms)
     open_ids: set[str] = field(default_factory=set)
     not_online: int = 0
     app_cores: float = 0.0
@@ -233,7 +233,7 @@ class Phase:
         lat = self.latencies()
         snapshot_only = sum(1 for k in self.sent if k in self.open_ids and k not in self.queued)
         return (f"p50 {percentile(lat, 50):6.0f}  p95 {percentile(lat, 95):6.0f}  p99 {percentile(lat, 99):6.0f} ms"
-                f"   (XADD -> cc:live p95 {percentile(self.consumer_latencies(), 95):4.0f} ms)"
+                f"   (XADD -> {{cc}}:live p95 {percentile(self.consumer_latencies(), 95):4.0f} ms)"
                 f"   shown {self.shown()}/{len(self.sent)}"
                 + (f" ({snapshot_only} only via a snapshot, no queued time)" if snapshot_only else "")
                 + f"   CPU app {self.app_cores:.2f}, Redis {self.redis_cores:.2f} cores"
@@ -241,7 +241,7 @@ class Phase:
 
 
 def published_at(r: redis.Redis) -> dict[str, float]:
-    """Each alert's cc:live entry time: the entry id's milliseconds, Redis's clock (this machine's)."""
+    """Each alert's {cc}:live entry time: the entry id's milliseconds, Redis's clock (this machine's)."""
     return {json.loads(fields["data"])["event_id"]: float(entry_id.split("-")[0])
             for entry_id, fields in r.xrange(keys.LIVE) if fields.get("type") == "alert"}
 
@@ -349,7 +349,7 @@ def run() -> None:
     behind = f", producer fell behind on {heartbeats.late_ticks} tick(s)" if heartbeats.late_ticks else ""
     rows += [
         ("heartbeats written", f"{heartbeats.sent:,} at {rate:.0f}/s (target {HEARTBEAT_RATE:.0f}/s){behind}"),
-        ("consumer lag on cc:in:sensors", f"max {max(lags, default=0)}, median {percentile(lags, 50):.0f} entries "
+        ("consumer lag on {cc}:in:sensors", f"max {max(lags, default=0)}, median {percentile(lags, 50):.0f} entries "
                                           f"(sampled each second after warm-up); {final_lag} at the end"),
         ("alerts lost", f"{lost} of {sum(len(p.sent) for p in phases)}"),
         ("dead letters", str(dead)),

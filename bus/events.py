@@ -1,6 +1,6 @@
-"""The live-event registry: every event screens receive on ``cc:live``, its payload, one way to publish.
+"""The live-event registry: every event screens receive on ``{cc}:live``, its payload, one way to publish.
 
-A live event is one entry of the ``cc:live`` stream: ``type`` (one of :class:`Live`) plus a JSON
+A live event is one entry of the ``{cc}:live`` stream: ``type`` (one of :class:`Live`) plus a JSON
 ``data`` payload already fit for display (callers masked, WGS-84 positions, times as ISO-8601
 UTC). The page scripts apply them by type; ``assets/pingan_events.js`` mirrors :class:`Live`
 (``python -m bus.events`` writes it, a test checks it). Snapshots use the same payloads.
@@ -10,7 +10,7 @@ and its handler in ``assets/pingan_live.js``.
 
 Events are published directly (:func:`publish`, in the caller's Redis pipeline) or, when they
 announce a database change, through the transactional outbox (:func:`bus.outbox.queue_event`);
-both encode here and keep ``cc:live`` within one retention policy (:mod:`bus.keys`).
+both encode here and keep ``{cc}:live`` within one retention policy (:mod:`bus.keys`).
 """
 
 from __future__ import annotations

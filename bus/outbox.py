@@ -43,7 +43,7 @@ def queue(conn: Connection, stream: str, fields: dict[str, str]) -> None:
 
 
 def queue_event(conn: Connection, kind: Live, payload: dict[str, Any]) -> None:
-    """Queue a live event for ``cc:live`` inside ``conn``'s transaction."""
+    """Queue a live event for ``{cc}:live`` inside ``conn``'s transaction."""
     queue(conn, keys.LIVE, encode(kind, payload))
 
 

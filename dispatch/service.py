@@ -2,7 +2,7 @@
 
 Durability (the outbox pattern, :mod:`bus.outbox`): an instruction, the unit's
 reservation, the log entry and the messages announcing it (to the field units'
-inbox ``cc:out:instructions`` and to screens via ``cc:live``) are written in
+inbox ``{cc}:out:instructions`` and to screens via ``{cc}:live``) are written in
 **one database transaction**. Only after it commits is the officer told "sent";
 the relay then copies the messages to Redis, each at most once.
 

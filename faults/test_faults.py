@@ -2,7 +2,7 @@
 
 Each test drives real processes (redis-server, stream workers) and prints its figures. Three sets
 are compared at the end: what producers were told was accepted (XADD returned an id), what the
-system of record holds, and what was published to screens (``cc:live``, which every page is fed
+system of record holds, and what was published to screens (``{cc}:live``, which every page is fed
 from).
 """
 
@@ -174,7 +174,7 @@ def test_fault003_poison_messages(tmp_path: Path, long_form: bool) -> None:
         engine.dispose()
     finally:
         server.stop()
-    print(f"\n[fault003] {bad} malformed among {good:,} good: {len(dead)} in cc:dead, {stored:,} kept, "
+    print(f"\n[fault003] {bad} malformed among {good:,} good: {len(dead)} in {{cc}}:dead, {stored:,} kept, "
           f"{len(published):,} published ({rate:,.0f} entries/s)")
     assert len(dead) == bad and all(d["reason"] and d["entry_id"] and "P-bad-" in d["fields"] for d in dead)
     assert stored == good
@@ -244,7 +244,7 @@ def test_fault004_app_killed_while_instructions_are_sent(system, tmp_path: Path)
     per_instruction = [f["instruction_id"] for _, f in r.xrange(keys.OUT_INSTRUCTIONS)]
     print(f"\n[fault004] {sends} sends, app SIGKILLed {len(kill_at)} times mid-request: {acknowledged} acknowledged, "
           f"{interrupted} interrupted and retried ({told_right} told correctly whether it had been sent); "
-          f"{len(per_instruction)} entries in cc:out:instructions, {len(set(per_instruction))} distinct; "
+          f"{len(per_instruction)} entries in {{cc}}:out:instructions, {len(set(per_instruction))} distinct; "
           f"retries: {sorted(o.split(':')[0] for o in outcomes)}")
     assert told_right == interrupted, outcomes
     assert len(per_instruction) == len(set(per_instruction)) == sends

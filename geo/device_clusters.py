@@ -13,7 +13,7 @@ a handful of numpy reductions (``reduceat``) over the sorted arrays, with no per
 :data:`CLUSTER_MAX_ZOOM` every device is its own feature, as the browser's supercluster did before.
 
 **Health** is not part of the index: :meth:`DeviceClusters.set_health` takes who is not online (what
-``cc:state:device-health`` holds) and recounts every level's clusters by state (one ``reduceat`` per level),
+``{cc}:state:device-health`` holds) and recounts every level's clusters by state (one ``reduceat`` per level),
 so a change costs milliseconds and the positions are never rebuilt for it.
 
 **The cap.** A viewport's answer at its own zoom may hold more than :data:`MAX_FEATURES` features (a huge bbox,

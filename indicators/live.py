@@ -1,10 +1,10 @@
 """The live indicators: recomputed when something happens, pushed to every screen.
 
 One process at a time (a Redis lease, like the device-health monitor) watches
-``cc:live``. When events arrive it recomputes today's indicators (at most every
+``{cc}:live``. When events arrive it recomputes today's indicators (at most every
 ``MIN_INTERVAL_S``), and at least every ``REFRESH_S`` because deadlines pass
-with nothing arriving. The result is kept in ``cc:state:indicators`` (what a
-connecting page's snapshot carries) and announced on ``cc:live`` by a small
+with nothing arriving. The result is kept in ``{cc}:state:indicators`` (what a
+connecting page's snapshot carries) and announced on ``{cc}:live`` by a small
 ``indicators`` event, for which the push hub sends each page the kept figures:
 pages receive them like any event, no page ever asks, and the stream does not
 fill with copies of a 15 KB document.

@@ -2,7 +2,7 @@
 
 Every act is one transaction: the case's columns (which the clocks and figures read), a line of its history
 (``mediation_events``), the audit record and, where someone outside must learn of it, an outbox message (the
-mediator's notification on ``cc:out:notify``, the court liaison's referral on ``cc:out:judicial``). A refused
+mediator's notification on ``{cc}:out:notify``, the court liaison's referral on ``{cc}:out:judicial``). A refused
 act raises :class:`MediationRefused` with the reason in the service's language and changes nothing.
 
 Parties' identity and phone numbers are sealed by the :class:`~mediation.vault.Vault`; pages get them masked
@@ -439,7 +439,7 @@ class MediationService:
 
     def record_fulfilment(self, case_id: str, actor: str, fulfilled: bool, note: str = "") -> dict[str, Any]:
         """Whether the agreement was fulfilled. Not fulfilled: a judicial-confirmation referral goes to the
-        court liaison (``cc:out:judicial``), which makes the agreement enforceable, and the case closes."""
+        court liaison (``{cc}:out:judicial``), which makes the agreement enforceable, and the case closes."""
         now = self.clock()
         with self.engine.begin() as conn:
             case = self._locked(conn, case_id, Stage.FULFILLING)

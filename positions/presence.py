@@ -1,7 +1,7 @@
 """Time in community: how much of a community officer's working time they spent inside their grids.
 
 The Fengqiao standard asks each community police officer to spend at least 80% of their working time in
-their community. It is measured from their terminal's positions (``cc:in:positions``), each kept with whether
+their community. It is measured from their terminal's positions (``{cc}:in:positions``), each kept with whether
 it fell within the officer's grids or the margin around them (``COMMUNITY_MARGIN_M``, for GPS error), judged
 as it arrived (ingest/consumer.py, positions/areas.py).
 

@@ -1,1 +1,1 @@
-"""Push: delivering cc:live to pages in acknowledged batches, their snapshots, operational health. No Dash."""
+"""Push: delivering {cc}:live to pages in acknowledged batches, their snapshots, operational health. No Dash."""

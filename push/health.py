@@ -83,7 +83,7 @@ def prometheus(r: redis.Redis, engine: Engine, hub: PushHub) -> str:
     counters = r.hgetall(keys.COUNTERS)
     metric("pingan_events_in_total", "counter", "Inbound entries processed.",
            [("", float(counters.get("events_in", 0)))])
-    metric("pingan_dead_letters_total", "counter", "Inbound entries sent to cc:dead.",
+    metric("pingan_dead_letters_total", "counter", "Inbound entries sent to {cc}:dead.",
            [("", float(counters.get("dead_letters", 0)))])
     lag = consumer_lag(r)
     metric("pingan_consumer_pending", "gauge", "Entries read but not yet acknowledged.",

@@ -1,4 +1,4 @@
-"""Credit-based push of ``cc:live`` to screens: at most one batch in flight per page.
+"""Credit-based push of ``{cc}:live`` to screens: at most one batch in flight per page.
 
 Why: a page that is still rendering loses a prop update that arrives too soon
 (measured: one message per event loses events above ~10 events/s). So each
@@ -7,7 +7,7 @@ one holding everything that piled up meanwhile: an idle page receives single
 events at once, a busy page bigger batches, and nothing is dropped.
 
 State per page is small and disposable: the page itself carries its cursor
-(the last ``cc:live`` id it applied) and hands it back when it (re)subscribes,
+(the last ``{cc}:live`` id it applied) and hands it back when it (re)subscribes,
 to this process or another one, so a reconnect resumes with no gap and no
 duplicate. A page further behind than the stream's retention gets a snapshot.
 
@@ -83,7 +83,7 @@ class PushStats:
 
 
 class PushHub:
-    """Deliver ``cc:live`` to subscribed pages, one acknowledged batch at a time.
+    """Deliver ``{cc}:live`` to subscribed pages, one acknowledged batch at a time.
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ class PushHub:
         self.open_instructions = open_instructions
         self.open_alerts = open_alerts
         self.extras = extras or {}
-        # State events: cc:live says only that a state changed (the indicators: 15 KB each, every few
+        # State events: {cc}:live says only that a state changed (the indicators: 15 KB each, every few
         # seconds, would otherwise fill the stream); pages are sent the state's current value.
         self.states = states or {}
         self._state_cache: dict[str, tuple[str, Any]] = {}  # type -> (event id, value): one read per change
@@ -158,7 +158,7 @@ class PushHub:
     # -- the tail loop --------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Tail ``cc:live``, feed idle pages, re-send unacknowledged batches."""
+        """Tail ``{cc}:live``, feed idle pages, re-send unacknowledged batches."""
         while not stop.is_set():
             try:
                 self.poll_once()

@@ -1,4 +1,4 @@
-"""What a page gets when it (re)connects without a usable cursor: the state, and the ``cc:live`` id it is current to.
+"""What a page gets when it (re)connects without a usable cursor: the state, and the ``{cc}:live`` id it is current to.
 
 The cursor is read *before* the state, so every event after it is delivered as a delta; a delta
 already contained in the snapshot is applied again harmlessly (pages key incidents by
@@ -58,7 +58,7 @@ def snapshot(r: redis.Redis, engine: Engine, now: datetime | None = None,
              open_instructions: Callable[[], list[dict[str, Any]]] | None = None,
              open_alerts: Callable[[], list[dict[str, Any]]] | None = None,
              extras: dict[str, Callable[[], Any]] | None = None) -> dict[str, Any]:
-    """Today's state for a page that (re)connects, and the ``cc:live`` id it is current to."""
+    """Today's state for a page that (re)connects, and the ``{cc}:live`` id it is current to."""
     last = r.xrevrange(keys.LIVE, count=1)
     cursor = last[0][0] if last else "0-0"
     units = [json.loads(v) for v in r.hvals(keys.UNIT_STATE)]

@@ -8,7 +8,7 @@
 
 A delivery (``report_deliveries``) keeps when it was due and when it was made, the key figures as they were then,
 and the PDF (when Chromium is installed). It is announced in the same transaction: to the chiefs' pages (a live
-``report`` event) and to other systems on ``cc:out:reports``. One process at a time makes them (a lease); a
+``report`` event) and to other systems on ``{cc}:out:reports``. One process at a time makes them (a lease); a
 delivery's key makes a second attempt a no-op. After downtime, what fell due while the machine was off is made on
 start, oldest first, from the last delivery of each kind (at most :data:`CATCH_UP` back; a new installation starts
 with the latest report due), and marked late when it missed its due time.

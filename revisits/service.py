@@ -1,7 +1,7 @@
 """Return visits: the monthly draw, the visits to make, each call, and the matters a visit reopens.
 
 A visit is made by the return-visit desk (``/revisits``) or by an outside call centre, which reads
-each visit to make from ``cc:out:revisits`` and answers on ``cc:in:revisits`` (docs/ingest.md).
+each visit to make from ``{cc}:out:revisits`` and answers on ``{cc}:in:revisits`` (docs/ingest.md).
 Each call is an attempt; up to :data:`MAX_ATTEMPTS` unanswered calls, and the third ends the visit as
 unreachable. An answer ends it: satisfied, not satisfied, or the problem persists; the last two
 reopen the matter as a lead to its station (a deadline of an hour, as any high lead), linked both
@@ -277,7 +277,7 @@ class RevisitService:
 
     def call_centre(self, event_id: str, visit_id: str, agent: str, at: datetime, result: str,
                     note: str) -> dict[str, Any]:
-        """A call made by the outside call centre (``cc:in:revisits``): recorded once per entry."""
+        """A call made by the outside call centre (``{cc}:in:revisits``): recorded once per entry."""
         return self.record(visit_id, f"call_centre:{agent}", result, note, Channel.CALL_CENTRE, event_id=event_id,
                            at=at)
 

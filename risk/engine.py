@@ -1,7 +1,7 @@
 """Risk runs: the daily run, the on-demand run, and the instant checks on each new incident.
 
 A run reads a year and a month of history once, grades every grid for the 24 h,
-7 d and 30 d windows (kept in Redis, announced on ``cc:live`` so heatmaps
+7 d and 30 d windows (kept in Redis, announced on ``{cc}:live`` so heatmaps
 recolour), runs every enabled rule and turns new findings into leads. Running
 twice makes no duplicate leads. The daily run happens at ``daily_run_at``
 (Beijing time, data/risk.json) in one process at a time (a Redis lease).

@@ -5,7 +5,7 @@ its target (the police station for high risk, within 1 hour; the grid worker for
 medium, within 4 hours, as a task on their phone: their report handles the lead)
 and its state (pushed → acknowledged → handled; overdue when the deadline passes
 first). Creating leads is idempotent (a unique key per finding); each new lead is
-written, in the same transaction, to the outbox for ``cc:out:leads`` (what stations'
+written, in the same transaction, to the outbox for ``{cc}:out:leads`` (what stations'
 and grid workers' apps read) and for the screens.
 """
 
@@ -89,7 +89,7 @@ class LeadService:
                 "grid": finding.grid, "station": grid.station if grid else "", "level": finding.level,
                 "target": target["target"], "recipient": recipient, "created_at": now,
                 "deadline": now + timedelta(hours=target["deadline_hours"]), "state": LeadState.PUSHED.value,
-                # Written once in the installation's language for outside readers (cc:out:leads); screens and
+                # Written once in the installation's language for outside readers ({cc}:out:leads); screens and
                 # reports render the facts in their own.
                 "summary": text(f"lead.summary.{finding.rule}", self.language, **facts),
                 "suggestion": text(f"lead.suggest.{finding.rule}", self.language),

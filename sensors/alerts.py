@@ -99,7 +99,7 @@ class AlertService:
     relay : callable
         Publishes the outbox after a commit (the dispatch service's relay).
     notifier : Notifier
-        How grid workers and property managers are told (default: ``cc:out:notify``).
+        How grid workers and property managers are told (default: ``{cc}:out:notify``).
     tasks : TaskService, optional
         Makes the grid worker's task when an alert goes to the grid (none: no tasks are made).
     """

@@ -1,22 +1,22 @@
 """Device health: online, awaiting its first report, offline (silent for longer than 3 heartbeat intervals), faulty.
 
-Heartbeats are kept in Redis (``cc:state:device-seen``, by the consumer); faults
+Heartbeats are kept in Redis (``{cc}:state:device-seen``, by the consumer); faults
 are sensor events in the system of record. There is one definition of health,
 :meth:`DeviceHealth.states`, and everyone reads it with the same inputs:
 
-- the *watch start* (``cc:state:device-watch``) is written once, by whichever
+- the *watch start* (``{cc}:state:device-watch``) is written once, by whichever
   process first needs it, and shared by every process and every restart. A device
   never heard from is *awaiting its first report* for one offline window after it,
   then offline from ``watch start + window``;
-- :class:`HealthMonitor` keeps ``cc:state:device-health`` (every device that is not
-  online) and announces each change on ``cc:live`` (``device_health``) so maps
+- :class:`HealthMonitor` keeps ``{cc}:state:device-health`` (every device that is not
+  online) and announces each change on ``{cc}:live`` (``device_health``) so maps
   recolour at once; one app process at a time holds the announcing lease. Every
   few seconds it looks only at the devices whose state may have changed, so a
   check costs what changed, not the number of devices (250,000 at city scale):
-  the devices whose deadline passed (``cc:state:device-deadlines``, last report +
+  the devices whose deadline passed (``{cc}:state:device-deadlines``, last report +
   offline window, written with each heartbeat by the consumer: :func:`deadlines_for`),
-  those never heard from whose first window ended (``cc:state:device-awaiting``),
-  those down that reported again (the down set ``cc:state:device-down`` met with the
+  those never heard from whose first window ended (``{cc}:state:device-awaiting``),
+  those down that reported again (the down set ``{cc}:state:device-down`` met with the
   deadlines, in Redis), and those with a fault in the last day. A full evaluation
   (:meth:`HealthMonitor.reconcile`) runs on its first check, when the watch start or
   the registry changes, and every ``RECONCILE_EVERY_S`` as a safety net;
@@ -261,7 +261,7 @@ class CheckStats:
 
 @dataclass
 class HealthMonitor:
-    """Keep ``cc:state:device-health`` and announce its changes on ``cc:live`` (one process at a time, by lease).
+    """Keep ``{cc}:state:device-health`` and announce its changes on ``{cc}:live`` (one process at a time, by lease).
 
     A check judges only the devices whose state may have changed (see the module docstring); the work lists
     it reads are kept by the consumer (deadlines) and by the monitor itself (awaiting, down), in Redis, so the
@@ -419,7 +419,7 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 
 
 def not_online(states: Mapping[str, DeviceState]) -> dict[str, str]:
-    """device_id -> health of every device that is not online: what ``cc:state:device-health`` holds."""
+    """device_id -> health of every device that is not online: what ``{cc}:state:device-health`` holds."""
     return {device_id: s.health.value for device_id, s in states.items() if s.health is not Health.ONLINE}
 
 

@@ -1,7 +1,7 @@
 """Messages to people outside the centre (grid workers, property managers).
 
 :class:`Notifier` is the interface; the default :class:`OutboxNotifier` logs each
-message in the system of record and queues it for the stream ``cc:out:notify``,
+message in the system of record and queues it for the stream ``{cc}:out:notify``,
 which an SMS gateway reads, in the caller's transaction (so a message is sent
 exactly when the verdict that causes it commits). Another channel (a push
 service, a gateway's HTTP API) is another implementation of ``send``.
@@ -35,7 +35,7 @@ class Notifier(Protocol):
 
 
 class OutboxNotifier:
-    """Log the message and queue it for ``cc:out:notify``."""
+    """Log the message and queue it for ``{cc}:out:notify``."""
 
     def send(self, conn: Connection, message: Notification, now: datetime) -> None:
         fields = asdict(message)

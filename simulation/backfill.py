@@ -1,6 +1,6 @@
 """A year of plausible incident history, written through the same path as live data.
 
-``python -m simulation.backfill`` writes the history to ``cc:in:incidents`` like any
+``python -m simulation.backfill`` writes the history to ``{cc}:in:incidents`` like any
 producer; the consumer validates, locates and keeps it, and because every entry
 carries ``history=1`` it never pushes one to a screen or an instant warning
 rule. Risk baselines ("what is normal for this grid in this season at this
@@ -612,7 +612,7 @@ def _repeats(layout: Layout, rng: np.random.Generator, place: Place, start: int,
 
 
 def generate(grids: GridIndex, end: datetime, days: int = 365, seed: int = DEFAULT_SEED) -> Iterator[dict[str, str]]:
-    """Contract-valid ``cc:in:incidents`` entries for ``days`` days before ``end``, oldest first.
+    """Contract-valid ``{cc}:in:incidents`` entries for ``days`` days before ``end``, oldest first.
 
     Parameters
     ----------
@@ -636,7 +636,7 @@ def generate(grids: GridIndex, end: datetime, days: int = 365, seed: int = DEFAU
 
 def write(r: redis.Redis, grids: GridIndex, end: datetime, days: int = 365, seed: int = DEFAULT_SEED,
           progress: Callable[[int], None] | None = None) -> int:
-    """XADD the history to ``cc:in:incidents``, in non-transactional pipelines.
+    """XADD the history to ``{cc}:in:incidents``, in non-transactional pipelines.
 
     Parameters
     ----------
@@ -676,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     from bus.connection import EmbeddedRedis, connect
     from settings import Settings
 
-    parser = argparse.ArgumentParser(description="Write a year of plausible incident history to cc:in:incidents.")
+    parser = argparse.ArgumentParser(description="Write a year of plausible incident history to {cc}:in:incidents.")
     parser.add_argument("--days", type=int, default=365, help="days of history (default 365)")
     parser.add_argument("--end", default=None,
                         help="end of the history, ISO-8601 (default: today 00:00 Beijing time, so a second run "

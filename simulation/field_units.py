@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 class FieldUnits:
     """Simulated field units answering instructions like real ones.
 
-    They read their inbox ``cc:out:instructions`` (group ``field-sim``) and reply
-    on ``cc:in:feedback``: most acknowledge within half a minute and arrive
+    They read their inbox ``{cc}:out:instructions`` (group ``field-sim``) and reply
+    on ``{cc}:in:feedback``: most acknowledge within half a minute and arrive
     within their target, some arrive late, a few never answer at all.
     """
 

@@ -1,6 +1,6 @@
 """Simulated grid workers answering their tasks, so `make run` shows the grid's side of the loop working.
 
-They follow the same live events the phones follow (``grid_task`` on ``cc:live``) and take the steps a
+They follow the same live events the phones follow (``grid_task`` on ``{cc}:live``) and take the steps a
 person would take on the phone page, through the same :class:`gridwork.tasks.TaskService`: most accept
 within a minute or two, arrive within their clock and send the result well inside the hour; some are
 late; a few cannot handle the task and hand it back with a reason. An alert's result comes with one or

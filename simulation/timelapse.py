@@ -2,7 +2,7 @@
 
 Every process of the installation must tell the same time, and the time must never run
 backwards across restarts (events already stamped would lie in the future). So the time-lapse is
-anchored in Redis (``cc:state:clock``): the first process writes the anchor, the others (and
+anchored in Redis (``{cc}:state:clock``): the first process writes the anchor, the others (and
 later starts) read it. A different speed re-anchors at the current world time; speed 1 after a
 time-lapse keeps the world where the time-lapse left it, running at the machine's pace. With
 no anchor and speed 1 the world clock is the machine's.

@@ -38,7 +38,7 @@ incidents = Table(
     "incidents",
     metadata,
     Column("event_id", String(64), primary_key=True),  # the producer's id: a repeat is ignored
-    Column("stream_id", String(32), nullable=False),  # the cc:in:incidents entry it came from
+    Column("stream_id", String(32), nullable=False),  # the {cc}:in:incidents entry it came from
     Column("reported_at", DateTime(timezone=True), nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     Column("lon", Float, nullable=False),  # WGS-84
@@ -104,7 +104,7 @@ devices = Table(
     Index("ix_devices_updated_at", "updated_at"),  # every process's check for an import to reload after
 )
 
-# People's positions (cc:in:positions): community officers' terminals, grid workers' phones. Their time in their
+# People's positions ({cc}:in:positions): community officers' terminals, grid workers' phones. Their time in their
 # community is judged from these (positions/presence.py). The key is (person, time): a repeated fix adds nothing,
 # and it is the index a person's fixes over a period are read by.
 positions = Table(
@@ -270,7 +270,7 @@ revisit_attempts = Table(
     Column("by", String(64), nullable=False),
     Column("result", String(16), nullable=False),
     Column("note", Text, nullable=False),
-    Column("channel", String(12), nullable=False),  # desk / call_centre (cc:in:revisits)
+    Column("channel", String(12), nullable=False),  # desk / call_centre ({cc}:in:revisits)
     Column("event_id", String(64), unique=True),  # the call centre's entry: a repeat is ignored
     Index("ix_revisit_attempts_visit", "visit_id", "id"),
 )
@@ -532,7 +532,7 @@ leads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deadline", DateTime(timezone=True), nullable=False),
     Column("state", String(16), nullable=False),  # pushed / acknowledged / handled
-    Column("summary", Text, nullable=False),  # as written in the installation's language (cc:out:leads)
+    Column("summary", Text, nullable=False),  # as written in the installation's language ({cc}:out:leads)
     Column("suggestion", Text, nullable=False),
     Column("facts", Text),  # JSON: what the summary says, so any page renders it in its own language
     Column("evidence", Text, nullable=False),  # JSON list of event ids

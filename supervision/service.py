@@ -4,7 +4,7 @@ Escalation rules (``SUPERVISION_RULES``) give, per kind of item, how late it mus
 chief and how late to reach the district. A scan (:meth:`SupervisionService.scan`, every
 ``SUPERVISION_SCAN_S`` in one process at a time) looks at every late item (:mod:`supervision.late`) and
 raises each level it has reached and not yet had: one escalation per item and level, recorded with
-the deadline it missed, audited, pushed live (``escalation``) and written to ``cc:out:supervision`` for
+the deadline it missed, audited, pushed live (``escalation``) and written to ``{cc}:out:supervision`` for
 other systems, all in one transaction (the outbox relays after the commit).
 
 An escalation is closed only by a response: what the station did about it, written by its station chief

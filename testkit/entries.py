@@ -34,7 +34,7 @@ def incident(event_id: str, *, ago: timedelta = timedelta(seconds=5), **override
 
 def unit(unit_id: str, observed_at: datetime | None = None, *, ago: timedelta = timedelta(0),
          **overrides: str) -> dict[str, str]:
-    """A valid ``cc:in:units`` fix, observed at ``observed_at`` (default: now) minus ``ago``."""
+    """A valid ``{cc}:in:units`` fix, observed at ``observed_at`` (default: now) minus ``ago``."""
     fields = {"unit_id": unit_id, "observed_at": stamp(observed_at, ago=ago, timespec="milliseconds"),
               "lon": "112.43", "lat": "39.33", "status": "available"}
     fields.update(overrides)
@@ -43,7 +43,7 @@ def unit(unit_id: str, observed_at: datetime | None = None, *, ago: timedelta = 
 
 def sensor(event_id: str, device_id: str, kind: str = "alert", *, ago: timedelta = timedelta(seconds=1),
            **overrides: str) -> dict[str, str]:
-    """A valid ``cc:in:sensors`` entry (an alert needs ``scenario=``)."""
+    """A valid ``{cc}:in:sensors`` entry (an alert needs ``scenario=``)."""
     fields = {"event_id": event_id, "device_id": device_id, "observed_at": stamp(ago=ago), "kind": kind}
     fields.update(overrides)
     return fields

@@ -20,7 +20,7 @@ from urls import URL
 def test_ops001_healthz_reports_parts_and_lag(live_server: LiveServer, r: redis.Redis) -> None:
     client = live_server.app.server.test_client()
     r.xadd(keys.INCIDENTS, incident("H-1"))
-    # The incident itself on cc:live (the startup risk run may publish grades there first).
+    # The incident itself on {cc}:live (the startup risk run may publish grades there first).
     wait_until(lambda: any(f["type"] == "incident" for _, f in r.xrange(keys.LIVE)), what="the consumer")
     body = client.get("/healthz").get_json()
     assert body["ok"] is True

@@ -1,5 +1,5 @@
 """Time in community (positions/presence.py): constructed tracks against a real grid, figures worked out by hand;
-the working time from the settings; positions kept through the real consumer (cc:in:positions).
+the working time from the settings; positions kept through the real consumer ({cc}:in:positions).
 
 Every date is under the frozen clock: Friday 11 December 2026, 20:00 Beijing time. Wednesday the 9th is the
 working day most tracks walk; Saturday the 12th has no working time.
@@ -203,7 +203,7 @@ def test_pres009_time_in_community_reads_the_record_once_for_every_officer(engin
     assert week["GW-SC-001"].inside_s == 7 * HOUR  # 08:00-18:00 on Wednesday, stale by 18:10
 
 
-# -- ingest: cc:in:positions through the real consumer and a real Redis ----------------------------------
+# -- ingest: {cc}:in:positions through the real consumer and a real Redis ----------------------------------
 
 
 def position(person_id: str, moment: datetime, place: tuple[float, float], **overrides: str) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Reports that arrive on time: made at 17:00, on Fridays and by the 5th, kept once, announced live and on
-``cc:out:reports``, listed with their delivery time; after downtime, caught up on start and marked late. All under a
+``{cc}:out:reports``, listed with their delivery time; after downtime, caught up on start and marked late. All under a
 controlled clock: the 17:00 cut, a Friday, a month's 5th, a restart across each."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_sched002_the_daily_report_at_17_00_kept_once_and_announced(
     assert (made["kind"], made["key"], made["late"]) == ("daily", "2026-11-24", False)
     assert schedule.catch_up() == []  # kept once
     assert schedule.deliver(Kind.DAILY, "2026-11-24")["made_at"] == made["made_at"]
-    # Announced: to the pages live, and to other systems on cc:out:reports.
+    # Announced: to the pages live, and to other systems on {cc}:out:reports.
     live = [json.loads(f["data"]) for _, f in r.xrange(keys.LIVE) if f["type"] == "report"]
     assert [(d["kind"], d["key"]) for d in live][-1] == ("daily", "2026-11-24")
     outbound = [f for _, f in r.xrange(keys.OUT_REPORTS)]

@@ -119,7 +119,7 @@ def test_sim005_community_officers_terminals_report_positions_that_are_kept(
     r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRegistry
 ) -> None:
     """A simulated Wednesday: two officers of each station (SIM_OFFICERS, 24), a fix a minute on duty (08:15-18:15),
-    every one a valid cc:in:positions entry the consumer keeps; their time in community varies around 80%."""
+    every one a valid {cc}:in:positions entry the consumer keeps; their time in community varies around 80%."""
     simulator = Simulator(r, grids, devices, seed=5)
     roster = Roster(grids)
     officers = [roster.get(officer.person_id) for officer in simulator.officers]

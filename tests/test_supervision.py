@@ -1,5 +1,5 @@
 """Supervision: late items escalated by the configured rules (to the station chief, later the district), once per
-item and level, recorded, audited, pushed live and written to ``cc:out:supervision``; an escalation closes only
+item and level, recorded, audited, pushed live and written to ``{cc}:out:supervision``; an escalation closes only
 with a response; the figures per station; the scan loop's lease."""
 
 from __future__ import annotations
