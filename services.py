@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select
 
 import clock
 from bus.connection import EmbeddedRedis, connect
+from bus.events import Live
 from bus.outbox import OutboxRelay
 from bus.rename import rename_legacy_keys
 from dispatch.service import DispatchService
@@ -38,7 +39,7 @@ from geo.index import GridIndex
 from geo.roster import Roster
 from gridwork.tasks import TaskService
 from indicators.live import Indicators
-from ingest.consumer import Consumer
+from ingest.consumer import Consumer, Lane
 from media.store import MediaStore, open_store
 from mediation import people
 from mediation.service import MediationService
@@ -52,7 +53,7 @@ from revisits.service import RevisitService
 from risk.engine import RiskEngine
 from risk.leads import LeadService
 from sensors.alerts import AlertService
-from sensors.health import DeviceHealth, HealthMonitor
+from sensors.health import DeviceHealth, HealthMonitor, health_map
 from settings import Settings
 from simulation.timelapse import world_clock
 from store.db import database_url, incidents, make_engine
@@ -103,14 +104,22 @@ class Services:
     history_ready: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
-    def consumer(self, name: str | None = None) -> Consumer:
-        """A stream consumer with every hook: field feedback to dispatch, new incidents to the warning rules and to
-        the mediators of a household calling again, compound alerts to their grid worker and property manager at
-        once."""
+    def consumer(self, name: str | None = None, lane: Lane = Lane.EVENTS) -> Consumer:
+        """A stream consumer of one lane with every hook: field feedback to dispatch, new incidents to the warning
+        rules and to the mediators of a household calling again, compound alerts to their grid worker and property
+        manager at once."""
         return Consumer(connect(self.redis_url), self.engine, self.grids, self.devices, name=name, media=self.media,
                         feedback=self.dispatch.feedback, revisit_calls=self.revisits.call_centre,
                         on_incidents=self.new_incidents,
-                        on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay, areas=self.areas)
+                        on_alerts=self.alerts.notify_at_once, relay=self.outbox.relay, areas=self.areas, lane=lane)
+
+    def lanes(self) -> list[Lane]:
+        """The ingest lanes this process consumes (``CONSUMER_LANES``)."""
+        known = [lane.value for lane in Lane]
+        unknown = [name for name in self.settings.consumer_lanes if name not in known]
+        if unknown:
+            raise ValueError(f"CONSUMER_LANES: unknown lane {unknown[0]!r} (the lanes: {', '.join(known)})")
+        return [Lane(name) for name in dict.fromkeys(self.settings.consumer_lanes)]
 
     def new_incidents(self, rows: list[dict[str, Any]]) -> None:
         """What newly kept incidents set off: the instant warning rules, and a household's open mediation case."""
@@ -141,7 +150,8 @@ class Services:
             self.history_ready.set()
         self.spawn("indicators", self.indicators.run, self.stop_event)
         if consumer:
-            self.spawn("consumer", self.consumer().run, self.stop_event)
+            for lane in self.lanes():  # each lane its own thread: an alert never waits behind heartbeats
+                self.spawn(f"consumer-{lane}", self.consumer(lane=lane).run, self.stop_event)
         if self.settings.simulator if simulator is None else simulator:
             from simulation.field_units import FieldUnits
             from simulation.grid_workers import GridWorkers
@@ -297,5 +307,6 @@ def build(settings: Settings | None = None, emit: Emit | None = None) -> Service
                                extras={"leads": risk.leads.open_leads, "risk_grades": risk.grades,
                                        "indicators": indicators.today, "grid_tasks": tasks.board,
                                        "escalations": supervision.open_escalations, "summary": summaries.latest},
-                               states={"indicators": indicators.today})
+                               states={Live.INDICATORS: indicators.today,
+                                       Live.DEVICE_HEALTH_ALL: lambda: health_map(client)})
     return services

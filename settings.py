@@ -134,6 +134,9 @@ class Settings:
     data_dir: Path = DATA_DIR  # DATA_DIR
     # SIMULATOR: start the built-in event simulator with `make run`.
     simulator: bool = True
+    # CONSUMER_LANES: the ingest lanes this process consumes (ingest/consumer.py, Lane): both by default; at city
+    # scale `events` in the web processes and the heartbeats elsewhere (`python worker.py --lane heartbeats`).
+    consumer_lanes: tuple[str, ...] = ("events", "heartbeats")
     # BACKFILL: on a first start, write a year of incident history (risk baselines) through the ingest stream.
     backfill: bool = True
     # SIM_SPEED: simulated seconds per real second (60 shows an hour in a minute).
@@ -283,6 +286,8 @@ class Settings:
             "redis_url": _env_str("REDIS_URL", cls.redis_url),
             "database_url": _env_str("DATABASE_URL", cls.database_url),
             "simulator": _env_bool("SIMULATOR", cls.simulator),
+            "consumer_lanes": tuple(lane.strip() for lane in _env_str("CONSUMER_LANES", ",".join(cls.consumer_lanes))
+                                    .split(",") if lane.strip()),
             "backfill": _env_bool("BACKFILL", cls.backfill),
             "sim_speed": _env_number("SIM_SPEED", cls.sim_speed, float),
             "stale_after_s": _env_number("STALE_AFTER_S", cls.stale_after_s, float),

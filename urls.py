@@ -86,7 +86,6 @@ class URL(StrEnum):
     STATIONS = "/geo/stations.geojson"
     DISTRICT = "/geo/district.geojson"
     GRID_LABELS = "/geo/grid-labels.geojson"
-    DEVICES = "/geo/devices.geojson"
     COMPOUNDS = "/geo/compounds.geojson"
     DENSITY = "/risk/density.geojson"
     # The device layer: what one viewport needs at its zoom (?bbox=w,s,e,n&zoom=z), clustered on the server.
@@ -97,9 +96,8 @@ class URL(StrEnum):
     METRICS = "/metrics"
 
 
-# The map's data, loaded by URL (geometry, devices, the density points; the device layer per viewport).
-MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.DEVICES, URL.COMPOUNDS, URL.DENSITY,
-            URL.DEVICE_VIEW)
+# The map's data, loaded by URL (geometry, compounds, the density points; the device layer per viewport).
+MAP_DATA = (URL.GRIDS, URL.STATIONS, URL.DISTRICT, URL.GRID_LABELS, URL.COMPOUNDS, URL.DENSITY, URL.DEVICE_VIEW)
 # Served without a session: code bundles (no data in them), the sign-in page and the operations endpoints.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", f"{URL.SCREEN}assets/",
                    f"{URL.SCREEN}_dash-component-suites/", f"{URL.PHONE}assets/", f"{URL.PHONE}_dash-component-suites/")

@@ -137,6 +137,12 @@
         if (h.health === "online") { delete state.health[h.device_id]; } else { state.health[h.device_id] = h.health; }
         state.healthDirty = true;
       },
+      // Many devices changed at once (a city's fleet heard for the first time, a platform's outage): the server
+      // sends every device not online in one event instead of one event each.
+      healthAll: function (notOnline) {
+        state.health = Object.assign({}, notOnline || {});
+        state.healthDirty = true;
+      },
       snapshot: function (alerts, health) {
         state.open.clear();
         (alerts || []).forEach(function (a) { state.open.set(a.event_id, a); });

@@ -9,6 +9,7 @@ window.pingan = Object.assign({}, window.pingan, {
     FAULT: "fault",
     ALERT_VERIFIED: "alert_verified",
     DEVICE_HEALTH: "device_health",
+    DEVICE_HEALTH_ALL: "device_health_all",
     INSTRUCTION: "instruction",
     GRID_TASK: "grid_task",
     LEAD: "lead",

@@ -305,6 +305,7 @@
     };
     handlers[E.ALERT_VERIFIED] = function (d) { window.pingan.alerts.verified(d); };
     handlers[E.DEVICE_HEALTH] = function (d) { window.pingan.alerts.health(d); };
+    handlers[E.DEVICE_HEALTH_ALL] = function (d) { window.pingan.alerts.healthAll(d); };
     handlers[E.RISK_GRADES] = function (d) { window.pingan.risk.grades(d); };
     handlers[E.LEAD] = function (d) { window.pingan.risk.lead(d); };
     handlers[E.GRID_TASK] = function (d) { window.pingan.tasks.update(d); };

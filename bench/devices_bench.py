@@ -19,8 +19,18 @@ Workload, per size (synthetic devices at random points of the district, 60% came
   and 20 coming back, a fault in the record among them. Yardstick in the same run: one full evaluation of every
   device, which is what the monitor did at every check before (and still does at its first check, when the
   registry changes, and every 10 minutes as a safety net).
-- **(c) alert → live**: 40 camera alerts, one every 0.25 s, XADD → the alert's entry on the live stream (the
+- **(c) alert → live**: 120 camera alerts, one every 0.1 s, XADD → the alert's entry on the live stream (the
   entry id's milliseconds; one machine, one clock), quiet (no heartbeats) and during the heartbeat load.
+- **(c) again at the largest size** with the heartbeat lane in a process of its own (``CONSUMER_LANES=events`` for
+  the process with the monitor, ``worker.py --lane heartbeats`` beside it): whether sharing a process (its
+  interpreter lock) with the heartbeats costs the alerts anything.
+- **(e) a backlog** at the largest size: a sensor platform back from an outage sends a minute of every device's
+  heartbeats at once, then the 120 alerts (those sent before the backlog drained reported on their own); the
+  heartbeats on their own lane (``{cc}:in:heartbeats``, read by the heartbeat lane's consumer) and, as the
+  yardstick, on ``{cc}:in:sensors`` as before version 0.2.0 (still read, by the events lane, behind which the
+  alerts then queue).
+
+The child process runs both lanes, each in its own thread, as ``make run`` and ``worker.py`` do by default.
 
 ``python -m bench devices`` (or ``make bench BENCH=devices``) runs it, in about 5 minutes; figures only, nothing
 is gated.
@@ -29,7 +39,6 @@ is gated.
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import multiprocessing
 import os
@@ -41,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import redis
@@ -54,8 +63,8 @@ from bus.connection import EmbeddedRedis, connect
 from geo.devices import COLUMNS, Device, DeviceRegistry, astuple
 from geo.devices_csv import import_file
 from geo.index import GridIndex
-from ingest.consumer import Consumer
-from sensors.health import SILENT_INTERVALS, DeviceHealth, HealthMonitor, deadlines_for, record_seen
+from ingest.consumer import Consumer, Lane
+from sensors.health import SILENT_INTERVALS, DeviceHealth, HealthMonitor, record_seen
 from store.db import make_engine, sensor_events
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_DEVICES_SIZES", "2500,25000,250000").split(","))
@@ -64,8 +73,8 @@ HEARTBEAT_S = 60
 TICK_S = 0.1  # the producer writes one pipeline per tick
 LOAD_S = float(os.environ.get("BENCH_DEVICES_LOAD_S", "60"))
 SMALL_LOAD_S = 20.0
-ALERTS = 40
-ALERT_EVERY_S = 0.25
+ALERTS = 120  # enough for a steady 95th percentile of milliseconds
+ALERT_EVERY_S = 0.1
 HEALTH_CHECKS = 20
 CHANGES_PER_CHECK = 20
 KINDS = (("camera", 0.6), ("behaviour", 0.2), ("smoke", 0.1), ("door", 0.1))
@@ -215,22 +224,9 @@ def health_checks(r: redis.Redis, engine: Engine, devices: list[Device]) -> Chec
 
 # -- (a) + (c): the consumer and the monitor under the heartbeats of every device ----------------------------
 
-def consumer_writes_deadlines() -> bool:
-    return "DEVICE_DEADLINES" in inspect.getsource(Consumer._commit_redis)
-
-
-class _DeadlinesConsumer(Consumer):
-    """The consumer with the deadline write its commit will carry (ingest/consumer.py, not yet wired): the same
-    ZADD, sent just after the commit instead of inside it."""
-
-    def _commit_redis(self, pending: Any, now: datetime, result: Any) -> None:
-        super()._commit_redis(pending, now, result)
-        if pending.device_seen:
-            self.r.zadd(keys.DEVICE_DEADLINES, deadlines_for(pending.device_seen, self.devices))
-
-
-def serve(redis_url: str, database_url: str, control: Pipe) -> None:
-    """The child process: the real consumer and the health monitor, until told to stop; then its figures."""
+def serve(redis_url: str, database_url: str, control: Pipe, lanes: tuple[Lane, ...] = tuple(Lane)) -> None:
+    """A child process: the real consumer of ``lanes`` and, beside the events lane, the health monitor, until told
+    to stop; then its figures."""
     import logging
 
     logging.basicConfig(level=logging.WARNING)
@@ -241,8 +237,8 @@ def serve(redis_url: str, database_url: str, control: Pipe) -> None:
     registry = DeviceRegistry(engine=engine)
     load_s = time.perf_counter() - started
     registry_mb = _rss_mb("VmRSS") - before
-    kind = Consumer if consumer_writes_deadlines() else _DeadlinesConsumer
-    consumer = kind(connect(redis_url), engine, grids, registry, name="bench")
+    consumers = [Consumer(connect(redis_url), engine, grids, registry, name=f"bench-{lane}", lane=lane)
+                 for lane in lanes]
     monitor = HealthMonitor(DeviceHealth(connect(redis_url), engine, registry), connect(redis_url))
     stop = threading.Event()
     monitor_cpu: list[float] = []
@@ -255,8 +251,9 @@ def serve(redis_url: str, database_url: str, control: Pipe) -> None:
             monitor_cpu.append(time.thread_time() - cpu)
             monitor_ms.append((time.perf_counter() - wall) * 1000)
 
-    threads = [threading.Thread(target=consumer.run, args=(stop,), daemon=True),
-               threading.Thread(target=watch, daemon=True)]
+    threads = [threading.Thread(target=consumer.run, args=(stop,), daemon=True) for consumer in consumers]
+    if Lane.EVENTS in lanes:
+        threads.append(threading.Thread(target=watch, daemon=True))
     for thread in threads:
         thread.start()
     control.send({"ready": True, "load_s": load_s, "registry_mb": registry_mb})
@@ -283,10 +280,12 @@ def _rss_mb(field_name: str = "VmHWM") -> float:
     return float("nan")
 
 
-def consumer_lag(r: redis.Redis) -> int:
-    """Entries on the sensor stream the group has not finished: undelivered + pending."""
-    group = next(g for g in r.xinfo_groups(keys.SENSORS) if g["name"] == keys.CONSUMER_GROUP)
-    undelivered = len(r.xrange(keys.SENSORS, min=f"({group['last-delivered-id']}", max="+", count=1_000_000))
+def consumer_lag(r: redis.Redis, stream: str = keys.HEARTBEATS) -> int:
+    """Entries on a stream the group has not finished: undelivered + pending."""
+    group = next((g for g in r.xinfo_groups(stream) if g["name"] == keys.CONSUMER_GROUP), None)
+    if group is None:
+        return r.xlen(stream)
+    undelivered = len(r.xrange(stream, min=f"({group['last-delivered-id']}", max="+", count=1_000_000))
     return undelivered + int(group["pending"])
 
 
@@ -336,8 +335,8 @@ class Producer:
             pipe = r.pipeline(transaction=False)
             for _ in range(count):
                 device_id = self.device_ids[self.sent % len(self.device_ids)]
-                pipe.xadd(keys.SENSORS, {"event_id": f"HB-{self.sent}", "device_id": device_id,
-                                         "observed_at": observed, "kind": "heartbeat"})
+                pipe.xadd(keys.HEARTBEATS, {"event_id": f"HB-{self.sent}", "device_id": device_id,
+                                            "observed_at": observed, "kind": "heartbeat"})
                 self.sent += 1
             pipe.execute()
             tick += 1
@@ -366,13 +365,18 @@ def send_alerts(r: redis.Redis, cameras: list[str], tag: str) -> dict[str, float
     return sent
 
 
-def live_latencies(r: redis.Redis, sent: dict[str, float], timeout_s: float = 30.0) -> list[float]:
-    """XADD -> the alert's entry on the live stream (ms), waiting for all of them (or the timeout)."""
+def live_latencies(r: redis.Redis, sent: dict[str, float]) -> list[float]:
+    """XADD -> the alert's entry on the live stream (ms), waiting for all of them (or a minute)."""
+    return list(live_latency_of(r, sent).values())
+
+
+def live_latency_of(r: redis.Redis, sent: dict[str, float], timeout_s: float = 60.0) -> dict[str, float]:
+    """Event id -> ms from XADD to its entry on the live stream, for those published within the timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
         published = {json.loads(f["data"])["event_id"]: float(entry_id.split("-")[0])
                      for entry_id, f in r.xrange(keys.LIVE) if f.get("type") == "alert"}
-        found = [published[k] - v for k, v in sent.items() if k in published]
+        found = {k: published[k] - v for k, v in sent.items() if k in published}
         if len(found) == len(sent) or time.monotonic() > deadline:
             return found
         time.sleep(0.2)  # another process's progress: nothing to await
@@ -398,10 +402,55 @@ class Ingest:
     rss_mb: float = 0.0
     registry_mb: float = 0.0
     dead: int = 0
+    backlogs: list[Backlog] = field(default_factory=list)
 
 
-def ingest(tmp: Path, devices: list[Device], database_url: str) -> Ingest:
-    server = EmbeddedRedis(tmp / f"redis-{len(devices)}")
+@dataclass
+class Backlog:
+    """(e): a minute of heartbeats at once on ``stream``, then the alerts while they drain."""
+
+    stream: str
+    entries: int
+    write_s: float
+    behind: int  # heartbeats not yet finished when the first alert was sent
+    drain_s: float  # from the first alert to the last heartbeat finished
+    latencies: list[float]
+    while_draining: list[float]  # of the alerts sent before the backlog was gone
+
+
+def backlog(r: redis.Redis, ids: list[str], cameras: list[str], stream: str, tag: str) -> Backlog:
+    observed = datetime.now(UTC).isoformat()
+    started = time.perf_counter()
+    for start in range(0, len(ids), 5_000):
+        pipe = r.pipeline(transaction=False)
+        for n, device_id in enumerate(ids[start:start + 5_000], start):
+            pipe.xadd(stream, {"event_id": f"{tag}-HB-{n}", "device_id": device_id, "observed_at": observed,
+                               "kind": "heartbeat"})
+        pipe.execute()
+    write_s = time.perf_counter() - started
+    behind = consumer_lag(r, stream)
+    first_alert = time.perf_counter()
+    drained: list[float] = []
+
+    def watch() -> None:
+        while consumer_lag(r, stream) and time.perf_counter() - first_alert < 300:
+            time.sleep(0.05)  # another process's progress: nothing to await
+        drained.append(time.perf_counter() - first_alert)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    first_ms = time.time() * 1000
+    sent = send_alerts(r, cameras, tag)
+    watcher.join()
+    latency = live_latency_of(r, sent)
+    draining = [latency[k] for k, at in sent.items() if k in latency and at < first_ms + drained[0] * 1000]
+    return Backlog(stream, len(ids), write_s, behind, drained[0], list(latency.values()), draining)
+
+
+def ingest(tmp: Path, devices: list[Device], database_url: str, apart: bool = False) -> Ingest:
+    """(a) + (c) (+ (e) at the largest size): both lanes in one process, or (``apart``) the heartbeat lane in a
+    process of its own (``CONSUMER_LANES=events`` + ``worker.py --lane heartbeats``)."""
+    server = EmbeddedRedis(tmp / f"redis-{len(devices)}{'-apart' if apart else ''}")
     redis_url = server.start()
     r = connect(redis_url)
     registry = DeviceRegistry.of(devices)
@@ -415,34 +464,42 @@ def ingest(tmp: Path, devices: list[Device], database_url: str) -> Ingest:
         record_seen(r, registry, {d: now - float(o) for d, o in zip(ids[start:start + 20_000],
                                                                      offsets[start:start + 20_000], strict=True)})
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=serve, args=(redis_url, database_url, child), daemon=True)
-    process.start()
+    layout = [(Lane.EVENTS,), (Lane.HEARTBEATS,)] if apart else [tuple(Lane)]
+    pipes = [context.Pipe() for _ in layout]
+    processes = [context.Process(target=serve, args=(redis_url, database_url, child, lanes), daemon=True)
+                 for (_, child), lanes in zip(pipes, layout, strict=True)]
+    parent = pipes[0][0]  # the events lane's process, the monitor beside it
+    for process in processes:
+        process.start()
     try:
         hello = parent.recv()
+        for other, _ in pipes[1:]:
+            other.recv()
         out = Ingest(len(devices), float(hello["load_s"]), registry_mb=float(hello["registry_mb"]))
         while True:  # measure once the monitor's first check (a full evaluation) is behind us
             parent.send("marks")
             if parent.recv()["checks"]:
                 break
             time.sleep(0.5)  # another process's progress: nothing to await
-        out.quiet = live_latencies(r, send_alerts(r, cameras, "QUIET"))
+        tag = "APART-" if apart else ""  # the system of record outlives a layout: ids new to it, or not shown
+        out.quiet = live_latencies(r, send_alerts(r, cameras, f"{tag}QUIET"))
         load_s = LOAD_S if len(devices) >= 250_000 else SMALL_LOAD_S
         producer = Producer(redis_url, ids)
-        assert server.process is not None and process.pid is not None
-        child0, redis0 = cpu_seconds(process.pid), cpu_seconds(server.process.pid)
+        assert server.process is not None
+        pids = [process.pid for process in processes if process.pid is not None]
+        child0, redis0 = sum(cpu_seconds(pid) for pid in pids), cpu_seconds(server.process.pid)
         parent.send("marks")
         monitor0 = parent.recv()["monitor_cpu"]
         wall0 = time.perf_counter()
         producer.start()
         time.sleep(max(0.0, load_s / 2 - ALERTS * ALERT_EVERY_S / 2))
-        loaded_sent = send_alerts(r, cameras, "LOADED")
+        loaded_sent = send_alerts(r, cameras, f"{tag}LOADED")
         time.sleep(max(0.0, wall0 + load_s - time.perf_counter()))
         producer.finish()
         wall = time.perf_counter() - wall0
         parent.send("marks")
         marks = parent.recv()
-        out.child_cores = (cpu_seconds(process.pid) - child0) / wall
+        out.child_cores = (sum(cpu_seconds(pid) for pid in pids) - child0) / wall
         out.redis_cores = (cpu_seconds(server.process.pid) - redis0) / wall
         out.monitor_cores = (marks["monitor_cpu"] - monitor0) / wall
         out.producer_cores = producer.cpu / wall
@@ -454,14 +511,21 @@ def ingest(tmp: Path, devices: list[Device], database_url: str) -> Ingest:
             time.sleep(0.2)  # another process's progress: nothing to await
         out.drain_s = time.perf_counter() - drained
         out.loaded = live_latencies(r, loaded_sent)
+        if len(devices) == max(SIZES) and not apart:  # (e): on their lane, then as before 0.2.0 (the yardstick)
+            out.backlogs = [backlog(r, ids, cameras, stream, f"BACKLOG{n}")
+                            for n, stream in enumerate((keys.HEARTBEATS, keys.SENSORS))]
         out.dead = r.xlen(keys.DEAD)
-        parent.send("stop")
+        for other, _ in pipes:
+            other.send("stop")
         final = parent.recv()
+        for other, _ in pipes[1:]:
+            other.recv()
         out.monitor_ms, out.rss_mb = final["monitor_ms"], final["rss_mb"]
     finally:
-        process.join(timeout=20)
-        if process.is_alive():
-            process.kill()
+        for process in processes:
+            process.join(timeout=20)
+            if process.is_alive():
+                process.kill()
         server.stop()
     return out
 
@@ -541,9 +605,22 @@ def run() -> None:
                  f"(p95 ratio {percentile(done_ingest.loaded, 95) / max(percentile(done_ingest.quiet, 95), 0.1):.1f}x, "
                  f"target <= 2x); {len(done_ingest.quiet) + len(done_ingest.loaded)} of {2 * ALERTS} seen"),
             ]
-    wired = "" if consumer_writes_deadlines() else (
-        " [consumer's commit not yet writing deadlines: the bench sends the same ZADD just after it]")
-    rows.append(("run time", f"{time.perf_counter() - began:.0f} s (2 shared cores: figures are noisy){wired}"))
+            rows += [(f"(e) {size:,} devices: a minute of heartbeats at once on {b.stream}",
+                      f"written in {b.write_s:.1f} s, {b.behind:,} not yet read when the first alert was sent, "
+                      f"drained {b.drain_s:.1f} s after it; alert XADD -> live {_ms(b.latencies)} "
+                      f"(p95 {percentile(b.latencies, 95) / max(percentile(done_ingest.quiet, 95), 0.1):.1f}x "
+                      f"quiet), the {len(b.while_draining)} sent while it drained: {_ms(b.while_draining)}, max "
+                      f"{max(b.while_draining, default=0):.0f} ms; {len(b.latencies)} of {ALERTS} seen")
+                     for b in done_ingest.backlogs]
+        # (c) again at the largest size, the heartbeat lane in a process of its own (the city-scale deployment).
+        apart = ingest(tmp, everything[:max(SIZES)], databases[max(SIZES)], apart=True)
+        rows.append((f"(c) {max(SIZES):,} devices, heartbeats in a process of their own: alert XADD -> live",
+                     f"quiet {_ms(apart.quiet)}; under heartbeats {_ms(apart.loaded)} (p95 ratio "
+                     f"{percentile(apart.loaded, 95) / max(percentile(apart.quiet, 95), 0.1):.1f}x, target <= 2x); "
+                     f"{len(apart.quiet) + len(apart.loaded)} of {2 * ALERTS} seen; heartbeats kept up: lag max "
+                     f"{max(apart.lags, default=0):,}, {apart.end_lag:,} at the end; both consumer processes + "
+                     f"monitor {apart.child_cores:.2f} cores"))
+    rows.append(("run time", f"{time.perf_counter() - began:.0f} s (2 shared cores: figures are noisy)"))
     report("devices: city scale (2,500 / 25,000 / 250,000 devices, heartbeats every 60 s): import, ingest, "
            "health checks, alert -> live", rows)
 

@@ -204,7 +204,7 @@ def _drain_backlog(folder: Path, warn: bool) -> tuple[float, float]:
         started = time.perf_counter()
         processed = 0
         while processed < INGEST_TOTAL:
-            response = r.xreadgroup(keys.CONSUMER_GROUP, "bench", dict.fromkeys(keys.INBOUND, ">"), count=500)
+            response = r.xreadgroup(keys.CONSUMER_GROUP, "bench", dict.fromkeys(consumer.streams, ">"), count=500)
             processed += consumer.process({stream: entries for stream, entries in response}).processed
         return xadd_rate, INGEST_TOTAL / (time.perf_counter() - started)
     finally:

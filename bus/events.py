@@ -42,6 +42,9 @@ class Live(StrEnum):
     FAULT = "fault"  # alert_payload() of a device's fault report
     ALERT_VERIFIED = "alert_verified"  # {event_id, verdict, incident_id, by, seconds}
     DEVICE_HEALTH = "device_health"  # {device_id, health, since}
+    # {changed}: more devices changed at once than are announced one by one (sensors/health.py, BULK_ANNOUNCE); the
+    # push hub replaces it with every device not online, {device_id: health} (a state event)
+    DEVICE_HEALTH_ALL = "device_health_all"
     INSTRUCTION = "instruction"  # instruction_payload(): a dispatch instruction moved
     GRID_TASK = "grid_task"  # gridwork.tasks.task_payload(): a grid worker's task was made or moved
     LEAD = "lead"  # an early-warning lead (risk.leads.lead_payload)

@@ -22,10 +22,15 @@ UNITS = PREFIX + "in:units"
 FEEDBACK = PREFIX + "in:feedback"  # field units' answers to instructions
 REVISIT_CALLS = PREFIX + "in:revisits"  # an outside call centre's return-visit calls
 POSITIONS = PREFIX + "in:positions"  # officers' terminals, grid workers' phones: for time in community
-INBOUND = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS, POSITIONS)
-# The same streams under their names before version 0.2.0: still read on a single Redis (they hash to other
+# The sensor platform's heartbeats, a lane of their own (version 0.2.0 on): a city's devices send thousands a
+# second, and an alert must never wait behind them (ingest/consumer.py, ``Lane``).
+HEARTBEATS = PREFIX + "in:heartbeats"
+EVENT_LANE = (INCIDENTS, SENSORS, UNITS, FEEDBACK, REVISIT_CALLS, POSITIONS)
+HEARTBEAT_LANE = (HEARTBEATS,)
+INBOUND = EVENT_LANE + HEARTBEAT_LANE
+# The streams of before version 0.2.0 under their old names: still read on a single Redis (they hash to other
 # slots, so not on a Cluster) until every producer writes the new names.
-LEGACY_INBOUND = {LEGACY_PREFIX + stream.removeprefix(PREFIX): stream for stream in INBOUND}
+LEGACY_INBOUND = {LEGACY_PREFIX + stream.removeprefix(PREFIX): stream for stream in EVENT_LANE}
 
 # Outbound streams (what other systems read).
 OUT_INSTRUCTIONS = PREFIX + "out:instructions"  # the field units' inbox

@@ -114,7 +114,8 @@ class IncidentIn(_Contract):
 
 
 class SensorEventIn(_Contract):
-    """A reading from the sensor platform (``{cc}:in:sensors``)."""
+    """A reading from the sensor platform: alerts and faults on ``{cc}:in:sensors``, heartbeats on
+    ``{cc}:in:heartbeats`` (the same fields on both)."""
 
     event_id: EventId
     device_id: ShortId
@@ -244,6 +245,7 @@ def json_schema() -> dict[str, Any]:
         "streams": {
             keys.INCIDENTS: IncidentIn.model_json_schema(),
             keys.SENSORS: SensorEventIn.model_json_schema(),
+            keys.HEARTBEATS: SensorEventIn.model_json_schema(),
             keys.UNITS: UnitPositionIn.model_json_schema(),
             keys.FEEDBACK: FeedbackIn.model_json_schema(),
             keys.REVISIT_CALLS: RevisitCallIn.model_json_schema(),

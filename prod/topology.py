@@ -561,7 +561,7 @@ class Topology:
         wait_until(lambda: _status(self.layout.proxy_url + URL.HEALTHZ) == 200, 10, "the proxy's /healthz",
                    failed=lambda: self._exited("haproxy"))
         self.out(f"haproxy: {self.layout.proxy_url} -> {', '.join(f'app{i}' for i in self.layout.apps)} "
-                 f"(cookie {COOKIE}, checks on {URL.HEALTHZ} every 500 ms)")
+                 f"(cookie {COOKIE}, checks on {URL.LIVEZ} every 500 ms)")
         return time.monotonic() - started
 
     def backend_states(self) -> dict[str, str]:

@@ -57,7 +57,6 @@ def blueprint(grids: GridIndex, devices: DeviceRegistry, language: str) -> Bluep
     """The geometry routes (grid attributes in ``language``)."""
     routes = Blueprint("geo", __name__)
     payloads = {
-        URL.DEVICES: _Payload.of(_compact(devices.geojson())),
         URL.COMPOUNDS: _Payload.of(_compact(devices.compounds_geojson())),
         URL.GRIDS: _Payload.of(_compact(grids.display_geojson(language))),
         URL.STATIONS: _Payload.of((grids.data_dir / STATIONS_FILE).read_bytes()),

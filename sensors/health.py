@@ -10,7 +10,9 @@ are sensor events in the system of record. There is one definition of health,
   then offline from ``watch start + window``;
 - :class:`HealthMonitor` keeps ``{cc}:state:device-health`` (every device that is not
   online) and announces each change on ``{cc}:live`` (``device_health``) so maps
-  recolour at once; one app process at a time holds the announcing lease. Every
+  recolour at once, or, past ``BULK_ANNOUNCE`` changes in one check, one
+  ``device_health_all`` for which the push hub sends every page the whole map; one app
+  process at a time holds the announcing lease. Every
   few seconds it looks only at the devices whose state may have changed, so a
   check costs what changed, not the number of devices (250,000 at city scale):
   the devices whose deadline passed (``{cc}:state:device-deadlines``, last report +
@@ -61,6 +63,9 @@ LEASE_S = 15
 # second (README, figures), so every 10 minutes is well under 1% of a core.
 RECONCILE_EVERY_S = 600.0
 WRITE_CHUNK = 5_000  # members per ZADD / SADD when a reconcile rewrites the work lists
+# More changes than this in one check (a city's devices heard for the first time, a sensor platform's outage): one
+# state event for all of them, not one event each (250,000 would bury every alert on {cc}:live behind them).
+BULK_ANNOUNCE = 2_000
 
 
 class Health(StrEnum):
@@ -391,6 +396,9 @@ class HealthMonitor:
 
     def _announce(self, pipe: redis.client.Pipeline, changed: Collection[DeviceState], down_set: bool) -> None:
         """Write each change to the hash (and the down set) and announce it on the live stream."""
+        if len(changed) > BULK_ANNOUNCE:
+            self._announce_bulk(pipe, changed, down_set)
+            return
         for state in changed:
             if state.health is Health.ONLINE:
                 pipe.hdel(keys.DEVICE_HEALTH, state.device_id)
@@ -403,6 +411,26 @@ class HealthMonitor:
                     pipe.srem(keys.DEVICE_DOWN, state.device_id)
             events.publish(pipe, Live.DEVICE_HEALTH, {"device_id": state.device_id, "health": state.health.value,
                                                       "since": state.since})
+
+    def _announce_bulk(self, pipe: redis.client.Pipeline, changed: Collection[DeviceState], down_set: bool) -> None:
+        """Many changes: written in chunks (Redis serves the consumers between them), then one event on ``pipe``,
+        after the writes, whose value the push hub reads from the hash (:func:`health_map`)."""
+        online = [s.device_id for s in changed if s.health is Health.ONLINE]
+        other = {s.device_id: s.health.value for s in changed if s.health is not Health.ONLINE}
+        down = [s.device_id for s in changed if s.health in (Health.AWAITING, Health.OFFLINE)]
+        up = [s.device_id for s in changed if s.health not in (Health.AWAITING, Health.OFFLINE)]
+        bulk = self.r.pipeline(transaction=False)
+        for ids in _chunks(online):
+            bulk.hdel(keys.DEVICE_HEALTH, *ids)
+        for chunk in _chunks(list(other.items())):
+            bulk.hset(keys.DEVICE_HEALTH, mapping=dict(chunk))
+        if down_set:
+            for ids in _chunks(down):
+                bulk.sadd(keys.DEVICE_DOWN, *ids)
+            for ids in _chunks(up):
+                bulk.srem(keys.DEVICE_DOWN, *ids)
+        bulk.execute()
+        events.publish(pipe, Live.DEVICE_HEALTH_ALL, {"changed": len(changed)})
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(CHECK_EVERY_S):

@@ -316,8 +316,8 @@ class Simulator:
                 continue
             self.next_beat[device_id] = self.sim_clock + self.devices.devices[device_id].heartbeat_s
             self.serial += 1
-            pipe.xadd(keys.SENSORS, {"event_id": f"HB-{self.serial}", "device_id": device_id,
-                                     "observed_at": stamp, "kind": "heartbeat"})
+            pipe.xadd(keys.HEARTBEATS, {"event_id": f"HB-{self.serial}", "device_id": device_id,
+                                        "observed_at": stamp, "kind": "heartbeat"})
             written += 1
         hour = clock.local(now).hour
         for kind, (per_day, hours) in ALERT_PATTERNS.items():

@@ -143,7 +143,7 @@ def test_backfill006_through_the_consumer_kept_never_pushed(
 
     consumer = Consumer(r, engine, grids, DeviceRegistry(), name="test")
     consumer.ensure_groups()
-    while response := r.xreadgroup(keys.CONSUMER_GROUP, consumer.name, dict.fromkeys(keys.INBOUND, ">"), count=500):
+    while response := r.xreadgroup(keys.CONSUMER_GROUP, consumer.name, dict.fromkeys(consumer.streams, ">"), count=500):
         consumer.process({stream: batch for stream, batch in response})
 
     with engine.connect() as conn:

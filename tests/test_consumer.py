@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,12 +19,13 @@ from sqlalchemy import Engine, func, select
 from time_machine import TimeMachineFixture
 
 import clock
+import services
 from bus import events, keys
 from geo.datum import wgs84_to_gcj02
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
-from ingest.consumer import Consumer
-from settings import PROJECT_ROOT
+from ingest.consumer import Consumer, Lane
+from settings import PROJECT_ROOT, Settings
 from store.db import incidents, leads, sensor_events
 from testkit.entries import SEAT, incident, sensor, stamp, unit
 from testkit.waiting import wait_until
@@ -38,7 +41,7 @@ def consumer(r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRe
 def drain(worker: Consumer) -> int:
     """Read and process everything new; return how many entries."""
     total = 0
-    while response := worker.r.xreadgroup(keys.CONSUMER_GROUP, worker.name, dict.fromkeys(keys.INBOUND, ">"),
+    while response := worker.r.xreadgroup(keys.CONSUMER_GROUP, worker.name, dict.fromkeys(worker.streams, ">"),
                                           count=500):
         batch = {stream: entries for stream, entries in response}
         total += worker.process(batch).processed
@@ -285,9 +288,14 @@ def test_consumer012_an_extra_worker_raises_the_same_instant_warnings(
                 return [dict(row) for row in conn.execute(select(leads.c.rule, leads.c.evidence)).mappings()]
 
         [lead] = wait_until(warned, timeout=60, what="the worker's instant warning")
+        # Its other lane: the heartbeats.
+        r.xadd(keys.HEARTBEATS, sensor("HB-W", SMOKE, "heartbeat"))
+        wait_until(lambda: r.hexists(keys.DEVICE_SEEN, SMOKE), timeout=30, what="the worker's heartbeat lane")
     finally:
         worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=20)
+        assert worker.wait(timeout=20) == 0  # both lanes finished their batches and stopped
+    assert {c["name"] for c in r.xinfo_consumers(keys.HEARTBEATS, keys.CONSUMER_GROUP)} == {"extra:heartbeats"}
+    assert {c["name"] for c in r.xinfo_consumers(keys.INCIDENTS, keys.CONSUMER_GROUP)} == {"extra"}
     assert lead["rule"] == "family_repeat" and json.loads(str(lead["evidence"])) == ["FAM-1", "FAM-2"]
     assert {e["event_id"] for e in live_events(r, "incident")} == {"FAM-1", "FAM-2"}
 
@@ -343,3 +351,100 @@ def test_consumer011_a_restarted_consumer_finishes_what_it_had_read_at_once(
     assert row_count(engine) == 3
     assert r.xpending(keys.INCIDENTS, keys.CONSUMER_GROUP)["pending"] == 0
     assert consumer.finish_own_pending() == 0
+
+
+def _run(worker: Consumer) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def test_consumer014_an_alert_never_waits_behind_the_heartbeats(
+    r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRegistry
+) -> None:
+    """A sensor platform back from an outage sends its heartbeats at once; the events lane shows the alert sent
+    after them while every one of them is still unread (no timing: nothing but the lane reads them), and the
+    heartbeat lane then records them all."""
+    camera = next(d for d in devices.devices.values() if d.type == "camera")
+    backlog = [d.device_id for d in devices.devices.values()][:1000]
+    pipe = r.pipeline(transaction=False)
+    for n, device_id in enumerate(backlog * 3):
+        pipe.xadd(keys.HEARTBEATS, sensor(f"HB-{n}", device_id, "heartbeat", ago=timedelta(seconds=30)))
+    pipe.execute()
+    r.xadd(keys.SENSORS, sensor("AL-AFTER", camera.device_id, scenario="fight"))
+    events_lane = Consumer(r, engine, grids, devices, name="events", lane=Lane.EVENTS)
+    heartbeat_lane = Consumer(r, engine, grids, devices, name="beats", lane=Lane.HEARTBEATS)
+    assert keys.HEARTBEATS not in events_lane.streams and heartbeat_lane.streams == (keys.HEARTBEATS,)
+    heartbeat_lane.ensure_groups()  # as when both lanes start, then the heartbeat lane falls behind
+    stop, thread = _run(events_lane)
+    try:
+        [alert] = wait_until(lambda: live_events(r, "alert"), what="the alert on the live stream")
+        assert alert["event_id"] == "AL-AFTER"
+        [group] = r.xinfo_groups(keys.HEARTBEATS)
+        assert group["last-delivered-id"] == "0-0" and r.xlen(keys.HEARTBEATS) == 3000  # not one read yet
+        assert r.hlen(keys.DEVICE_SEEN) == 1  # the alerting camera only
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    stop, thread = _run(heartbeat_lane)
+    try:
+        last_id = r.xrevrange(keys.HEARTBEATS, count=1)[0][0]
+        wait_until(lambda: r.xinfo_groups(keys.HEARTBEATS)[0]["last-delivered-id"] == last_id
+                   and r.xpending(keys.HEARTBEATS, keys.CONSUMER_GROUP)["pending"] == 0,
+                   what="the heartbeats read and acknowledged")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert set(r.hkeys(keys.DEVICE_SEEN)) == {*backlog, camera.device_id}
+    assert r.zcard(keys.DEVICE_DEADLINES) == len({*backlog, camera.device_id})
+    assert [e["event_id"] for e in live_events(r, "alert")] == ["AL-AFTER"]  # heartbeats show on no screen
+    assert row_count(engine, sensor_events) == 1
+
+
+def test_consumer015_the_heartbeat_lane_keeps_what_is_sent_to_it_and_says_where_a_bad_entry_came_from(
+    r: redis.Redis, engine: Engine, grids: GridIndex, devices: DeviceRegistry
+) -> None:
+    """An alert sent to the heartbeats by mistake is kept and shown all the same (late, never lost); a bad entry
+    there is a dead letter naming the lane's stream."""
+    camera = next(d for d in devices.devices.values() if d.type == "camera")
+    heartbeat_lane = Consumer(r, engine, grids, devices, name="beats", lane=Lane.HEARTBEATS)
+    heartbeat_lane.ensure_groups()
+    r.xadd(keys.HEARTBEATS, sensor("AL-LANE", camera.device_id, scenario="fight"))
+    r.xadd(keys.HEARTBEATS, sensor("HB-NOPE", "NOPE-1", "heartbeat"))
+    r.xadd(keys.HEARTBEATS, {"event_id": "HB-BAD", "device_id": camera.device_id, "kind": "heartbeat"})
+    [(stream, entries)] = r.xreadgroup(keys.CONSUMER_GROUP, heartbeat_lane.name, {keys.HEARTBEATS: ">"}, count=10)
+    result = heartbeat_lane.process({stream: entries})
+    assert (result.processed, result.published, result.dead) == (3, 1, 2)
+    assert [e["event_id"] for e in live_events(r, "alert")] == ["AL-LANE"]
+    dead = [fields for _, fields in r.xrange(keys.DEAD)]
+    assert {d["stream"] for d in dead} == {keys.HEARTBEATS}
+    reasons = {json.loads(d["fields"])["event_id"]: d["reason"] for d in dead}
+    assert set(reasons) == {"HB-NOPE", "HB-BAD"}
+    assert "unknown device" in reasons["HB-NOPE"] and "observed_at" in reasons["HB-BAD"]
+    assert r.xpending(keys.HEARTBEATS, keys.CONSUMER_GROUP)["pending"] == 0
+
+
+def test_consumer016_a_process_consumes_the_lanes_its_settings_name(r: redis.Redis, settings: Settings) -> None:
+    """At city scale the web processes take the events lane only (``CONSUMER_LANES=events``) and the heartbeats go
+    to a process of their own; an unknown lane stops the start with a clear message."""
+    parts = services.build(dataclasses.replace(settings, consumer_lanes=("events",), backfill=False))
+    try:
+        parts.start(consumer=True, simulator=False, scheduled=False)
+        names = {thread.name for thread in parts.threads}
+        assert "consumer-events" in names and "consumer-heartbeats" not in names
+        r.xadd(keys.HEARTBEATS, sensor("HB-ALONE", SMOKE, "heartbeat"))
+        r.xadd(keys.INCIDENTS, incident("LANE-1"))
+        wait_until(lambda: row_count(parts.engine) == 1, what="the events lane keeping the incident")
+        assert not r.exists(keys.HEARTBEATS) or not any(
+            group["name"] == keys.CONSUMER_GROUP and group["consumers"] for group in r.xinfo_groups(keys.HEARTBEATS))
+        assert not r.hexists(keys.DEVICE_SEEN, SMOKE)
+    finally:
+        parts.stop()
+    assert Settings.from_env(consumer_lanes=("heartbeats",)).consumer_lanes == ("heartbeats",)
+    odd = services.build(dataclasses.replace(settings, consumer_lanes=("events", "alerts"), backfill=False))
+    try:
+        with pytest.raises(ValueError, match="CONSUMER_LANES: unknown lane 'alerts'"):
+            odd.start(consumer=True, simulator=False, scheduled=False)
+    finally:
+        odd.stop()

@@ -17,12 +17,15 @@ from time_machine import TimeMachineFixture
 import clock
 from bus import keys
 from bus.connection import connect
+from bus.events import Live
 from bus.outbox import OutboxRelay
 from dispatch.service import DispatchService
 from geo.devices import DeviceRegistry
 from geo.index import GridIndex
 from ingest.consumer import Consumer
+from push.hub import PushHub
 from routes.sensors import rate_text
+from sensors import health as health_module
 from sensors.alerts import AlertRefused, AlertService, Verdict
 from sensors.health import (
     SILENT_INTERVALS,
@@ -543,3 +546,33 @@ def test_sensor014_readings_below_the_bar_are_counted_per_device_on_the_page(  #
                       r'<td>([^<]*)</td><td>(\d+)</td>', page)
     assert rows == [(SMOKE, "below_threshold", "低于阈值", "3"), ("THR-01-1", "below_floor", "低于起报楼层", "1")]
     app.stop()
+
+
+def test_sensor020_a_city_heard_at_once_is_one_announcement_and_every_page_gets_the_whole_map(
+    engine: Engine, r: redis.Redis, devices: DeviceRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More changes in one check than ``BULK_ANNOUNCE`` (here the district's 1,145 devices against a bar of 100,
+    as 250,000 against 2,000 in a city): one ``device_health_all`` on the live stream, not an event per device that
+    every alert would queue behind; the push hub sends each page every device not online, once."""
+    monkeypatch.setattr(health_module, "BULK_ANNOUNCE", 100)
+    now = [T0.timestamp()]
+    health = DeviceHealth(r, engine, devices, clock=lambda: now[0])
+    r.hset(keys.DEVICE_SEEN, CAMERA, now[0])  # heard: online; every other device awaits its first report
+    monitor = HealthMonitor(health, r)
+    assert monitor.check_once() == len(devices.devices) - 1
+    kinds = [f["type"] for _, f in r.xrange(keys.LIVE)]
+    assert kinds == [Live.DEVICE_HEALTH_ALL]
+    assert r.hlen(keys.DEVICE_HEALTH) == len(devices.devices) - 1 and not r.hexists(keys.DEVICE_HEALTH, CAMERA)
+    sent: list[dict[str, Any]] = []
+    hub = PushHub(r, engine, emit=lambda sid, batch: sent.append(batch),
+                  states={Live.DEVICE_HEALTH_ALL: lambda: health_map(r)})
+    hub.subscribe("page-1", "0-0")
+    [event] = sent[-1]["events"]
+    assert event["type"] == Live.DEVICE_HEALTH_ALL and event["data"] == health_map(r)
+    assert set(event["data"].values()) == {"awaiting"}
+    # A few changes are still announced one by one (a smoke sensor's first report).
+    now[0] += 1
+    record_seen(r, devices, {SMOKE: now[0]})
+    assert monitor.check_once() == 1
+    changes = [json.loads(f["data"]) for _, f in r.xrange(keys.LIVE) if f["type"] == Live.DEVICE_HEALTH]
+    assert [(c["device_id"], c["health"]) for c in changes] == [(SMOKE, "online")]

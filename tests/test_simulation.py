@@ -49,13 +49,14 @@ def test_sim001_a_time_lapse_never_stamps_an_event_ahead_of_the_clock(r: redis.R
     runner = threading.Thread(target=simulator.run, args=(stop, 0.1), daemon=True)
     runner.start()
     try:
-        wait_until(lambda: r.xlen(keys.UNITS) >= 80 and r.xlen(keys.SENSORS) >= 200, what="simulated traffic")
+        wait_until(lambda: r.xlen(keys.UNITS) >= 80 and r.xlen(keys.HEARTBEATS) >= 200, what="simulated traffic")
     finally:
         stop.set()
         runner.join(timeout=5)
     read_at = clock.now()
     stamps = [parse(UnitPositionIn, f).observed_at for _, f in r.xrange(keys.UNITS)]
-    stamps += [parse(SensorEventIn, f).observed_at for _, f in r.xrange(keys.SENSORS)]
+    stamps += [parse(SensorEventIn, f).observed_at for stream in (keys.SENSORS, keys.HEARTBEATS)
+               for _, f in r.xrange(stream)]
     stamps += [parse(IncidentIn, f).reported_at for _, f in r.xrange(keys.INCIDENTS)]
     assert max(stamps) <= read_at, "an event stamped later than the clock the pages show"
     assert min(stamps) >= started_world.replace(microsecond=0)

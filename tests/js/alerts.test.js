@@ -73,6 +73,16 @@ test("device health goes to the map's hideout at most once a second", function (
   ]);
 });
 
+test("many devices changing at once replace the whole health map, sent to the map once", function () {
+  const { p, alerts } = alertsPage();
+  alerts.health({ device_id: "D1", health: "offline" });
+  alerts.healthAll({ D2: "awaiting", D3: "faulty" });  // D1 is online again: it is not in the map
+  alerts.render();
+  assert.deepEqual(JSON.parse(JSON.stringify(p.props)), [
+    ["devices", { hideout: { health: { D2: "awaiting", D3: "faulty" } } }],
+  ]);
+});
+
 test("a card says when the grid worker and property manager already have the SMS", function () {
   const { p, alerts } = alertsPage();
   alerts.add(Object.assign(alert("told", 1, 5), { grid_told: true }));

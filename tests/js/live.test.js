@@ -178,6 +178,10 @@ test("every event type in pingan_events.js has a handler", function () {
       function () { return !pingan.alerts.state.open.has("A1"); }],
     device_health: [{ device_id: "D2", health: "faulty" },
       function () { return pingan.alerts.state.health.D2 === "faulty"; }],
+    device_health_all: [{ D3: "offline", D4: "awaiting" }, function () {  // the whole map: D2 is online again
+      const health = pingan.alerts.state.health;
+      return health.D3 === "offline" && health.D4 === "awaiting" && !("D2" in health);
+    }],
     instruction: [{ instruction_id: "I1", incident_id: "E1", unit_id: "U1", state: "issued",
       issued_at: "2026-12-04T02:00:00Z", arrival_due: "2026-12-04T02:10:00Z" },
     function () { return live.state.instructions.has("I1"); }],
